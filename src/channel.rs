@@ -1,0 +1,172 @@
+//! The readiness channel between the daemon and the original process.
+//!
+//! A `SOCK_SEQPACKET` socket pair, close-on-exec, created before the first fork.
+//! Records are 8 bytes, so each `send` is atomic and each `recv` reads one record:
+//! `[tag, step, aux (u16 LE), value (i32 LE)]`. A socket rather than a pipe because
+//! `send(MSG_NOSIGNAL)` cannot kill the daemon with SIGPIPE (reset to its default by
+//! then) if the original process is gone. End of file means every copy of the
+//! daemon's end is closed: the daemon died (or exec'd) before reporting.
+
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::net::{
+    recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
+};
+use rustix::process::Pid;
+use rustix::time::{clock_gettime, ClockId, Timespec};
+
+/// One message from the intermediate process or the daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Report {
+    /// From the intermediate process: the daemon's PID.
+    Started(Pid),
+    /// From the daemon: ready, with its PID.
+    Ready(Pid),
+    /// From the intermediate process or the daemon: `step` (an index of
+    /// `child::STEPS`) failed with `errno`; `aux` says on what (a signal, a stream).
+    Failed { step: u8, aux: u16, errno: Errno },
+    /// From the daemon: [`Pending::fail`](crate::Pending::fail) with this code.
+    Code(u8),
+    /// End of file.
+    Closed,
+}
+
+const STARTED: u8 = 1;
+const READY: u8 = 2;
+const FAILED: u8 = 3;
+const CODE: u8 = 4;
+
+/// Creates the pair: (the original process's end, the daemon's end).
+pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
+    socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+}
+
+/// Sends `report`. Errors are ignored: nobody is left to tell.
+pub(crate) fn send_report(fd: impl AsFd, report: Report) {
+    let (tag, step, aux, value) = match report {
+        Report::Started(pid) => (STARTED, 0, 0, pid.as_raw_nonzero().get()),
+        Report::Ready(pid) => (READY, 0, 0, pid.as_raw_nonzero().get()),
+        Report::Failed { step, aux, errno } => (FAILED, step, aux, errno.raw_os_error()),
+        Report::Code(code) => (CODE, 0, 0, i32::from(code)),
+        Report::Closed => return,
+    };
+    let aux = aux.to_le_bytes();
+    let v = value.to_le_bytes();
+    let record = [tag, step, aux[0], aux[1], v[0], v[1], v[2], v[3]];
+    let _ = send(fd, &record, SendFlags::NOSIGNAL);
+}
+
+/// Receives the next report, waiting until `deadline` (on `CLOCK_MONOTONIC`) at most;
+/// `Err(Errno::TIMEDOUT)` when it passes.
+pub(crate) fn receive(fd: impl AsFd, deadline: Option<Timespec>) -> Result<Report, Errno> {
+    let fd = fd.as_fd();
+    if let Some(deadline) = deadline {
+        loop {
+            let left = remaining(deadline).ok_or(Errno::TIMEDOUT)?;
+            let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
+            match poll(&mut fds, Some(&left)) {
+                Ok(0) => return Err(Errno::TIMEDOUT),
+                Ok(_) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let mut record = [0u8; 8];
+    let n = loop {
+        match recv(fd, &mut record, RecvFlags::empty()) {
+            Ok((n, _)) => break n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    if n == 0 {
+        return Ok(Report::Closed);
+    }
+    if n != record.len() {
+        return Err(Errno::PROTO);
+    }
+    let value = i32::from_le_bytes([record[4], record[5], record[6], record[7]]);
+    let pid = || Pid::from_raw(value).ok_or(Errno::PROTO);
+    Ok(match record[0] {
+        STARTED => Report::Started(pid()?),
+        READY => Report::Ready(pid()?),
+        FAILED => Report::Failed {
+            step: record[1],
+            aux: u16::from_le_bytes([record[2], record[3]]),
+            errno: Errno::from_raw_os_error(value),
+        },
+        CODE => Report::Code(value as u8),
+        _ => return Err(Errno::PROTO),
+    })
+}
+
+/// The monotonic time `after` from now.
+pub(crate) fn deadline_after(secs: u64, nanos: u32) -> Timespec {
+    let now = clock_gettime(ClockId::Monotonic);
+    let mut t = Timespec {
+        tv_sec: now.tv_sec.saturating_add(secs as i64),
+        tv_nsec: now.tv_nsec + i64::from(nanos),
+    };
+    if t.tv_nsec >= 1_000_000_000 {
+        t.tv_sec += 1;
+        t.tv_nsec -= 1_000_000_000;
+    }
+    t
+}
+
+fn remaining(deadline: Timespec) -> Option<Timespec> {
+    let now = clock_gettime(ClockId::Monotonic);
+    let mut sec = deadline.tv_sec - now.tv_sec;
+    let mut nsec = deadline.tv_nsec - now.tv_nsec;
+    if nsec < 0 {
+        sec -= 1;
+        nsec += 1_000_000_000;
+    }
+    (sec >= 0).then_some(Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_round_trip() {
+        let (ours, theirs) = pair().unwrap();
+        let pid = Pid::from_raw(4242).unwrap();
+        let reports = [
+            Report::Started(pid),
+            Report::Failed {
+                step: 3,
+                aux: 513,
+                errno: Errno::NOENT,
+            },
+            Report::Code(7),
+            Report::Ready(pid),
+        ];
+        for r in reports {
+            send_report(&theirs, r);
+        }
+        for r in reports {
+            assert_eq!(receive(&ours, None).unwrap(), r);
+        }
+        drop(theirs);
+        assert_eq!(receive(&ours, None).unwrap(), Report::Closed);
+    }
+
+    #[test]
+    fn times_out() {
+        let (ours, _theirs) = pair().unwrap();
+        let deadline = deadline_after(0, 20_000_000);
+        assert_eq!(receive(&ours, Some(deadline)), Err(Errno::TIMEDOUT));
+    }
+}

@@ -1,0 +1,137 @@
+//! Descriptors: keeping ours away from 0-2, and closing everything inherited.
+//!
+//! Closing costs the same whatever `RLIMIT_NOFILE` is: `close_range` (Linux 5.9)
+//! closes the gaps between the descriptors to keep in a handful of syscalls. If it
+//! fails for *any* reason (ENOSYS on old kernels, EPERM under some seccomp profiles),
+//! we walk `/proc/self/fd` and close what is open; only without `/proc` (a chroot
+//! without it) do we loop up to the soft limit, the one fallback whose cost grows.
+
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::io::{fcntl_dupfd_cloexec, Errno};
+use rustix::process::{getrlimit, Resource};
+
+use crate::{procfs, sys};
+
+/// How many descriptors the daemon can be asked to keep.
+pub(crate) const MAX_KEEP: usize = 64;
+
+/// Moves `fd` to 3 or above if it landed on 0, 1 or 2 (the launcher had a standard
+/// stream closed), so that redirecting stdio in the daemon can never overwrite it.
+pub(crate) fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, Errno> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    fcntl_dupfd_cloexec(&fd, 3)
+}
+
+/// A sorted, duplicate-free set of descriptors above 2.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Keep {
+    len: usize,
+    fds: [i32; MAX_KEEP],
+}
+
+impl Keep {
+    pub(crate) const fn new() -> Keep {
+        Keep {
+            len: 0,
+            fds: [0; MAX_KEEP],
+        }
+    }
+
+    /// Adds `fd`; 0-2 are always kept and need no entry. Fails when full.
+    pub(crate) fn insert(&mut self, fd: i32) -> Result<(), ()> {
+        if fd < 3 {
+            return Ok(());
+        }
+        let at = match self.as_slice().binary_search(&fd) {
+            Ok(_) => return Ok(()),
+            Err(at) => at,
+        };
+        if self.len == MAX_KEEP {
+            return Err(());
+        }
+        self.fds.copy_within(at..self.len, at + 1);
+        self.fds[at] = fd;
+        self.len += 1;
+        Ok(())
+    }
+
+    pub(crate) fn as_slice(&self) -> &[i32] {
+        &self.fds[..self.len]
+    }
+
+    fn contains(&self, fd: i32) -> bool {
+        fd < 3 || self.as_slice().binary_search(&fd).is_ok()
+    }
+}
+
+/// Closes every descriptor above 2 that is not in `keep`. Safe between fork and exec.
+pub(crate) fn close_inherited(keep: &Keep) -> Result<(), Errno> {
+    if close_gaps(keep).is_ok() {
+        return Ok(());
+    }
+    let walked = procfs::numeric_entries(c"/proc/self/fd", |fd, dir| {
+        if fd != dir && !keep.contains(fd) {
+            sys::close(fd);
+        }
+    });
+    if walked.is_ok() {
+        return Ok(());
+    }
+    close_up_to_limit(keep)
+}
+
+/// `close_range` over the gaps between the kept descriptors.
+fn close_gaps(keep: &Keep) -> Result<(), Errno> {
+    let mut first = 3u32;
+    for &fd in keep.as_slice() {
+        let fd = fd as u32;
+        if fd > first {
+            sys::close_range(first, fd - 1)?;
+        }
+        first = fd + 1;
+    }
+    sys::close_range(first, u32::MAX)
+}
+
+/// The last resort: `close` every number below the soft `RLIMIT_NOFILE`.
+fn close_up_to_limit(keep: &Keep) -> Result<(), Errno> {
+    // No descriptor is opened at or above the soft limit (one opened before the limit
+    // was lowered could be, but the hard limit may be a billion: see the module docs).
+    let end = getrlimit(Resource::Nofile)
+        .current
+        .unwrap_or(1 << 20)
+        .min(i32::MAX as u64) as i32;
+    for fd in 3..end {
+        if !keep.contains(fd) {
+            sys::close(fd);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keep;
+
+    #[test]
+    fn keep_is_sorted_and_unique() {
+        let mut keep = Keep::new();
+        for fd in [9, 3, 0, 2, 9, 5] {
+            keep.insert(fd).unwrap();
+        }
+        assert_eq!(keep.as_slice(), &[3, 5, 9]);
+        assert!(keep.contains(1) && keep.contains(5) && !keep.contains(4));
+    }
+
+    #[test]
+    fn keep_refuses_more_than_its_capacity() {
+        let mut keep = Keep::new();
+        for fd in 3..3 + super::MAX_KEEP as i32 {
+            keep.insert(fd).unwrap();
+        }
+        assert!(keep.insert(1000).is_err());
+        assert!(keep.insert(3).is_ok(), "a duplicate needs no room");
+    }
+}

@@ -1,0 +1,529 @@
+//! Starting: everything that can fail for a reason the user can fix happens here,
+//! before the first fork, in the original process; then the forks, and the original
+//! process's wait for the daemon's report.
+
+use core::ffi::CStr;
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::fs::{fstat, FileType, Mode, OFlags};
+use rustix::io::{fcntl_dupfd_cloexec, Errno};
+use rustix::process::{
+    getegid, geteuid, getpid, getppid, kill_process, setsid, waitpid, Gid, Pid, Signal, Uid,
+    WaitOptions,
+};
+
+use crate::channel::{self, Report};
+use crate::child::{self, Failure, STEPS};
+use crate::daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Running, Target, User};
+use crate::error::{Error, ErrorKind, Shown};
+use crate::fds::{self, Keep};
+use crate::path::CPath;
+use crate::pidfile::{Pidfile, Previous};
+use crate::users::{self, GroupList, LookupError, UserKey};
+use crate::{procfs, sys};
+
+/// The standard streams, by number.
+pub(crate) const STREAMS: [&str; 3] = ["stdin", "stdout", "stderr"];
+
+const PASSWD: &CStr = c"/etc/passwd";
+const GROUP: &CStr = c"/etc/group";
+
+/// The identity the daemon switches to.
+pub(crate) struct Creds {
+    pub(crate) uid: Option<Uid>,
+    pub(crate) gid: Gid,
+    pub(crate) groups: GroupList,
+}
+
+/// Everything the daemon's steps need, resolved and opened before the fork.
+pub(crate) struct Plan<'d, 'a> {
+    pub(crate) daemon: &'d Daemon<'a>,
+    pub(crate) creds: Option<Creds>,
+    /// The descriptor to put on each standard stream, or -1 to leave it.
+    pub(crate) sources: [i32; 3],
+    /// Descriptors we opened for the streams; they stay open until the daemon's steps
+    /// are done (the daemon's close step closes them).
+    opened: [Option<OwnedFd>; 3],
+    pub(crate) keep: Keep,
+    pub(crate) pidfile: Option<(Pidfile, Previous)>,
+}
+
+/// [`Daemon::fork`]: check, prepare, fork, and wait or become the daemon.
+pub(crate) fn run(daemon: &Daemon<'_>) -> Result<Fork, Error> {
+    daemon.check()?;
+    check_threads()?;
+    let mut plan = prepare(daemon)?;
+    if !detaches(daemon.detach) {
+        let pid = getpid();
+        return match child::become_daemon(&plan, pid) {
+            Ok(()) => Ok(Fork::Daemon(plan.into_daemon(None, pid))),
+            Err(failure) => Err(plan.fail(failure)),
+        };
+    }
+    let (ours, theirs) =
+        match channel::pair().and_then(|(a, b)| Ok((fds::above_stdio(a)?, fds::above_stdio(b)?))) {
+            Ok(pair) => pair,
+            Err(e) => {
+                return Err(plan.abandon(Error::new(
+                    ErrorKind::Channel,
+                    Some(e),
+                    format_args!("socketpair"),
+                )))
+            }
+        };
+    if plan.keep.insert(theirs.as_raw_fd()).is_err() {
+        return Err(plan.abandon(Error::new(
+            ErrorKind::InvalidOption,
+            None,
+            format_args!("too many descriptors to preserve"),
+        )));
+    }
+    flush_std();
+    match sys::fork() {
+        Err(e) => Err(plan.abandon(Error::new(ErrorKind::Fork, Some(e), format_args!("")))),
+        Ok(None) => {
+            // The original's end: the daemon's close step closes it, so it must not be
+            // dropped (closed a second time) here.
+            core::mem::forget(ours);
+            Ok(Fork::Daemon(intermediate(plan, theirs)))
+        }
+        Ok(Some(child)) => {
+            drop(theirs);
+            match await_ready(&plan, &ours, child) {
+                Ok(pid) => {
+                    if let Some((pidfile, _)) = plan.pidfile.take() {
+                        pidfile.disown();
+                    }
+                    Ok(Fork::Parent(pid))
+                }
+                Err(err) => Err(plan.abandon(err)),
+            }
+        }
+    }
+}
+
+/// The first child: a new session, the second fork, then the daemon's steps in the
+/// grandchild. Returns only in the daemon; every other path ends in `_exit`.
+fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd) -> Pending {
+    let fail = |failure: Failure| -> ! {
+        let report = Report::Failed {
+            step: failure.step(),
+            aux: failure.aux,
+            errno: failure.errno.unwrap_or(Errno::from_raw_os_error(0)),
+        };
+        channel::send_report(&channel, report);
+        sys::exit_immediately(1)
+    };
+    if let Err(errno) = setsid() {
+        fail(Failure {
+            kind: ErrorKind::Setsid,
+            aux: 0,
+            errno: Some(errno),
+        });
+    }
+    match sys::fork() {
+        Err(errno) => fail(Failure {
+            kind: ErrorKind::Fork,
+            aux: 0,
+            errno: Some(errno),
+        }),
+        Ok(Some(daemon)) => {
+            // Tell the original process who the daemon is (for a timeout), then leave
+            // without running destructors: the daemon owns the pidfile now.
+            channel::send_report(&channel, Report::Started(daemon));
+            sys::exit_immediately(0)
+        }
+        Ok(None) => {}
+    }
+    let pid = getpid();
+    if let Err(failure) = child::become_daemon(&plan, pid) {
+        fail(failure)
+    }
+    plan.into_daemon(Some(channel), pid)
+}
+
+/// In the original process: reaps the intermediate process, then waits for the
+/// daemon's report. Returns the daemon's PID once it is ready.
+fn await_ready(plan: &Plan<'_, '_>, channel: &OwnedFd, intermediate: Pid) -> Result<Pid, Error> {
+    loop {
+        // ECHILD: the caller ignores SIGCHLD, so the kernel reaped it for us.
+        match waitpid(Some(intermediate), WaitOptions::empty()) {
+            Err(Errno::INTR) => continue,
+            _ => break,
+        }
+    }
+    let deadline = plan
+        .daemon
+        .timeout
+        .map(|t| channel::deadline_after(t.as_secs(), t.subsec_nanos()));
+    let mut daemon = None;
+    loop {
+        match channel::receive(channel, deadline) {
+            Ok(Report::Started(pid)) => daemon = Some(pid),
+            Ok(Report::Ready(pid)) => return Ok(pid),
+            Ok(Report::Failed { step, aux, errno }) => {
+                let kind = STEPS
+                    .get(usize::from(step))
+                    .copied()
+                    .unwrap_or(ErrorKind::Died);
+                let errno = (errno.raw_os_error() != 0).then_some(errno);
+                return Err(plan.describe(Failure { kind, aux, errno }));
+            }
+            Ok(Report::Code(code)) => {
+                return Err(Error::new(
+                    ErrorKind::Failed { code },
+                    None,
+                    format_args!(""),
+                ));
+            }
+            Ok(Report::Closed) => return Err(Error::new(ErrorKind::Died, None, format_args!(""))),
+            Err(Errno::TIMEDOUT) => {
+                if let Some(pid) = daemon {
+                    let _ = kill_process(pid, Signal::KILL);
+                }
+                let t = plan.daemon.timeout.unwrap_or_default();
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    None,
+                    format_args!("{}.{:03} s", t.as_secs(), t.subsec_millis()),
+                ));
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Channel,
+                    Some(e),
+                    format_args!("receiving"),
+                ))
+            }
+        }
+    }
+}
+
+impl<'d, 'a> Plan<'d, 'a> {
+    /// After a failed start, in the original process: the pidfile is put back as it
+    /// was and unlocked.
+    fn abandon(&mut self, err: Error) -> Error {
+        if let Some((pidfile, previous)) = self.pidfile.take() {
+            pidfile.restore(&previous);
+        }
+        err
+    }
+
+    /// A failure of the daemon's steps in the foreground.
+    fn fail(mut self, failure: Failure) -> Error {
+        let err = self.describe(failure);
+        self.abandon(err)
+    }
+
+    /// The daemon's steps succeeded: hand over the pidfile and the channel.
+    fn into_daemon(mut self, channel: Option<OwnedFd>, pid: Pid) -> Pending {
+        // The close step already closed the descriptors we opened for the streams;
+        // closing them again could close a descriptor the daemon opens later.
+        for fd in self.opened.iter_mut().filter_map(Option::take) {
+            core::mem::forget(fd);
+        }
+        let pidfile = self.pidfile.take().map(|(pidfile, _)| pidfile);
+        Pending {
+            channel,
+            pid,
+            running: Running { pidfile },
+        }
+    }
+
+    /// The error for a failed step of the daemon, naming what it failed on.
+    fn describe(&self, f: Failure) -> Error {
+        let d = self.daemon;
+        fn path<'p>(p: Option<&'p CPath<'_>>) -> Shown<'p> {
+            Shown(p.map_or(&b""[..], CPath::bytes))
+        }
+        let creds = self.creds.as_ref();
+        let uid = creds.and_then(|c| c.uid).map_or(0, Uid::as_raw);
+        let gid = creds.map_or(0, |c| c.gid.as_raw());
+        let new = |args| Error::new(f.kind, f.errno, args);
+        match f.kind {
+            ErrorKind::Signals => new(format_args!("{}", f.aux)),
+            ErrorKind::Chroot => new(format_args!("{}", path(d.chroot.as_ref()))),
+            ErrorKind::Chdir => new(format_args!("{}", path(Some(&d.workdir)))),
+            ErrorKind::WritePidfile => new(format_args!("{}", path(d.pidfile.as_ref()))),
+            ErrorKind::SetGroups => new(format_args!(
+                "{:?}",
+                GidsShown(creds.map_or(&[][..], |c| c.groups.as_slice()))
+            )),
+            ErrorKind::SetGid => new(format_args!("{gid}")),
+            ErrorKind::SetUid | ErrorKind::PrivilegesRegained => new(format_args!("{uid}")),
+            ErrorKind::RedirectStdio => new(format_args!(
+                "{}",
+                STREAMS.get(usize::from(f.aux)).unwrap_or(&"stdio")
+            )),
+            _ => new(format_args!("")),
+        }
+    }
+}
+
+/// Gids shown as `[1, 2]`.
+struct GidsShown<'g>(&'g [Gid]);
+
+impl core::fmt::Debug for GidsShown<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|g| g.as_raw()))
+            .finish()
+    }
+}
+
+/// R5: forking a multithreaded process and then running Rust code is unsound (the
+/// other threads may hold the allocator's lock). Without `/proc` we cannot count
+/// threads, and proceed.
+fn check_threads() -> Result<(), Error> {
+    match procfs::thread_count() {
+        Ok(n) if n > 1 => Err(Error::new(ErrorKind::Threads, None, format_args!("{n}"))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether to fork, for [`Detach::Auto`]: not when started by init, when we are init,
+/// or when stdin is a socket (inetd).
+fn detaches(detach: Detach) -> bool {
+    match detach {
+        Detach::Always => true,
+        Detach::Never => false,
+        Detach::Auto => {
+            let by_init = getppid().is_some_and(|p| p.is_init());
+            let stdin_socket = fstat(sys::borrow(0))
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
+            !(by_init || getpid().is_init() || stdin_socket)
+        }
+    }
+}
+
+/// Rust's stdout is line-buffered: what it holds would be written twice, once by each
+/// process, or lost at `_exit`.
+fn flush_std() {
+    #[cfg(feature = "std")]
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// R4: look up names, open the streams' files and the pidfile, before any fork.
+fn prepare<'d, 'a>(daemon: &'d Daemon<'a>) -> Result<Plan<'d, 'a>, Error> {
+    let creds = resolve_creds(daemon)?;
+    let mut plan = Plan {
+        daemon,
+        creds,
+        sources: [-1; 3],
+        opened: [None, None, None],
+        keep: Keep::new(),
+        pidfile: None,
+    };
+    for fd in daemon.preserve.as_slice() {
+        if !sys::is_open(*fd) {
+            return Err(Error::new(
+                ErrorKind::InvalidOption,
+                Some(Errno::BADF),
+                format_args!("descriptor {fd} to preserve is not open"),
+            ));
+        }
+    }
+    plan.keep = daemon.preserve;
+    open_streams(&mut plan)?;
+    if let Some(path) = &daemon.pidfile {
+        let (pidfile, previous) = Pidfile::lock(path.as_c_str())?;
+        if pidfile
+            .raw_fds()
+            .into_iter()
+            .any(|fd| plan.keep.insert(fd).is_err())
+        {
+            pidfile.restore(&previous);
+            return Err(Error::new(
+                ErrorKind::InvalidOption,
+                None,
+                format_args!("too many descriptors to preserve"),
+            ));
+        }
+        plan.pidfile = Some((pidfile, previous));
+    }
+    Ok(plan)
+}
+
+/// Opens `/dev/null` and the files for the standard streams.
+fn open_streams(plan: &mut Plan<'_, '_>) -> Result<(), Error> {
+    let stdio = &plan.daemon.stdio;
+    let mut null = -1;
+    for (n, stream) in stdio.iter().enumerate() {
+        let fail = |e, what: &dyn core::fmt::Display| {
+            Error::new(
+                ErrorKind::OpenStdio,
+                Some(e),
+                format_args!("{} for {}", what, STREAMS[n]),
+            )
+        };
+        let opened = match &stream.0 {
+            Target::Inherit => None,
+            Target::Null if null >= 0 => {
+                plan.sources[n] = null;
+                None
+            }
+            Target::Null => {
+                let flags = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY;
+                Some(open(c"/dev/null", flags, 0).map_err(|e| fail(e, &"/dev/null"))?)
+            }
+            Target::File(Ok(path)) => {
+                // stdout and stderr to one file share one descriptor, so their writes interleave in order.
+                let same = n == 2
+                    && matches!(&stdio[1].0, Target::File(Ok(p)) if p.bytes() == path.bytes());
+                if same {
+                    plan.sources[2] = plan.sources[1];
+                    None
+                } else {
+                    let flags = match n {
+                        0 => OFlags::RDONLY,
+                        _ => OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE,
+                    } | OFlags::CLOEXEC
+                        | OFlags::NOCTTY;
+                    Some(
+                        open(path.as_c_str(), flags, plan.daemon.output_mode)
+                            .map_err(|e| fail(e, &Shown(path.bytes())))?,
+                    )
+                }
+            }
+            Target::File(Err(_)) => None, // refused by `check`
+            Target::Fd(fd) => {
+                if !sys::is_open(*fd) {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOption,
+                        Some(Errno::BADF),
+                        format_args!("descriptor {fd} for {} is not open", STREAMS[n]),
+                    ));
+                }
+                if *fd < 3 && *fd as usize != n {
+                    // Another stream's number: redirecting that stream first would lose it.
+                    let copy = fcntl_dupfd_cloexec(crate::sys::borrow(*fd), 3)
+                        .map_err(|e| fail(e, &format_args!("descriptor {fd}")))?;
+                    Some(copy)
+                } else {
+                    plan.sources[n] = *fd;
+                    None
+                }
+            }
+        };
+        if let Some(fd) = opened {
+            plan.sources[n] = fd.as_raw_fd();
+            if matches!(stream.0, Target::Null) {
+                null = fd.as_raw_fd();
+            }
+            plan.opened[n] = Some(fd);
+        }
+    }
+    Ok(())
+}
+
+fn open(path: &CStr, flags: OFlags, mode: u32) -> Result<OwnedFd, Errno> {
+    fds::above_stdio(rustix::fs::open(path, flags, Mode::from_raw_mode(mode))?)
+}
+
+/// Resolves the user, group and supplementary groups from `/etc/passwd` and
+/// `/etc/group`, before any chroot.
+fn resolve_creds(daemon: &Daemon<'_>) -> Result<Option<Creds>, Error> {
+    if daemon.user.is_none() && daemon.group.is_none() {
+        return Ok(None);
+    }
+    let lookup = |file: &CStr, e: LookupError| match e {
+        LookupError::Io(errno) => Error::new(
+            ErrorKind::ReadAccounts,
+            Some(errno),
+            format_args!("{}", Shown(file.to_bytes())),
+        ),
+        LookupError::LineTooLong => Error::new(
+            ErrorKind::ReadAccounts,
+            None,
+            format_args!("{}: a line is too long", Shown(file.to_bytes())),
+        ),
+        LookupError::TooManyGroups => Error::new(
+            ErrorKind::InvalidOption,
+            None,
+            format_args!("more than {} supplementary groups", users::MAX_GROUPS),
+        ),
+    };
+    let account = match daemon.user {
+        Some(User::Name(name)) => Some(
+            users::find_user(PASSWD, UserKey::Name(name.as_bytes()))
+                .map_err(|e| lookup(PASSWD, e))?
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::UnknownUser,
+                        None,
+                        format_args!("{}", Shown(name.as_bytes())),
+                    )
+                })?,
+        ),
+        Some(User::Id(uid)) => users::find_user(PASSWD, UserKey::Id(Uid::from_raw(uid)))
+            .map_err(|e| lookup(PASSWD, e))?,
+        None => None,
+    };
+    let uid = match daemon.user {
+        Some(User::Id(u)) if u == u32::MAX => {
+            return Err(Error::new(
+                ErrorKind::InvalidOption,
+                None,
+                format_args!("uid {u} is not a user"),
+            ))
+        }
+        Some(User::Id(u)) => Some(Uid::from_raw(u)),
+        Some(User::Name(_)) => account.map(|a| a.uid()),
+        None => None,
+    };
+    let gid = match daemon.group {
+        Some(Group::Name(name)) => users::find_group(GROUP, name.as_bytes())
+            .map_err(|e| lookup(GROUP, e))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownGroup,
+                    None,
+                    format_args!("{}", Shown(name.as_bytes())),
+                )
+            })?,
+        Some(Group::Id(g)) if g == u32::MAX => {
+            return Err(Error::new(
+                ErrorKind::InvalidOption,
+                None,
+                format_args!("gid {g} is not a group"),
+            ))
+        }
+        Some(Group::Id(g)) => Gid::from_raw(g),
+        None => match account {
+            Some(a) => a.gid(),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::UnknownUser,
+                    None,
+                    format_args!(
+                        "{}: no /etc/passwd entry to take a group from; set a group",
+                        uid.map_or(0, Uid::as_raw)
+                    ),
+                ));
+            }
+        },
+    };
+    // Nothing to drop, and nothing we could change without privileges.
+    if !geteuid().is_root() && uid.map_or(true, |u| u == geteuid()) && gid == getegid() {
+        return Ok(None);
+    }
+    let mut groups = GroupList::new();
+    let push = |groups: &mut GroupList, gid| groups.push(gid).map_err(|e| lookup(GROUP, e));
+    match daemon.groups {
+        Groups::List(list) => {
+            for &g in list {
+                push(&mut groups, Gid::from_raw(g))?;
+            }
+        }
+        Groups::Empty => {}
+        Groups::Initgroups => match account {
+            Some(a) => users::supplementary_groups(GROUP, a.name(), gid, &mut groups)
+                .map_err(|e| lookup(GROUP, e))?,
+            None => push(&mut groups, gid)?,
+        },
+    }
+    Ok(Some(Creds { uid, gid, groups }))
+}

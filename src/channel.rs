@@ -24,8 +24,9 @@ pub(crate) enum Report {
     /// From the daemon: ready, with its PID.
     Ready(Pid),
     /// From the intermediate process or the daemon: `step` (an index of
-    /// `child::STEPS`) failed with `errno`; `aux` says on what (a signal, a stream).
-    Failed { step: u8, aux: u16, errno: Errno },
+    /// `child::STEPS`) failed with the raw `errno` (0: no system call failed); `aux`
+    /// says on what (a signal, a stream).
+    Failed { step: u8, aux: u16, errno: i32 },
     /// From the daemon: [`Pending::fail`](crate::Pending::fail) with this code.
     Code(u8),
     /// End of file.
@@ -52,7 +53,7 @@ pub(crate) fn send_report(fd: impl AsFd, report: Report) {
     let (tag, step, aux, value) = match report {
         Report::Started(pid) => (STARTED, 0, 0, pid.as_raw_nonzero().get()),
         Report::Ready(pid) => (READY, 0, 0, pid.as_raw_nonzero().get()),
-        Report::Failed { step, aux, errno } => (FAILED, step, aux, errno.raw_os_error()),
+        Report::Failed { step, aux, errno } => (FAILED, step, aux, errno),
         Report::Code(code) => (CODE, 0, 0, i32::from(code)),
         Report::Closed => return,
     };
@@ -100,7 +101,7 @@ pub(crate) fn receive(fd: impl AsFd, deadline: Option<Timespec>) -> Result<Repor
         FAILED => Report::Failed {
             step: record[1],
             aux: u16::from_le_bytes([record[2], record[3]]),
-            errno: Errno::from_raw_os_error(value),
+            errno: value,
         },
         CODE => Report::Code(value as u8),
         _ => return Err(Errno::PROTO),
@@ -148,7 +149,12 @@ mod tests {
             Report::Failed {
                 step: 3,
                 aux: 513,
-                errno: Errno::NOENT,
+                errno: 2,
+            },
+            Report::Failed {
+                step: 10,
+                aux: 0,
+                errno: 0,
             },
             Report::Code(7),
             Report::Ready(pid),

@@ -60,10 +60,12 @@ impl Failure {
 /// working directory, umask, core limit, the PID, privileges, stdio, descriptors.
 pub(crate) fn become_daemon(plan: &Plan<'_, '_>, pid: Pid) -> Result<(), Failure> {
     let daemon = plan.daemon;
-    sys::reset_signals(daemon.signals.mask()).map_err(|(sig, errno)| Failure {
-        kind: ErrorKind::Signals,
-        aux: sig as u16,
-        errno: Some(errno),
+    sys::reset_signals(daemon.signals.mask(), plan.dispositions).map_err(|(sig, errno)| {
+        Failure {
+            kind: ErrorKind::Signals,
+            aux: sig as u16,
+            errno: Some(errno),
+        }
     })?;
     // chroot first, then chdir: the working directory is inside the new root, and a
     // chdir before the chroot would leave the process outside the jail.

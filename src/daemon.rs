@@ -476,6 +476,9 @@ impl<'a> Daemon<'a> {
 }
 
 /// What [`Daemon::fork`] returns.
+// `Daemon` is large because the pidfile keeps its file name inline (no allocation);
+// it is returned once per process, so boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Fork {
     /// In the original process: the daemon is ready, with this PID.
@@ -488,13 +491,14 @@ pub enum Fork {
 ///
 /// Report with [`ready`](Pending::ready) or [`fail`](Pending::fail). Dropping it
 /// without either closes the channel: the original process then says the daemon
-/// exited before reporting readiness.
+/// exited before reporting readiness, and puts the pidfile back as it was.
 #[derive(Debug)]
 #[must_use = "the original process waits until the daemon reports ready() or fail()"]
 pub struct Pending {
+    /// The daemon's end of the channel; `None` in the foreground.
     pub(crate) channel: Option<rustix::fd::OwnedFd>,
     pub(crate) pid: Pid,
-    pub(crate) running: Running,
+    pub(crate) pidfile: Option<Pidfile>,
 }
 
 impl Pending {
@@ -503,25 +507,35 @@ impl Pending {
         if let Some(channel) = self.channel.take() {
             crate::channel::send_report(&channel, crate::channel::Report::Ready(self.pid));
         }
-        self.running
+        Running {
+            pidfile: self.pidfile.take(),
+        }
     }
 
     /// Tells the original process the daemon failed to start; it prints the code and
     /// exits with it (or 3 for 0), after putting the pidfile back as it was. In the
     /// foreground the pidfile is released here. The daemon should exit next.
-    pub fn fail(mut self, code: u8) {
-        if let Some(channel) = self.channel.take() {
-            // The original process restores the pidfile; removing it here would race.
-            if let Some(pidfile) = self.running.pidfile.take() {
-                pidfile.disown();
-            }
-            crate::channel::send_report(&channel, crate::channel::Report::Code(code));
+    pub fn fail(self, code: u8) {
+        if let Some(channel) = &self.channel {
+            crate::channel::send_report(channel, crate::channel::Report::Code(code));
         }
     }
 
     /// The daemon's PID.
     pub fn pid(&self) -> Pid {
         self.pid
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // Not ready: the original process restores the pidfile (it shares the lock);
+        // removing it here too would race with that.
+        if self.channel.is_some() {
+            if let Some(pidfile) = self.pidfile.take() {
+                pidfile.disown();
+            }
+        }
     }
 }
 

@@ -389,7 +389,10 @@ fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::borrow::ToOwned;
+    use std::string::ToString;
 
     #[test]
     fn parses_fhs_content() {

@@ -13,7 +13,7 @@ use rustix::process::{
 
 use crate::channel::{self, Report};
 use crate::child::{self, Failure, STEPS};
-use crate::daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Running, Target, User};
+use crate::daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Target, User};
 use crate::error::{Error, ErrorKind, Shown};
 use crate::fds::{self, Keep};
 use crate::path::CPath;
@@ -45,6 +45,8 @@ pub(crate) struct Plan<'d, 'a> {
     opened: [Option<OwnedFd>; 3],
     pub(crate) keep: Keep,
     pub(crate) pidfile: Option<(Pidfile, Previous)>,
+    /// The signal dispositions now, which the daemon inherits; `None` without `/proc`.
+    pub(crate) dispositions: Option<sys::Dispositions>,
 }
 
 /// [`Daemon::fork`]: check, prepare, fork, and wait or become the daemon.
@@ -108,7 +110,7 @@ fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd) -> Pending {
         let report = Report::Failed {
             step: failure.step(),
             aux: failure.aux,
-            errno: failure.errno.unwrap_or(Errno::from_raw_os_error(0)),
+            errno: failure.errno.map_or(0, Errno::raw_os_error),
         };
         channel::send_report(&channel, report);
         sys::exit_immediately(1)
@@ -144,13 +146,8 @@ fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd) -> Pending {
 /// In the original process: reaps the intermediate process, then waits for the
 /// daemon's report. Returns the daemon's PID once it is ready.
 fn await_ready(plan: &Plan<'_, '_>, channel: &OwnedFd, intermediate: Pid) -> Result<Pid, Error> {
-    loop {
-        // ECHILD: the caller ignores SIGCHLD, so the kernel reaped it for us.
-        match waitpid(Some(intermediate), WaitOptions::empty()) {
-            Err(Errno::INTR) => continue,
-            _ => break,
-        }
-    }
+    // ECHILD is fine: the caller ignores SIGCHLD, so the kernel reaped it for us.
+    while let Err(Errno::INTR) = waitpid(Some(intermediate), WaitOptions::empty()) {}
     let deadline = plan
         .daemon
         .timeout
@@ -165,7 +162,10 @@ fn await_ready(plan: &Plan<'_, '_>, channel: &OwnedFd, intermediate: Pid) -> Res
                     .get(usize::from(step))
                     .copied()
                     .unwrap_or(ErrorKind::Died);
-                let errno = (errno.raw_os_error() != 0).then_some(errno);
+                // 1..4095 are errnos; 0 says no system call failed.
+                let errno = (1..4096)
+                    .contains(&errno)
+                    .then(|| Errno::from_raw_os_error(errno));
                 return Err(plan.describe(Failure { kind, aux, errno }));
             }
             Ok(Report::Code(code)) => {
@@ -225,7 +225,7 @@ impl<'d, 'a> Plan<'d, 'a> {
         Pending {
             channel,
             pid,
-            running: Running { pidfile },
+            pidfile,
         }
     }
 
@@ -316,6 +316,7 @@ fn prepare<'d, 'a>(daemon: &'d Daemon<'a>) -> Result<Plan<'d, 'a>, Error> {
         opened: [None, None, None],
         keep: Keep::new(),
         pidfile: None,
+        dispositions: procfs::dispositions(),
     };
     for fd in daemon.preserve.as_slice() {
         if !sys::is_open(*fd) {

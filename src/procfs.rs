@@ -40,8 +40,46 @@ pub(crate) fn thread_count() -> Result<usize, Errno> {
     Ok(count)
 }
 
+/// The signal dispositions from `/proc/self/status` (`SigIgn`, `SigCgt`).
+pub(crate) fn dispositions() -> Option<crate::sys::Dispositions> {
+    let file = fs::open(
+        c"/proc/self/status",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    // The file is about 1.5 KiB; the signal lines come well before 4 KiB.
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        match rustix::io::read(&file, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+    let field = |name: &[u8]| {
+        let line = buf[..len]
+            .split(|&b| b == b'\n')
+            .find_map(|l| l.strip_prefix(name))?;
+        u64::from_str_radix(core::str::from_utf8(line).ok()?.trim(), 16).ok()
+    };
+    Some(crate::sys::Dispositions {
+        ignored: field(b"SigIgn:")?,
+        caught: field(b"SigCgt:")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_dispositions() {
+        // Rust's runtime ignores SIGPIPE (13) in every test binary.
+        let d = super::dispositions().expect("/proc/self/status is readable");
+        assert_ne!(d.ignored & (1 << 12), 0, "{d:?}");
+    }
+
     #[test]
     fn parses_only_numbers() {
         assert_eq!(super::parse_number(b"17"), Some(17));

@@ -42,32 +42,47 @@ pub(crate) fn exit_immediately(code: i32) -> ! {
 /// MIPS); one bit of a `u64` per signal.
 const NSIG: i32 = 65;
 
-/// daemon(7) steps 2 and 3: every catchable signal back to `SIG_DFL` (including
-/// SIGPIPE, which Rust's runtime sets to ignore), then the signals in `ignored` (bit
-/// `n - 1` for signal `n`) to `SIG_IGN`, then an empty signal mask.
+/// The signal dispositions of the process, as `/proc/self/status` shows them: bit
+/// `n - 1` of `ignored` is set when signal `n` is `SIG_IGN`, of `caught` when it has a
+/// handler. A forked child has the same.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dispositions {
+    pub(crate) ignored: u64,
+    pub(crate) caught: u64,
+}
+
+/// daemon(7) steps 2 and 3: every signal back to `SIG_DFL` (including SIGPIPE,
+/// which Rust's runtime ignores), except those in `ignore` (bit `n - 1` for signal
+/// `n`), which are set to `SIG_IGN`; then an empty signal mask.
 ///
-/// `sigaction` fails with EINVAL for SIGKILL, SIGSTOP and the real-time signals libc
-/// reserves for itself; those are skipped, as libdaemon does.
-pub(crate) fn reset_signals(ignored: u64) -> Result<(), (i32, Errno)> {
-    // SAFETY: a zeroed `sigaction` is a valid value (SIG_DFL, empty mask, no flags),
-    // and every pointer passed below points to a live local.
-    unsafe {
-        let mut action: libc::sigaction = core::mem::zeroed();
-        for sig in 1..NSIG {
-            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-                continue;
-            }
-            action.sa_sigaction = if ignored & (1 << (sig - 1)) != 0 {
-                libc::SIG_IGN
-            } else {
-                libc::SIG_DFL
-            };
-            let failed = libc::sigaction(sig, &action, core::ptr::null_mut()) == -1;
-            // A reserved signal cannot be mapped, but one the caller asked to ignore must be.
-            if failed && action.sa_sigaction == libc::SIG_IGN {
-                return Err((sig, last_errno()));
-            }
+/// With the current dispositions known (`now`), only the signals that differ from
+/// the target are changed: a few syscalls instead of 64. libc refuses (EINVAL) to
+/// touch the real-time signals it reserves for itself (glibc 32-33, musl 32-34): a
+/// handler libc installed there stays, but an ignore inherited from the parent is
+/// undone with the raw syscall, or the daemon would ignore it for good.
+pub(crate) fn reset_signals(ignore: u64, now: Option<Dispositions>) -> Result<(), (i32, Errno)> {
+    for sig in 1..NSIG {
+        let bit = 1u64 << (sig - 1);
+        let wanted_ignored = ignore & bit != 0;
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
         }
+        let (ignored, caught) = match now {
+            Some(d) => (d.ignored & bit != 0, d.caught & bit != 0),
+            None => (true, true), // unknown: set it
+        };
+        if wanted_ignored == ignored && !caught {
+            continue;
+        }
+        match set_disposition(sig, wanted_ignored) {
+            Ok(()) => {}
+            Err(Errno::INVAL) if !wanted_ignored && ignored => raw_reset_if_ignored(sig),
+            Err(Errno::INVAL) if !wanted_ignored => {}
+            Err(errno) => return Err((sig, errno)),
+        }
+    }
+    // SAFETY: a zeroed sigset_t is a valid value and the pointers are to live locals.
+    unsafe {
         let mut empty: libc::sigset_t = core::mem::zeroed();
         libc::sigemptyset(&mut empty);
         if libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut()) == -1 {
@@ -75,6 +90,50 @@ pub(crate) fn reset_signals(ignored: u64) -> Result<(), (i32, Errno)> {
         }
     }
     Ok(())
+}
+
+/// `sigaction(sig, SIG_IGN or SIG_DFL)` through libc.
+fn set_disposition(sig: i32, ignore: bool) -> Result<(), Errno> {
+    // SAFETY: a zeroed `sigaction` is a valid value (SIG_DFL, empty mask, no flags)
+    // and the pointer is to a live local.
+    unsafe {
+        let mut action: libc::sigaction = core::mem::zeroed();
+        action.sa_sigaction = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+        if libc::sigaction(sig, &action, core::ptr::null_mut()) == -1 {
+            return Err(last_errno());
+        }
+    }
+    Ok(())
+}
+
+/// For a signal libc reserves: `SIG_IGN` becomes `SIG_DFL`; a handler stays.
+fn raw_reset_if_ignored(sig: i32) {
+    // The kernel's `struct sigaction` begins with the handler on every architecture
+    // but MIPS; an all-zero one is SIG_DFL with no flags and an empty mask. The
+    // fourth argument is the kernel's sigset size, 8 bytes.
+    let mut old = [0u64; 4];
+    let dfl = [0u64; 4];
+    // SAFETY: both buffers are larger than the kernel's struct sigaction (32 bytes
+    // on x86_64 and aarch64) and live for the calls.
+    unsafe {
+        if libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            core::ptr::null::<u64>(),
+            old.as_mut_ptr(),
+            8,
+        ) == 0
+            && old[0] == libc::SIG_IGN as u64
+        {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                core::ptr::null_mut::<u64>(),
+                8,
+            );
+        }
+    }
 }
 
 /// `close_range(first, last, 0)` as a raw syscall (Linux 5.9; musl has no wrapper).
@@ -89,11 +148,12 @@ pub(crate) fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     }
 }
 
-/// `close(fd)` for a descriptor known only by number (the fallbacks of `fds`).
+/// `close(fd)` for a number that may not be open (the fallbacks of `fds`); EBADF is
+/// expected and ignored. libc's `close`, because rustix's requires an open descriptor.
 pub(crate) fn close(fd: i32) {
     // SAFETY: the caller owns `fd` by the close-everything contract: no `OwnedFd`
     // in this process refers to it any more (see `fds::close_inherited`).
-    unsafe { rustix::io::close(fd) }
+    unsafe { libc::close(fd) };
 }
 
 /// `dup2(from, to)` onto a standard stream (`to` is 0, 1 or 2).

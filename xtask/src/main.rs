@@ -1,1 +1,197 @@
-fn main() {}
+//! `cargo xtask <task>`: the project's automation, in Rust (matklad's cargo-xtask
+//! pattern), so it needs nothing but cargo.
+//!
+//! - `ci`: everything CI checks, installing the toolchain pieces it needs.
+//! - `no-std`: builds the `#![no_std]` example for musl and starts it as a daemon.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+const MUSL: &str = "x86_64-unknown-linux-musl";
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "ci" => ci(),
+        "no-std" => no_std(),
+        _ => Err(format!(
+            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std>"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (the parent of this crate's directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Runs `program args...` in the repository root; fails unless it exits 0.
+fn run(program: &str, args: &[&str]) -> Result {
+    run_with(Command::new(program).args(args))
+}
+
+fn run_with(cmd: &mut Command) -> Result {
+    eprintln!("$ {cmd:?}");
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("{cmd:?} failed: {status}"))
+}
+
+fn ci() -> Result {
+    ensure_musl_target()?;
+    run("cargo", &["fmt", "--all", "--", "--check"])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--lib",
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--lib",
+            "--no-default-features",
+            "--features",
+            "alloc",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run_with(
+        Command::new("cargo")
+            .args(["doc", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    msrv()?;
+    no_std()?;
+    run("cargo", &["test", "--workspace"])
+}
+
+/// The toolchain pieces a fresh machine lacks; rustup makes both idempotent.
+fn ensure_musl_target() -> Result {
+    run("rustup", &["target", "add", MUSL])
+}
+
+/// Checks the library with the `rust-version` Cargo.toml declares.
+fn msrv() -> Result {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .ok_or("Cargo.toml declares no rust-version")?;
+    run(
+        "rustup",
+        &["toolchain", "install", version, "--profile", "minimal"],
+    )?;
+    let toolchain = format!("+{version}");
+    for features in [&["--features", "std"][..], &["--no-default-features"]] {
+        let mut cmd = Command::new("cargo");
+        cmd.args([&toolchain, "check", "--lib"])
+            .args(features)
+            .env("CARGO_TARGET_DIR", root().join("target/msrv"));
+        run_with(&mut cmd)?;
+    }
+    Ok(())
+}
+
+/// Builds the no_std example for musl, starts it, and checks the daemon it leaves.
+fn no_std() -> Result {
+    ensure_musl_target()?;
+    let manifest = root().join("examples/no_std_daemon/Cargo.toml");
+    let manifest = manifest.to_str().ok_or("non-UTF-8 path")?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--target",
+            MUSL,
+            "--manifest-path",
+            manifest,
+        ],
+    )?;
+    let binary = root()
+        .join("examples/no_std_daemon/target")
+        .join(MUSL)
+        .join("release/no_std_daemon");
+    let size = std::fs::metadata(&binary).map_err(|e| e.to_string())?.len();
+    let pidfile = std::env::temp_dir().join(format!("daemonic-xtask-{}.pid", std::process::id()));
+    run_with(Command::new(&binary).arg(&pidfile))?;
+    // The original process exited 0: the pidfile must already name the live daemon.
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .map_err(|e| format!("no pidfile after start: {e}"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("pidfile: {e}"))?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("daemon {pid}: {e}"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    let (ppid, ignored) = (field("PPid:"), field("SigIgn:"));
+    let stopped = stop(pid, &pidfile);
+    if ignored != "0000000000380000" {
+        return Err(format!(
+            "no_std daemon ignores {ignored}, expected SIGTSTP, SIGTTIN, SIGTTOU only"
+        ));
+    }
+    stopped?;
+    eprintln!("no_std daemon: {size} bytes, pid {pid}, ppid {ppid}, SigIgn {ignored}: ok");
+    Ok(())
+}
+
+/// SIGTERMs `pid` and waits (bounded) for it to go; removes the pidfile.
+fn stop(pid: u32, pidfile: &Path) -> Result {
+    run("kill", &["-TERM", &pid.to_string()])?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        if Instant::now() > deadline {
+            return Err(format!("daemon {pid} survived SIGTERM"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = std::fs::remove_file(pidfile);
+    Ok(())
+}

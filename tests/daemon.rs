@@ -1,0 +1,975 @@
+//! Integration tests of daemonizing, each in real processes.
+//!
+//! The library refuses to fork a multithreaded process, and libtest runs tests on
+//! threads, so this binary has its own `main` (`harness = false`). With
+//! `DAEMONIC_SCENARIO` set it is a *helper*: a single-threaded launcher that makes
+//! itself dirty, daemonizes as told and, in the daemon, writes a report and waits to
+//! be killed (`support/scenario.rs`). Otherwise it is the *runner*: it runs each test
+//! below, which starts helpers and checks the daemons through `/proc`.
+//!
+//! The runner makes itself a child subreaper, so every daemon is reparented to it: the
+//! daemons' parent is known, and the runner reaps them when it kills them.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::{
+    file_state, initgroups, is_locked, is_root, passwd_entry, pidfile_pid, runner_pid, wait_until,
+    zombie_children, Launch, Launched, Proc, Test,
+};
+
+/// How a test ended, if it did not panic.
+enum Outcome {
+    Passed,
+    /// Skipped: what it needs, and why (`needs root because ...`).
+    Skipped(String),
+}
+use Outcome::Passed;
+
+/// Returns early from a test that cannot run without root.
+macro_rules! require_root {
+    ($why:expr) => {
+        if !is_root() {
+            return Outcome::Skipped(format!("needs root because {}", $why));
+        }
+    };
+}
+
+/// SIGTSTP, SIGTTIN and SIGTTOU: what the default signal map ignores.
+const JOB_CONTROL: u64 = (1 << 19) | (1 << 20) | (1 << 21);
+
+/// The signals a daemon ignores (bit `n - 1` for signal `n`). All of them count,
+/// the ones libc reserves for itself included (32 and 33 for glibc, up to 34 for
+/// musl): a glibc program's `posix_spawn` (which `Command` uses) can leave them
+/// ignored in the launcher, and the daemon must not inherit that.
+fn ignored_signals(pid: i32) -> u64 {
+    Proc(pid).sigmask("SigIgn")
+}
+const NOBODY: &str = "nobody";
+const DEV_NULL: &str = "/dev/null";
+
+type TestFn = fn() -> Outcome;
+
+/// The tests, named after their functions.
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        &[$((stringify!($name), $name as TestFn)),*]
+    };
+}
+
+const TESTS: &[(&str, TestFn)] = tests![
+    topology_double_fork,
+    descriptors_closed,
+    descriptors_preserved,
+    command_substitution_returns,
+    pipe_check_detects_a_kept_copy,
+    closed_stdio_in_launcher,
+    stdout_and_stderr_share_a_file,
+    output_file_modes,
+    stdin_from_file,
+    working_directory_and_umask,
+    chroot_then_working_directory,
+    signals_reset,
+    signal_map_applied,
+    ignoring_sigkill_refused,
+    core_dumps_disabled,
+    core_limit_kept_on_request,
+    user_drops_root_groups,
+    user_and_group,
+    group_only_as_root,
+    supplementary_groups_list,
+    pidfile_written_before_launcher_exits,
+    pidfile_longer_stale_content_replaced,
+    second_start_already_running,
+    stale_pidfile_reused,
+    fail_missing_working_directory,
+    fail_unknown_user,
+    fail_pidfile_directory_missing,
+    fail_pidfile_directory_unwritable,
+    fail_pidfile_symlink,
+    fail_pidfile_fifo,
+    fail_pidfile_world_writable,
+    fail_chroot_missing,
+    fail_nul_in_path,
+    fail_multithreaded,
+    ready_waits_for_daemon,
+    pending_fail_reports_code,
+    pending_dropped_reports_death,
+    readiness_timeout_kills_daemon,
+    fork_returns_in_parent,
+    no_allocation_after_fork,
+    foreground_never,
+    foreground_auto_with_socket_stdin,
+    auto_detaches_otherwise,
+    close_range_denied_walks_proc,
+    close_range_denied_without_proc,
+];
+
+fn main() {
+    if let Ok(scenario) = std::env::var("DAEMONIC_SCENARIO") {
+        support::scenario::run(&scenario);
+    }
+    let (filter, list) = parse_args();
+    let selected: Vec<_> = TESTS
+        .iter()
+        .filter(|(name, _)| filter.as_ref().map_or(true, |f| name.contains(f.as_str())))
+        .collect();
+    if list {
+        for (name, _) in &selected {
+            println!("{name}: test");
+        }
+        return;
+    }
+    // SAFETY: prctl with integer arguments.
+    let subreaper = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) };
+    assert_eq!(subreaper, 0, "PR_SET_CHILD_SUBREAPER");
+    let start = Instant::now();
+    println!("\nrunning {} tests", selected.len());
+    let (mut passed, mut failed, mut skipped) = (0, Vec::new(), 0);
+    for (name, test) in &selected {
+        match catch_unwind(AssertUnwindSafe(test)) {
+            Ok(Passed) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Ok(Outcome::Skipped(why)) => {
+                skipped += 1;
+                println!("skipped: {name} {why}");
+                println!("test {name} ... skipped");
+            }
+            Err(_) => {
+                failed.push(*name);
+                println!("test {name} ... FAILED");
+            }
+        }
+    }
+    if !failed.is_empty() {
+        println!("\nfailures (their panic messages are above):");
+        for name in &failed {
+            println!("    {name}");
+        }
+    }
+    println!("\nfinished in {:.2}s", start.elapsed().as_secs_f64());
+    println!(
+        "test result: {}. {passed} passed; {} failed; {skipped} ignored; 0 measured; {} filtered out",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        TESTS.len() - selected.len(),
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+/// The name filter (the first argument that is not a flag) and `--list`; the flags
+/// cargo and libtest users pass (`--nocapture`, `--test-threads=N`, `-q`, ...) are
+/// accepted and ignored.
+fn parse_args() -> (Option<String>, bool) {
+    let mut filter = None;
+    let mut list = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--list" => list = true,
+            // Flags whose value is the next argument.
+            "--color" | "--format" | "--test-threads" | "--skip" | "--logfile" | "-Z" => {
+                args.next();
+            }
+            flag if flag.starts_with('-') => {}
+            name if filter.is_none() => filter = Some(name.to_owned()),
+            _ => {}
+        }
+    }
+    (filter, list)
+}
+
+// ---------------------------------------------------------------------------------
+// Shared checks
+
+/// The daemon's descriptors 0-2 point to `stdio`, and the others (whose numbers the
+/// library picks) to exactly `others`, in any order.
+fn assert_descriptors(pid: i32, stdio: [&str; 3], others: &[&str]) {
+    let expected = descriptor_layout(stdio, others);
+    wait_until(&format!("descriptors of {pid} to be {expected:?}"), || {
+        let actual = layout_of(pid);
+        if actual == expected {
+            Ok(())
+        } else {
+            Err(format!("{actual:?}"))
+        }
+    })
+}
+
+type Layout = (Vec<String>, Vec<String>);
+
+fn descriptor_layout(stdio: [&str; 3], others: &[&str]) -> Layout {
+    let mut others: Vec<String> = others.iter().map(|s| s.to_string()).collect();
+    others.sort();
+    (stdio.map(str::to_owned).to_vec(), others)
+}
+
+fn layout_of(pid: i32) -> Layout {
+    let fds = Proc(pid).fds();
+    let stdio = (0..3)
+        .map(|fd| fds.get(&fd).cloned().unwrap_or_else(|| "closed".into()))
+        .collect();
+    let mut others: Vec<String> = fds.range(3..).map(|(_, t)| t.clone()).collect();
+    others.sort();
+    (stdio, others)
+}
+
+/// The pidfile and its directory: the descriptors the library keeps for the pidfile.
+fn pidfile_fds(t: &Test) -> [String; 2] {
+    [
+        t.pidfile().display().to_string(),
+        t.dir.display().to_string(),
+    ]
+}
+
+fn assert_pidfile_fds_only(t: &Test, pid: i32) {
+    let [file, dir] = pidfile_fds(t);
+    assert_descriptors(pid, [DEV_NULL; 3], &[&file, &dir]);
+}
+
+/// A failed start left nothing behind: no daemon, the pidfile as `before` and unlocked.
+fn assert_nothing_left(t: &Test, before: &Option<String>) {
+    t.assert_no_daemon();
+    let pidfile = t.pidfile();
+    assert_eq!(&file_state(&pidfile), before, "the pidfile changed");
+    if fs::symlink_metadata(&pidfile).is_ok_and(|m| m.is_file()) {
+        assert!(!is_locked(&pidfile), "the pidfile is still locked");
+    }
+}
+
+/// A start the library refuses, before the fork or in a daemon step after it: exit 3
+/// with `fragments` on stderr, the scenario's daemon code never ran (no report),
+/// nothing left behind.
+fn assert_refused(t: &Test, launch: Launch<'_>, fragments: &[&str]) {
+    let before = file_state(&t.pidfile());
+    let out = launch.run();
+    out.assert_failure(3, fragments);
+    assert_eq!(fs::read_to_string(t.path("report")).unwrap(), "");
+    assert_nothing_left(t, &before);
+}
+
+/// A fresh test whose start with the default pidfile and `opts` must be refused.
+fn refused(opts: &[(&str, &str)], fragments: &[&str]) -> Outcome {
+    let t = Test::new();
+    assert_refused(&t, with_opts(t.launch("start").pidfile(), opts), fragments);
+    Passed
+}
+
+/// `launch` with these extra options.
+fn with_opts<'t>(launch: Launch<'t>, opts: &[(&str, &str)]) -> Launch<'t> {
+    opts.iter()
+        .fold(launch, |launch, (key, value)| launch.opt(key, value))
+}
+
+fn write_pidfile(t: &Test, content: &str, mode: u32) {
+    fs::write(t.pidfile(), content).unwrap();
+    fs::set_permissions(t.pidfile(), fs::Permissions::from_mode(mode)).unwrap();
+}
+
+// ---------------------------------------------------------------------------------
+// 1. Process topology
+
+/// Double fork: the daemon is reparented, neither session nor group leader, has no
+/// terminal, and the intermediate process was reaped.
+fn topology_double_fork() -> Outcome {
+    let t = Test::new();
+    let launched = t.launch("start").pidfile().spawn();
+    let launcher = launched.pid();
+    launched.finish().assert_success();
+    let pid = pidfile_pid(&t.pidfile());
+    let stat = Proc(pid).stat();
+    assert_ne!(pid, launcher);
+    assert_eq!(
+        stat.ppid,
+        runner_pid(),
+        "reparented to the subreaper runner"
+    );
+    assert_ne!(stat.pgrp, pid, "a process-group leader");
+    assert_ne!(
+        stat.session, pid,
+        "a session leader could acquire a terminal"
+    );
+    assert_ne!(stat.session, Proc(runner_pid()).stat().session, "no setsid");
+    assert_eq!(stat.tty_nr, 0, "has a controlling terminal");
+    // The session is the intermediate process's (it called setsid): it must be gone,
+    // not left a zombie (it would be the runner's now that the launcher exited).
+    assert!(
+        !Path::new(&format!("/proc/{}", stat.session)).exists(),
+        "the intermediate process {} still exists",
+        stat.session
+    );
+    assert_eq!(zombie_children(), Vec::<i32>::new(), "unreaped processes");
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 2. Descriptors
+
+/// Leaked descriptors 7 and 250 are closed; while pending the daemon also holds the
+/// readiness socket, which `ready()` closes.
+fn descriptors_closed() -> Outcome {
+    let t = Test::new();
+    let go = t.path("go");
+    let launched = t.launch("pending").pidfile().opt("hold", &go).spawn();
+    let pid = launched.report().pid();
+    let [file, dir] = pidfile_fds(&t);
+    assert_descriptors(pid, [DEV_NULL; 3], &[&file, &dir, "socket"]);
+    fs::write(&go, "").unwrap();
+    launched.finish().assert_success();
+    assert_pidfile_fds_only(&t, pid);
+    Passed
+}
+
+/// `preserve_fd(7)`: 7 survives (still /dev/zero), 250 does not.
+fn descriptors_preserved() -> Outcome {
+    let t = Test::new();
+    let pid = t.launch("start").pidfile().opt("preserve", "7").start();
+    let [file, dir] = pidfile_fds(&t);
+    assert_descriptors(pid, [DEV_NULL; 3], &[&file, &dir, "/dev/zero"]);
+    assert_eq!(Proc(pid).fds()[&7], "/dev/zero");
+    Passed
+}
+
+/// The `$(cmd)` pitfall: the launcher's stdout is a pipe, and its descriptor 250 is a
+/// copy of it; reading the pipe to its end returns as soon as the launcher exits.
+fn command_substitution_returns() -> Outcome {
+    let t = Test::new();
+    let out = t
+        .launch("start")
+        .pidfile()
+        .spawn()
+        .finish_within(Duration::from_secs(5))
+        .unwrap();
+    out.assert_success();
+    assert!(Proc(pidfile_pid(&t.pidfile())).alive());
+    Passed
+}
+
+/// The check above can fail: a daemon told to keep descriptor 250 keeps the pipe open,
+/// and the runner notices.
+fn pipe_check_detects_a_kept_copy() -> Outcome {
+    let t = Test::new();
+    let launched = t.launch("start").pidfile().opt("preserve", "250").spawn();
+    let err = launched
+        .finish_within(Duration::from_millis(500))
+        .err()
+        .expect("the pipe should still be open in the daemon");
+    assert!(err.contains("kept a copy"), "{err}");
+    Passed
+}
+
+/// A launcher with 0, 1 and 2 closed: the library's own descriptors must not land on
+/// them, and the daemon gets /dev/null on all three.
+fn closed_stdio_in_launcher() -> Outcome {
+    let t = Test::new();
+    let pid = t.launch("start").pidfile().opt("close_stdio", "1").start();
+    assert_pidfile_fds_only(&t, pid);
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 3. Standard streams
+
+/// stdout and stderr to one file share it, appending in the order written; a new
+/// file gets the default mode 0640 (under a launcher umask of 022).
+fn stdout_and_stderr_share_a_file() -> Outcome {
+    let t = Test::new();
+    let log = t.path("out.log");
+    let spec = format!("file:{}", log.display());
+    let pid = t
+        .launch("start")
+        .pidfile()
+        .opt("stdout", &spec)
+        .opt("stderr", &spec)
+        .opt("launcher_umask", "022")
+        .opt("write_stdio", "1")
+        .start();
+    let fds = Proc(pid).fds();
+    let log_name = log.display().to_string();
+    assert_eq!((&fds[&1], &fds[&2]), (&log_name, &log_name));
+    let flags = Proc(pid).fd_flags(1);
+    assert_eq!(flags & libc::O_ACCMODE, libc::O_WRONLY);
+    assert_ne!(flags & libc::O_APPEND, 0, "not opened for appending");
+    let expected = "out1\nerr1\nout2\n";
+    let content = wait_until("the daemon's output", || {
+        let text = fs::read_to_string(&log).unwrap();
+        if text.len() >= expected.len() {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    });
+    assert_eq!(content, expected);
+    assert_eq!(mode_of(&log), 0o640);
+    Passed
+}
+
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// `output_mode` sets a new file's mode, and the launcher's umask applies to it (as
+/// documented): 0604 under umask 022, the default 0640 becomes 0600 under 077.
+fn output_file_modes() -> Outcome {
+    let t = Test::new();
+    let spec = |name: &str| format!("file:{}", t.path(name).display());
+    t.launch("start")
+        .opt("stdout", spec("a.log"))
+        .opt("output_mode", "604")
+        .opt("launcher_umask", "022")
+        .start();
+    t.launch("start").opt("stdout", spec("b.log")).start();
+    assert_eq!(mode_of(&t.path("a.log")), 0o604);
+    assert_eq!(mode_of(&t.path("b.log")), 0o600);
+    Passed
+}
+
+fn stdin_from_file() -> Outcome {
+    let t = Test::new();
+    let input = t.path("input.txt");
+    fs::write(&input, "hello\n").unwrap();
+    let pid = t
+        .launch("start")
+        .pidfile()
+        .opt("stdin", format!("file:{}", input.display()))
+        .start();
+    let [file, dir] = pidfile_fds(&t);
+    let input = input.display().to_string();
+    assert_descriptors(pid, [&input, DEV_NULL, DEV_NULL], &[&file, &dir]);
+    assert_eq!(Proc(pid).fd_flags(0) & libc::O_ACCMODE, libc::O_RDONLY);
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 4. Working directory, root, umask
+
+/// The working directory is set, and the umask is the daemon's (default 0), not the
+/// launcher's 077.
+fn working_directory_and_umask() -> Outcome {
+    let t = Test::new();
+    let work = t.path("work");
+    fs::create_dir(&work).unwrap();
+    let pid = t
+        .launch("start")
+        .opt("workdir", &work)
+        .opt("umask", "027")
+        .start();
+    assert_eq!(Proc(pid).link("cwd"), work);
+    assert_eq!(Proc(pid).status("Umask"), "0027");
+    let pid = t.launch("start").start();
+    assert_eq!(Proc(pid).link("cwd"), Path::new("/"));
+    assert_eq!(Proc(pid).status("Umask"), "0000");
+    Passed
+}
+
+/// chroot, then chdir inside the new root (a chdir before the chroot would fail here,
+/// or leave the daemon outside the jail).
+fn chroot_then_working_directory() -> Outcome {
+    require_root!("chroot needs CAP_SYS_CHROOT");
+    let t = Test::new();
+    let jail = t.jail();
+    let pid = t
+        .launch("start")
+        .pidfile()
+        .chroot(&jail)
+        .opt("workdir", "/sub")
+        .start();
+    assert_eq!(Proc(pid).link("root"), jail);
+    assert_eq!(Proc(pid).link("cwd"), jail.join("sub"));
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 5. Signals
+
+/// The launcher blocked SIGUSR1 and ignored SIGUSR2, SIGHUP and (Rust) SIGPIPE, and
+/// Rust's runtime catches SIGSEGV and SIGBUS: the daemon has an empty mask, no
+/// handler, and ignores exactly the job-control signals.
+fn signals_reset() -> Outcome {
+    let t = Test::new();
+    let pid = t.launch("start").start();
+    let p = Proc(pid);
+    assert_eq!(p.sigmask("SigBlk"), 0);
+    assert_eq!(
+        ignored_signals(pid),
+        JOB_CONTROL,
+        "{:#x}",
+        ignored_signals(pid)
+    );
+    assert_eq!(p.sigmask("SigCgt"), 0);
+    Passed
+}
+
+fn signal_map_applied() -> Outcome {
+    let t = Test::new();
+    let pid = t
+        .launch("start")
+        .opt("signals", "HUP:ignore,TSTP:default")
+        .start();
+    let expected = (JOB_CONTROL & !(1 << 19)) | 1;
+    let ignored = ignored_signals(pid);
+    assert_eq!(ignored, expected, "{ignored:#x}");
+    Passed
+}
+
+fn ignoring_sigkill_refused() -> Outcome {
+    let fragments = ["invalid option", "signal 9 cannot be ignored"];
+    refused(&[("signals", "KILL:ignore")], &fragments)
+}
+
+// ---------------------------------------------------------------------------------
+// 6. Core dumps
+
+/// The core limit of a daemon whose launcher had 1 MiB, with these extra options.
+fn core_limit(opts: &[(&str, &str)]) -> String {
+    let t = Test::new();
+    let pid = with_opts(t.launch("start").opt("core_limit", "1048576"), opts).start();
+    Proc(pid).limit("Max core file size")
+}
+
+fn core_dumps_disabled() -> Outcome {
+    assert_eq!(core_limit(&[]), "0 0");
+    Passed
+}
+
+fn core_limit_kept_on_request() -> Outcome {
+    assert_eq!(core_limit(&[("keep_core", "1")]), "1048576 1048576");
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 7. Privileges
+
+/// The launcher's supplementary groups: root, adm, sudo (by gid).
+const ROOT_GROUPS: &str = "0,4,27";
+
+/// A group to switch to that is none of root's groups nor nobody's primary group.
+fn other_group() -> (String, u32) {
+    let (_, nobody_gid) = passwd_entry(NOBODY);
+    support::groups()
+        .into_iter()
+        .find(|(_, gid, _)| ![0, 4, 27, nobody_gid].contains(gid))
+        .map(|(name, gid, _)| (name, gid))
+        .expect("a group in /etc/group other than 0, 4, 27 and nobody's")
+}
+
+const SETID: &str = "changing users and groups needs CAP_SETUID and CAP_SETGID";
+
+/// Starts a daemon from a root launcher that has root's supplementary groups, with
+/// these extra options, and checks the daemon's uid, gid and groups.
+fn assert_identity(opts: &[(&str, &str)], uid: u32, gid: u32, groups: &[u32]) {
+    let t = Test::new();
+    let launch = t.launch("start").opt("launcher_groups", ROOT_GROUPS);
+    let p = Proc(with_opts(launch, opts).start());
+    assert_eq!(p.ids("Uid"), [uid; 4]);
+    assert_eq!(p.ids("Gid"), [gid; 4]);
+    assert_eq!(p.ids("Groups"), groups, "root's groups were 0, 4, 27");
+}
+
+fn user_drops_root_groups() -> Outcome {
+    require_root!(SETID);
+    let (uid, gid) = passwd_entry(NOBODY);
+    assert_identity(&[("user", NOBODY)], uid, gid, &initgroups(NOBODY, gid));
+    Passed
+}
+
+fn user_and_group() -> Outcome {
+    require_root!(SETID);
+    let (uid, _) = passwd_entry(NOBODY);
+    let (group, gid) = other_group();
+    let opts = [("user", NOBODY), ("group", &group)];
+    assert_identity(&opts, uid, gid, &initgroups(NOBODY, gid));
+    Passed
+}
+
+/// A group but no user: root stays root, but only with that group.
+fn group_only_as_root() -> Outcome {
+    require_root!(SETID);
+    let (group, gid) = other_group();
+    assert_identity(&[("group", &group)], 0, gid, &[gid]);
+    Passed
+}
+
+fn supplementary_groups_list() -> Outcome {
+    require_root!(SETID);
+    let (uid, gid) = passwd_entry(NOBODY);
+    let list = [("user", NOBODY), ("groups", "4321,1234")];
+    assert_identity(&list, uid, gid, &[1234, 4321]);
+    assert_identity(&[("user", NOBODY), ("groups", "empty")], uid, gid, &[]);
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 8-10. The pidfile
+
+/// When the launcher exits 0 the pidfile already names the live daemon, as
+/// `"<pid>\n"`, with mode 0644 despite the launcher's umask 077.
+fn pidfile_written_before_launcher_exits() -> Outcome {
+    let t = Test::new();
+    let out = t.launch("start").pidfile().run();
+    // Read once, at once: systemd's Type=forking reads it at this moment.
+    let content = fs::read_to_string(t.pidfile());
+    out.assert_success();
+    let content = content.expect("no pidfile when the launcher exited");
+    let pid: i32 = content.trim_end().parse().unwrap();
+    assert_eq!(content, format!("{pid}\n"));
+    assert!(Proc(pid).alive(), "the pidfile names a dead process");
+    assert_eq!(
+        t.live_processes(),
+        [pid],
+        "the pidfile names another process"
+    );
+    assert_eq!(mode_of(&t.pidfile()), 0o644);
+    Passed
+}
+
+/// A stale pidfile with a longer PID is truncated, not overwritten in place.
+fn pidfile_longer_stale_content_replaced() -> Outcome {
+    let t = Test::new();
+    write_pidfile(&t, "12769999999\n", 0o644);
+    let pid = t.launch("start").pidfile().start();
+    assert_eq!(fs::read_to_string(t.pidfile()).unwrap(), format!("{pid}\n"));
+    Passed
+}
+
+/// A second start while the daemon runs: exit 1, "already running (pid N", the
+/// pidfile untouched, no second daemon.
+fn second_start_already_running() -> Outcome {
+    let t = Test::new();
+    let pid = t.launch("start").pidfile().start();
+    let before = file_state(&t.pidfile());
+    let out = t.launch("start").pidfile().run();
+    out.assert_failure(1, &[&format!("already running (pid {pid}")]);
+    assert_eq!(file_state(&t.pidfile()), before);
+    assert_eq!(t.live_processes(), [pid]);
+    Passed
+}
+
+/// After the daemon is killed (its lock gone with it), a new start reuses the pidfile.
+fn stale_pidfile_reused() -> Outcome {
+    let t = Test::new();
+    let old = t.launch("start").pidfile().start();
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(old, libc::SIGKILL) };
+    wait_until("the killed daemon to die", || match Proc(old).alive() {
+        true => Err("alive".to_owned()),
+        false => Ok(()),
+    });
+    let new = t.launch("start").pidfile().start();
+    assert_ne!(new, old);
+    assert_eq!(pidfile_pid(&t.pidfile()), new);
+    assert!(Proc(new).alive());
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 11-12. Failures, reported by the launcher with nothing left behind
+
+/// A failure after the fork (chdir runs in the daemon): a stale pidfile is put back.
+fn fail_missing_working_directory() -> Outcome {
+    let t = Test::new();
+    write_pidfile(&t, "4242\n", 0o644);
+    let launch = t.launch("start").pidfile().opt("workdir", "/nonexistent");
+    assert_refused(
+        &t,
+        launch,
+        &[
+            "cannot change directory to /nonexistent",
+            "No such file or directory",
+        ],
+    );
+    Passed
+}
+
+fn fail_unknown_user() -> Outcome {
+    refused(&[("user", "nosuchuser")], &["unknown user nosuchuser"])
+}
+
+fn fail_pidfile_directory_missing() -> Outcome {
+    let pidfile = "/nonexistent/app.pid";
+    refused(
+        &[("pidfile", pidfile)],
+        &["cannot open pidfile /nonexistent/app.pid"],
+    )
+}
+
+/// A launcher that may not create files in the pidfile's directory (read-only, mode
+/// 0555; as root, the helper first becomes `nobody`, for whom root's permission
+/// checks apply).
+fn fail_pidfile_directory_unwritable() -> Outcome {
+    let t = Test::new();
+    let dir = t.path("ro");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
+    let pidfile = dir.join("app.pid").display().to_string();
+    let mut launch = t.launch("start").opt("pidfile", &pidfile);
+    if is_root() {
+        launch = launch.opt("launcher_uid", passwd_entry(NOBODY).0.to_string());
+    }
+    let opening = format!("cannot open pidfile {pidfile}");
+    assert_refused(&t, launch, &[&opening, "Permission denied"]);
+    assert!(!Path::new(&pidfile).exists());
+    Passed
+}
+
+/// A symlink planted at the pidfile path is refused; its target is not written.
+fn fail_pidfile_symlink() -> Outcome {
+    let t = Test::new();
+    let victim = t.path("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    symlink(&victim, t.pidfile()).unwrap();
+    let launch = t.launch("start").pidfile();
+    assert_refused(&t, launch, &["refusing pidfile", "symbolic link"]);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    Passed
+}
+
+/// A FIFO at the pidfile path is refused, without hanging on its open.
+fn fail_pidfile_fifo() -> Outcome {
+    let t = Test::new();
+    let path = std::ffi::CString::new(t.pidfile().display().to_string()).unwrap();
+    // SAFETY: a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    let launch = t.launch("start").pidfile();
+    assert_refused(&t, launch, &["refusing pidfile", "not a regular file"]);
+    Passed
+}
+
+fn fail_pidfile_world_writable() -> Outcome {
+    let t = Test::new();
+    write_pidfile(&t, "4242\n", 0o666);
+    let launch = t.launch("start").pidfile();
+    assert_refused(
+        &t,
+        launch,
+        &["refusing pidfile", "writable by group or others"],
+    );
+    Passed
+}
+
+fn fail_chroot_missing() -> Outcome {
+    refused(
+        &[("chroot", "/nonexistent")],
+        &["cannot change root to /nonexistent"],
+    )
+}
+
+fn fail_nul_in_path() -> Outcome {
+    let fragments = ["invalid option", "working directory contains a NUL byte"];
+    refused(&[("nul_workdir", "/tmp")], &fragments)
+}
+
+fn fail_multithreaded() -> Outcome {
+    refused(
+        &[("thread", "1")],
+        &["refusing to fork a process with 2 threads"],
+    )
+}
+
+// ---------------------------------------------------------------------------------
+// 13. Readiness
+
+/// The launcher exits only once the daemon reports ready.
+fn ready_waits_for_daemon() -> Outcome {
+    let t = Test::new();
+    let marker = t.path("marker");
+    let out = t
+        .launch("pending")
+        .pidfile()
+        .opt("delay_ms", "300")
+        .opt("marker", &marker)
+        .run();
+    let marked = marker.exists();
+    out.assert_success();
+    assert!(marked, "the launcher exited before the daemon was ready");
+    assert!(
+        out.elapsed >= Duration::from_millis(250),
+        "{:?}",
+        out.elapsed
+    );
+    Passed
+}
+
+/// A start where the daemon ran but did not become ready: the launcher fails with
+/// `code` and `fragments`, the daemon is gone, and the stale pidfile is put back.
+fn assert_daemon_failed(then: &str, extra: &[(&str, &str)], code: i32, fragments: &[&str]) {
+    let t = Test::new();
+    write_pidfile(&t, "4242\n", 0o644);
+    let before = file_state(&t.pidfile());
+    let launched = with_opts(t.launch("pending").pidfile().opt("then", then), extra).spawn();
+    let daemon = launched.report().pid();
+    launched.finish().assert_failure(code, fragments);
+    assert_nothing_left(&t, &before);
+    assert!(!Proc(daemon).alive());
+}
+
+fn pending_fail_reports_code() -> Outcome {
+    assert_daemon_failed("fail:4", &[], 4, &["reported failure (code 4)"]);
+    Passed
+}
+
+fn pending_dropped_reports_death() -> Outcome {
+    assert_daemon_failed("drop", &[], 3, &["exited before reporting"]);
+    Passed
+}
+
+fn readiness_timeout_kills_daemon() -> Outcome {
+    let timeout = [("timeout_ms", "300")];
+    assert_daemon_failed("hang", &timeout, 3, &["not ready within", "killed"]);
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 14. fork()
+
+/// `fork()` returns `Fork::Parent(pid)` in the original process, which goes on (here:
+/// prints the PID and exits 0).
+fn fork_returns_in_parent() -> Outcome {
+    let t = Test::new();
+    let launched = t.launch("fork").pidfile().spawn();
+    let report = launched.report();
+    let out = launched.finish();
+    out.assert_success();
+    let pid: i32 = out.stdout.trim().parse().unwrap();
+    assert_eq!(pid, report.pid());
+    assert_eq!(pidfile_pid(&t.pidfile()), pid);
+    assert!(Proc(pid).alive());
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 15. No allocation between fork and return
+
+/// With a full configuration (as root: a user change and a chroot too), nothing is
+/// allocated between the fork and the return in the daemon.
+fn no_allocation_after_fork() -> Outcome {
+    let t = Test::new();
+    let mut launch = t
+        .launch("pending")
+        .pidfile()
+        .opt("stdout", format!("file:{}", t.path("out.log").display()))
+        .opt("umask", "027")
+        .opt("preserve", "7");
+    if is_root() {
+        launch = launch.opt("user", NOBODY).chroot(&t.jail());
+    }
+    let launched = launch.spawn();
+    let report = launched.report();
+    launched.finish().assert_success();
+    let (before, at_fork, after) = (
+        report.get("before"),
+        report.get("at_fork"),
+        report.get("after"),
+    );
+    // The counter must be live, and the fork hook must have run, or 0 proves nothing.
+    assert!(before > 0, "the allocation counter counted nothing");
+    assert_ne!(at_fork, usize::MAX, "the fork was not seen");
+    assert_eq!(
+        after - at_fork,
+        0,
+        "allocations between fork and return (whole call: {})",
+        after - before
+    );
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 16. Foreground
+
+/// A helper meant to become the daemon itself: its report says so, it is still the
+/// runner's child (no fork), and it holds only the pidfile besides /dev/null.
+fn assert_foreground(t: &Test, launched: Launched<'_>) {
+    let pid = launched.report().pid();
+    assert_eq!(pid, launched.pid(), "the daemon is not the helper process");
+    assert_eq!(Proc(pid).stat().ppid, runner_pid());
+    assert_eq!(pidfile_pid(&t.pidfile()), pid);
+    assert_pidfile_fds_only(t, pid);
+    assert_eq!(ignored_signals(pid), JOB_CONTROL);
+}
+
+fn foreground_never() -> Outcome {
+    let t = Test::new();
+    let launched = t.launch("pending").pidfile().opt("detach", "never").spawn();
+    assert_foreground(&t, launched);
+    Passed
+}
+
+/// `Detach::Auto` with a socket on stdin (as under inetd) stays in the foreground.
+fn foreground_auto_with_socket_stdin() -> Outcome {
+    let t = Test::new();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let launched = t
+        .launch("pending")
+        .pidfile()
+        .opt("detach", "auto")
+        .stdin(std::os::fd::OwnedFd::from(theirs))
+        .spawn();
+    assert_foreground(&t, launched);
+    // Our end stays open until here, so stdin is a connected socket throughout.
+    drop(ours);
+    Passed
+}
+
+/// `Detach::Auto` under a parent that is not init, stdin not a socket: detaches.
+fn auto_detaches_otherwise() -> Outcome {
+    let t = Test::new();
+    let launched = t.launch("pending").pidfile().opt("detach", "auto").spawn();
+    let launcher = launched.pid();
+    let pid = launched.report().pid();
+    launched.finish().assert_success();
+    assert_ne!(pid, launcher);
+    assert_eq!(pidfile_pid(&t.pidfile()), pid);
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 17. Closing descriptors when close_range is denied
+
+/// The launcher's seccomp filter makes `close_range` fail with EPERM.
+fn deny_close_range_launch(t: &Test) -> Launch<'_> {
+    t.launch("start").pidfile().opt("deny_close_range", "1")
+}
+
+/// Returns early on architectures the seccomp filter does not know.
+macro_rules! require_x86_64 {
+    () => {
+        if !cfg!(target_arch = "x86_64") {
+            return Outcome::Skipped(
+                "needs x86_64 because the seccomp filter is written for it".into(),
+            );
+        }
+    };
+}
+
+/// The `/proc/self/fd` walk closes the leaked descriptors.
+fn close_range_denied_walks_proc() -> Outcome {
+    require_x86_64!();
+    let t = Test::new();
+    let pid = deny_close_range_launch(&t).start();
+    assert_pidfile_fds_only(&t, pid);
+    Passed
+}
+
+/// In a chroot without `/proc`, the loop up to the soft `RLIMIT_NOFILE` (4096 here,
+/// above the leaked 250) closes them.
+fn close_range_denied_without_proc() -> Outcome {
+    require_root!("chroot needs CAP_SYS_CHROOT");
+    require_x86_64!();
+    let t = Test::new();
+    let pid = deny_close_range_launch(&t)
+        .chroot(&t.jail())
+        .opt("nofile", "4096")
+        .start();
+    assert_pidfile_fds_only(&t, pid);
+    Passed
+}

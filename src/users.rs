@@ -409,8 +409,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_noent() {
-        let missing =
-            CStr::from_bytes_with_nul(b"/nonexistent-daemonic-test-dir/passwd\0").unwrap();
+        let missing = c"/nonexistent-daemonic-test-dir/passwd";
         let noent = Some(LookupError::Io(Errno::NOENT));
         assert_eq!(find_user(missing, UserKey::Name(b"root")).err(), noent);
         assert_eq!(find_group(missing, b"root").err(), noent);

@@ -28,7 +28,7 @@ const ATTEMPTS: usize = 64;
 /// A locked pidfile.
 ///
 /// [`open`](Pidfile::open) creates the file if needed (mode 0644 whatever the umask),
-/// refuses an unsafe one, and takes an exclusive `flock`; the lock lasts until this
+/// refuses an insecure one, and takes an exclusive `flock`; the lock lasts until this
 /// value and every descriptor inherited from it are gone. Dropping it
 /// [`release`](Pidfile::release)s it: the file is removed while still locked.
 ///

@@ -7,6 +7,8 @@
 //! then) if the original process is gone. End of file means every copy of the
 //! daemon's end is closed: the daemon died (or exec'd) before reporting.
 
+use core::time::Duration;
+use rustix::event::Timespec;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
@@ -14,7 +16,6 @@ use rustix::net::{
     recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
 };
 use rustix::process::Pid;
-use rustix::time::{clock_gettime, ClockId, Timespec};
 
 /// One message from the intermediate process or the daemon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,15 +64,19 @@ pub(crate) fn send_report(fd: impl AsFd, report: Report) {
     let _ = send(fd, &record, SendFlags::NOSIGNAL);
 }
 
-/// Receives the next report, waiting until `deadline` (on `CLOCK_MONOTONIC`) at most;
-/// `Err(Errno::TIMEDOUT)` when it passes.
-pub(crate) fn receive(fd: impl AsFd, deadline: Option<Timespec>) -> Result<Report, Errno> {
+/// Receives the next report, waiting `timeout` at most (forever if `None`);
+/// `Err(Errno::TIMEDOUT)` when it passes. A signal interrupting the wait restarts it
+/// with the whole timeout: the original process handles none, so that never happens.
+pub(crate) fn receive(fd: impl AsFd, timeout: Option<Duration>) -> Result<Report, Errno> {
     let fd = fd.as_fd();
-    if let Some(deadline) = deadline {
+    if let Some(t) = timeout {
+        let t = Timespec {
+            tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(t.subsec_nanos()),
+        };
         loop {
-            let left = remaining(deadline).ok_or(Errno::TIMEDOUT)?;
             let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
-            match poll(&mut fds, Some(&left)) {
+            match poll(&mut fds, Some(&t)) {
                 Ok(0) => return Err(Errno::TIMEDOUT),
                 Ok(_) => break,
                 Err(Errno::INTR) => continue,
@@ -105,34 +110,6 @@ pub(crate) fn receive(fd: impl AsFd, deadline: Option<Timespec>) -> Result<Repor
         },
         CODE => Report::Code(value as u8),
         _ => return Err(Errno::PROTO),
-    })
-}
-
-/// The monotonic time `after` from now.
-pub(crate) fn deadline_after(secs: u64, nanos: u32) -> Timespec {
-    let now = clock_gettime(ClockId::Monotonic);
-    let mut t = Timespec {
-        tv_sec: now.tv_sec.saturating_add(secs as i64),
-        tv_nsec: now.tv_nsec + i64::from(nanos),
-    };
-    if t.tv_nsec >= 1_000_000_000 {
-        t.tv_sec += 1;
-        t.tv_nsec -= 1_000_000_000;
-    }
-    t
-}
-
-fn remaining(deadline: Timespec) -> Option<Timespec> {
-    let now = clock_gettime(ClockId::Monotonic);
-    let mut sec = deadline.tv_sec - now.tv_sec;
-    let mut nsec = deadline.tv_nsec - now.tv_nsec;
-    if nsec < 0 {
-        sec -= 1;
-        nsec += 1_000_000_000;
-    }
-    (sec >= 0).then_some(Timespec {
-        tv_sec: sec,
-        tv_nsec: nsec,
     })
 }
 
@@ -172,7 +149,7 @@ mod tests {
     #[test]
     fn times_out() {
         let (ours, _theirs) = pair().unwrap();
-        let deadline = deadline_after(0, 20_000_000);
-        assert_eq!(receive(&ours, Some(deadline)), Err(Errno::TIMEDOUT));
+        let timeout = Duration::from_millis(20);
+        assert_eq!(receive(&ours, Some(timeout)), Err(Errno::TIMEDOUT));
     }
 }

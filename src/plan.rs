@@ -148,14 +148,16 @@ fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd) -> Pending {
 fn await_ready(plan: &Plan<'_, '_>, channel: &OwnedFd, intermediate: Pid) -> Result<Pid, Error> {
     // ECHILD is fine: the caller ignores SIGCHLD, so the kernel reaped it for us.
     while let Err(Errno::INTR) = waitpid(Some(intermediate), WaitOptions::empty()) {}
-    let deadline = plan
-        .daemon
-        .timeout
-        .map(|t| channel::deadline_after(t.as_secs(), t.subsec_nanos()));
+    // The intermediate process sent the daemon's PID (or its own failure) before it
+    // exited, so this first report is already there: the timeout covers one wait.
     let mut daemon = None;
+    let mut timeout = None;
     loop {
-        match channel::receive(channel, deadline) {
-            Ok(Report::Started(pid)) => daemon = Some(pid),
+        match channel::receive(channel, timeout) {
+            Ok(Report::Started(pid)) => {
+                daemon = Some(pid);
+                timeout = plan.daemon.timeout;
+            }
             Ok(Report::Ready(pid)) => return Ok(pid),
             Ok(Report::Failed { step, aux, errno }) => {
                 let kind = STEPS
@@ -245,7 +247,7 @@ impl<'d, 'a> Plan<'d, 'a> {
             ErrorKind::Chdir => new(format_args!("{}", path(Some(&d.workdir)))),
             ErrorKind::WritePidfile => new(format_args!("{}", path(d.pidfile.as_ref()))),
             ErrorKind::SetGroups => new(format_args!(
-                "{:?}",
+                "{}",
                 GidsShown(creds.map_or(&[][..], |c| c.groups.as_slice()))
             )),
             ErrorKind::SetGid => new(format_args!("{gid}")),
@@ -259,14 +261,16 @@ impl<'d, 'a> Plan<'d, 'a> {
     }
 }
 
-/// Gids shown as `[1, 2]`.
+/// Gids shown as `1,2,3` (without `Debug`'s list machinery, which costs bytes).
 struct GidsShown<'g>(&'g [Gid]);
 
-impl core::fmt::Debug for GidsShown<'_> {
+impl core::fmt::Display for GidsShown<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().map(|g| g.as_raw()))
-            .finish()
+        for (i, gid) in self.0.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            write!(f, "{comma}{}", gid.as_raw())?;
+        }
+        Ok(())
     }
 }
 

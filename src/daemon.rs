@@ -3,6 +3,7 @@
 use core::time::Duration;
 use rustix::process::{Pid, Signal};
 
+use crate::control::{Schedule, Stopped};
 use crate::error::{Error, ErrorKind, Shown};
 use crate::fds::Keep;
 use crate::path::{CPath, IntoCPath, NulError};
@@ -190,6 +191,7 @@ pub struct Daemon<'a> {
     pub(crate) output_mode: u32,
     pub(crate) signals: SignalMap,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) ok_if_running: bool,
     /// The first invalid option, reported when the daemon starts.
     pub(crate) invalid: Option<Error>,
 }
@@ -220,6 +222,7 @@ impl<'a> Daemon<'a> {
             output_mode: 0o640,
             signals: SignalMap::new(),
             timeout: None,
+            ok_if_running: false,
             invalid: None,
         }
     }
@@ -379,6 +382,16 @@ impl<'a> Daemon<'a> {
         self
     }
 
+    /// When the daemon already runs (its pidfile is locked by another process), let
+    /// [`start`](Daemon::start) and [`start_pending`](Daemon::start_pending) end the
+    /// original process with status 0 instead of 1, like start-stop-daemon's
+    /// `--oknodo`. [`fork`](Daemon::fork) still returns the error, for the caller to judge.
+    #[must_use]
+    pub fn ok_if_running(mut self, ok: bool) -> Self {
+        self.ok_if_running = ok;
+        self
+    }
+
     /// Checks the options without touching the system (no file is opened, no name is
     /// looked up); starting checks them again.
     ///
@@ -442,9 +455,15 @@ impl<'a> Daemon<'a> {
     /// }
     /// ```
     pub fn start_pending(self) -> Pending {
+        let self_ok_if_running = self.ok_if_running;
         match self.fork() {
             Ok(Fork::Daemon(pending)) => pending,
             Ok(Fork::Parent(_)) => exit(0),
+            Err(err)
+                if self_ok_if_running && matches!(err.kind(), ErrorKind::AlreadyRunning { .. }) =>
+            {
+                exit(0)
+            }
             Err(err) => {
                 report(&err);
                 exit(err.exit_code())
@@ -472,6 +491,38 @@ impl<'a> Daemon<'a> {
     /// ```
     pub fn fork(self) -> Result<Fork, Error> {
         crate::plan::run(&self)
+    }
+
+    /// Stops the daemon that holds this daemon's pidfile, following `schedule`, then
+    /// starts as [`fork`](Daemon::fork) does. A daemon that is not running is simply
+    /// started; one that outlives the schedule fails the restart with
+    /// [`ErrorKind::StillRunning`]. See [`stop`](crate::stop) for what stopping guarantees.
+    ///
+    /// ```no_run
+    /// use daemonic::{Daemon, Fork, Schedule, Signal};
+    ///
+    /// let schedule = Schedule::parse("TERM/30/KILL/5", Signal::TERM)?;
+    /// if let Fork::Daemon(pending) = Daemon::new().pidfile("/run/app.pid").restart(&schedule)? {
+    ///     let _running = pending.ready();
+    /// }
+    /// # Ok::<(), daemonic::Error>(())
+    /// ```
+    pub fn restart(self, schedule: &Schedule) -> Result<Fork, Error> {
+        let Some(path) = &self.pidfile else {
+            return Err(Error::new(
+                ErrorKind::InvalidOption,
+                None,
+                format_args!("restart needs a pidfile"),
+            ));
+        };
+        if let Stopped::StillRunning { pid } = crate::control::stop(path.as_c_str(), schedule)? {
+            return Err(Error::new(
+                ErrorKind::StillRunning,
+                None,
+                format_args!("{}", pid.as_raw_nonzero()),
+            ));
+        }
+        self.fork()
     }
 }
 

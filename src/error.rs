@@ -34,6 +34,14 @@ pub enum ErrorKind {
     InsecurePidfile,
     /// `flock` on the pidfile failed for a reason other than another holder.
     LockPidfile,
+    /// The pidfile could not be read (for status or stop).
+    ReadPidfile,
+    /// The pidfile holds something other than a PID, or a PID above `pid_max`.
+    MalformedPidfile,
+    /// A signal could not be sent to the daemon.
+    Kill,
+    /// The daemon did not stop within the stop schedule (for a restart).
+    StillRunning,
     /// Another process holds the pidfile's lock: the daemon is already running.
     AlreadyRunning {
         /// The PID the pidfile names, if it names one.
@@ -190,6 +198,10 @@ impl fmt::Display for Error {
             ErrorKind::OpenPidfile => write!(f, "cannot open pidfile {c}"),
             ErrorKind::InsecurePidfile => write!(f, "refusing pidfile {c}"),
             ErrorKind::LockPidfile => write!(f, "cannot lock pidfile {c}"),
+            ErrorKind::ReadPidfile => write!(f, "cannot read pidfile {c}"),
+            ErrorKind::MalformedPidfile => write!(f, "pidfile {c} does not hold a valid PID"),
+            ErrorKind::Kill => write!(f, "cannot signal {c}"),
+            ErrorKind::StillRunning => write!(f, "the daemon (pid {c}) did not stop in time"),
             ErrorKind::AlreadyRunning { pid: Some(pid) } => {
                 write!(
                     f,

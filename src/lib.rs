@@ -84,6 +84,7 @@ extern crate std;
 
 mod channel;
 mod child;
+mod control;
 mod daemon;
 mod error;
 mod fds;
@@ -95,10 +96,11 @@ mod signals;
 mod sys;
 mod users;
 
+pub use control::{status, stop, Schedule, Status, Step, Stopped};
 pub use daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Running, Stdio, User};
 pub use error::{Error, ErrorKind};
 pub use path::{CPath, IntoCPath, NulError};
 pub use pidfile::Pidfile;
 pub use rustix::io::Errno;
 pub use rustix::process::{Pid, Signal};
-pub use signals::{Disposition, SignalMap};
+pub use signals::{parse_signal, Disposition, SignalMap};

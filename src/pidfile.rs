@@ -11,7 +11,7 @@ use core::ffi::CStr;
 use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
-use rustix::process::{geteuid, Pid};
+use rustix::process::{geteuid, getpid, Pid};
 
 use crate::error::{Error, ErrorKind, Shown};
 use crate::path::IntoCPath;
@@ -113,11 +113,12 @@ impl Pidfile {
             let file =
                 crate::fds::above_stdio(file).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
             let st = fs::fstat(&file).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
-            check(&st, created).map_err(|why| insecure(&shown, why))?;
-            match fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => {}
-                Err(Errno::WOULDBLOCK) => {
-                    let pid = read_pid(&file);
+            let writable = if created { 0 } else { 0o022 };
+            check(&st, writable).map_err(|why| insecure(&shown, why))?;
+            match lock_exclusive(&file) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let pid = read_pid(&file).filter(|&pid| pid != getpid());
                     return Err(Error::new(
                         ErrorKind::AlreadyRunning { pid },
                         None,
@@ -296,8 +297,10 @@ fn open_file(dir: &OwnedFd, name: &CStr) -> Result<(OwnedFd, bool), Errno> {
     }
 }
 
-/// The checks of start-stop-daemon 1.19.3 and FreeBSD pidfile(3) on an opened pidfile.
-fn check(st: &Stat, created: bool) -> Result<(), &'static str> {
+/// The checks of start-stop-daemon 1.19.3 and FreeBSD pidfile(3) on an opened pidfile:
+/// a regular file with one link, owned by root or us, with none of the `writable`
+/// mode bits (group and others for a starter, others for a reader) set.
+fn check(st: &Stat, writable: u32) -> Result<(), &'static str> {
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err("is not a regular file");
     }
@@ -307,10 +310,116 @@ fn check(st: &Stat, created: bool) -> Result<(), &'static str> {
     if st.st_uid != 0 && st.st_uid != geteuid().as_raw() {
         return Err("is owned by another user");
     }
-    if !created && st.st_mode & 0o022 != 0 {
-        return Err("is writable by group or others");
+    if st.st_mode & writable & 0o022 != 0 {
+        return Err(if st.st_mode & 0o002 != 0 {
+            "is writable by others"
+        } else {
+            "is writable by its group"
+        });
     }
     Ok(())
+}
+
+/// How long a starter waits out status probes' shared locks before giving up:
+/// `PROBE_RETRIES` attempts, `PROBE_PAUSE` apart (100 ms in all).
+const PROBE_RETRIES: usize = 500;
+const PROBE_PAUSE: rustix::thread::Timespec = rustix::thread::Timespec {
+    tv_sec: 0,
+    tv_nsec: 200_000,
+};
+
+/// Takes the exclusive lock; `Ok(false)` when a daemon holds it.
+///
+/// A status probe ([`status`](crate::status)) holds a *shared* lock for an instant.
+/// When the exclusive lock is refused, a shared one tells the two holders apart: if it
+/// is granted, only probes hold the file and we try again shortly; if it is refused,
+/// an exclusive holder, a daemon (or a starter about to become one), has it.
+fn lock_exclusive(file: &OwnedFd) -> Result<bool, Errno> {
+    for _ in 0..PROBE_RETRIES {
+        match fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(true),
+            Err(Errno::WOULDBLOCK) => {}
+            Err(e) => return Err(e),
+        }
+        match fs::flock(file, FlockOperation::NonBlockingLockShared) {
+            Err(Errno::WOULDBLOCK) => return Ok(false),
+            Err(e) => return Err(e),
+            Ok(()) => fs::flock(file, FlockOperation::Unlock)?,
+        }
+        let _ = rustix::thread::nanosleep(&PROBE_PAUSE);
+    }
+    Err(Errno::AGAIN)
+}
+
+/// Whether another process holds a lock on `file`, tested with a shared lock that is
+/// released at once (so a starter's exclusive attempt meanwhile is retried, see
+/// [`lock_exclusive`]).
+pub(crate) fn is_locked(file: &OwnedFd) -> Result<bool, Errno> {
+    match fs::flock(file, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => fs::flock(file, FlockOperation::Unlock).map(|()| false),
+        Err(Errno::WOULDBLOCK) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a pidfile says, for status and stop: its descriptor, and its content, which
+/// is `Ok(None)` when empty and `Err(())` when malformed.
+pub(crate) struct Contents {
+    pub(crate) file: OwnedFd,
+    pub(crate) pid: Result<Option<Pid>, ()>,
+}
+
+/// Opens a pidfile to read it: `Ok(None)` when there is none. Refuses, as
+/// start-stop-daemon does, a symlink, a hard link, something other than a regular
+/// file, a file owned by a user other than root or us, or one writable by others.
+pub(crate) fn inspect(path: &CStr) -> Result<Option<Contents>, Error> {
+    let shown = Shown(path.to_bytes());
+    let fail = |e| Error::new(ErrorKind::ReadPidfile, Some(e), format_args!("{shown}"));
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let file = match fs::open(path, flags, Mode::empty()) {
+        Ok(file) => file,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::LOOP) => return Err(insecure(&shown, "is a symbolic link")),
+        Err(e) => return Err(fail(e)),
+    };
+    let st = fs::fstat(&file).map_err(fail)?;
+    check(&st, 0o002).map_err(|why| insecure(&shown, why))?;
+    let pid = read_content(&file).map_err(fail)?;
+    Ok(Some(Contents { file, pid }))
+}
+
+/// Reads and parses a pidfile's content (see [`parse_pid`]); a PID above the
+/// kernel's `pid_max`, or our own PID (a container restarted with the same small
+/// PIDs), names no daemon.
+pub(crate) fn read_content(file: &OwnedFd) -> Result<Result<Option<Pid>, ()>, Errno> {
+    let mut buf = [0u8; CONTENT_CAP];
+    let n = rustix::io::pread(file, &mut buf, 0)?;
+    let content = &buf[..n];
+    if content.trim_ascii().is_empty() {
+        return Ok(Ok(None));
+    }
+    let pid = parse_pid(content).filter(|pid| pid.as_raw_nonzero().get() <= pid_max());
+    Ok(match pid {
+        Some(pid) if pid == getpid() => Ok(None),
+        Some(pid) => Ok(Some(pid)),
+        None => Err(()),
+    })
+}
+
+/// The kernel's largest PID (`/proc/sys/kernel/pid_max`), or its ceiling, 2^22.
+fn pid_max() -> i32 {
+    const CEILING: i32 = 1 << 22;
+    let Ok(file) = fs::open(
+        c"/proc/sys/kernel/pid_max",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return CEILING;
+    };
+    let mut buf = [0u8; 16];
+    let n = rustix::io::read(&file, &mut buf).unwrap_or(0);
+    parse_pid(&buf[..n]).map_or(CEILING, |max| max.as_raw_nonzero().get())
 }
 
 /// Splits `path` into its directory (as a C string) and its file name (NUL-terminated).

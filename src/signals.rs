@@ -84,3 +84,66 @@ const fn bit(signal: Signal) -> u64 {
         _ => 0,
     }
 }
+
+/// Signal names (without `SIG`) and numbers, as `kill -l` prints them.
+const NAMES: [(&str, Signal); 30] = [
+    ("HUP", Signal::HUP),
+    ("INT", Signal::INT),
+    ("QUIT", Signal::QUIT),
+    ("ILL", Signal::ILL),
+    ("TRAP", Signal::TRAP),
+    ("ABRT", Signal::ABORT),
+    ("BUS", Signal::BUS),
+    ("FPE", Signal::FPE),
+    ("KILL", Signal::KILL),
+    ("USR1", Signal::USR1),
+    ("SEGV", Signal::SEGV),
+    ("USR2", Signal::USR2),
+    ("PIPE", Signal::PIPE),
+    ("ALRM", Signal::ALARM),
+    ("TERM", Signal::TERM),
+    ("STKFLT", Signal::STKFLT),
+    ("CHLD", Signal::CHILD),
+    ("CONT", Signal::CONT),
+    ("STOP", Signal::STOP),
+    ("TSTP", Signal::TSTP),
+    ("TTIN", Signal::TTIN),
+    ("TTOU", Signal::TTOU),
+    ("URG", Signal::URG),
+    ("XCPU", Signal::XCPU),
+    ("XFSZ", Signal::XFSZ),
+    ("VTALRM", Signal::VTALARM),
+    ("PROF", Signal::PROF),
+    ("WINCH", Signal::WINCH),
+    ("IO", Signal::IO),
+    ("PWR", Signal::POWER),
+];
+
+/// Parses a signal as `kill(1)` and start-stop-daemon take it: a name with or
+/// without `SIG` (`TERM`, `SIGTERM`, any case) or a number (`15`), optionally after
+/// a `-`.
+///
+/// ```
+/// use daemonic::{parse_signal, Signal};
+///
+/// assert_eq!(parse_signal("TERM"), Some(Signal::TERM));
+/// assert_eq!(parse_signal("-sigkill"), Some(Signal::KILL));
+/// assert_eq!(parse_signal("1"), Some(Signal::HUP));
+/// assert_eq!(parse_signal("NOPE"), None);
+/// ```
+pub fn parse_signal(text: &str) -> Option<Signal> {
+    let text = text.strip_prefix('-').unwrap_or(text);
+    if let Ok(n) = text.parse::<i32>() {
+        return Signal::from_named_raw(n);
+    }
+    let upper = |b: &u8| b.to_ascii_uppercase();
+    let bytes = text.as_bytes();
+    let name = match bytes.get(..3).map(|p| p.iter().map(upper).eq(*b"SIG")) {
+        Some(true) => &bytes[3..],
+        _ => bytes,
+    };
+    NAMES
+        .iter()
+        .find(|(n, _)| n.as_bytes().iter().copied().eq(name.iter().map(upper)))
+        .map(|&(_, s)| s)
+}

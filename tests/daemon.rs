@@ -752,7 +752,7 @@ fn fail_pidfile_world_writable() -> Outcome {
     assert_refused(
         &t,
         launch,
-        &["refusing pidfile", "writable by group or others"],
+        &["refusing pidfile", "is writable by others"],
     );
     Passed
 }

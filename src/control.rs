@@ -1,0 +1,461 @@
+//! Control over a running daemon through its pidfile: `status`, `stop`, and the stop
+//! schedule; `restart` is [`Daemon::restart`](crate::Daemon::restart).
+//!
+//! The pidfile's lock, not the PID in it, says whether the daemon lives: after a crash
+//! the PID may belong to an unrelated process, and a signal sent to it would hit that
+//! process. So nothing here signals a PID whose pidfile is not locked.
+
+use core::ffi::CStr;
+use core::time::Duration;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use rustix::process::{kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
+
+use crate::error::{Error, ErrorKind, Shown};
+use crate::path::IntoCPath;
+use crate::pidfile::{self, Contents};
+use crate::signals::parse_signal;
+
+/// What a pidfile says about its daemon, with the LSB exit codes of an init script's
+/// `status` action ([`exit_code`](Status::exit_code)).
+#[derive(Debug)]
+pub enum Status {
+    /// The pidfile is locked: the daemon runs. `pid` is `None` while a starting daemon
+    /// has not written it yet. LSB code 0.
+    Running {
+        /// The PID the pidfile names.
+        pid: Option<Pid>,
+    },
+    /// The pidfile exists but nobody holds its lock: the daemon died without removing
+    /// it. The PID in it, if any, may now belong to an unrelated process. LSB code 1.
+    Stale {
+        /// The PID the pidfile names.
+        pid: Option<Pid>,
+    },
+    /// There is no pidfile. LSB code 3.
+    NotRunning,
+    /// The pidfile cannot be trusted or read: a symlink, a hard link, not a regular
+    /// file, owned by another user, writable by others, unreadable, or holding
+    /// something other than a PID. LSB code 4.
+    Unknown(Error),
+}
+
+impl Status {
+    /// The LSB exit code: 0 running, 1 stale pidfile, 3 not running, 4 unknown.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Status::Running { .. } => 0,
+            Status::Stale { .. } => 1,
+            Status::NotRunning => 3,
+            Status::Unknown(_) => 4,
+        }
+    }
+}
+
+/// Reports whether the daemon of the pidfile at `path` runs.
+///
+/// The test takes a shared lock on the pidfile for an instant. A concurrent
+/// [`Daemon`](crate::Daemon) start sees that it is only a probe and waits it out (up to
+/// 100 ms), so probing never makes a start fail with "already running". A PID equal to
+/// our own is treated as no PID (a container restarted with the same small PIDs).
+///
+/// ```no_run
+/// use daemonic::{status, Status};
+///
+/// match status("/run/app.pid") {
+///     Status::Running { pid: Some(pid) } => println!("running as {}", pid.as_raw_nonzero()),
+///     other => std::process::exit(other.exit_code()),
+/// }
+/// ```
+pub fn status<'a>(path: impl IntoCPath<'a>) -> Status {
+    let path = match path.into_c_path() {
+        Ok(path) => path,
+        Err(_) => return Status::Unknown(nul_error()),
+    };
+    match inspect(path.as_c_str()) {
+        Ok(None) => Status::NotRunning,
+        Ok(Some((pid, true))) => Status::Running { pid },
+        Ok(Some((pid, false))) => Status::Stale { pid },
+        Err(err) => Status::Unknown(err),
+    }
+}
+
+fn nul_error() -> Error {
+    Error::new(
+        ErrorKind::InvalidOption,
+        None,
+        format_args!("pidfile path contains a NUL byte"),
+    )
+}
+
+/// Opens the pidfile and says which PID it names and whether it is locked.
+fn inspect(path: &CStr) -> Result<Option<(Option<Pid>, bool)>, Error> {
+    let Some(Contents { file, pid }) = pidfile::inspect(path)? else {
+        return Ok(None);
+    };
+    let pid = pid.map_err(|()| malformed(path))?;
+    let locked = pidfile::is_locked(&file).map_err(|e| {
+        Error::new(
+            ErrorKind::LockPidfile,
+            Some(e),
+            format_args!("{}", Shown(path.to_bytes())),
+        )
+    })?;
+    Ok(Some((pid, locked)))
+}
+
+fn malformed(path: &CStr) -> Error {
+    Error::new(
+        ErrorKind::MalformedPidfile,
+        None,
+        format_args!("{}", Shown(path.to_bytes())),
+    )
+}
+
+/// The longest stop schedule.
+const MAX_STEPS: usize = 16;
+
+/// One step of a stop [`Schedule`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send this signal.
+    Signal(Signal),
+    /// Wait this long for the daemon to exit.
+    Wait(Duration),
+}
+
+/// How to stop a daemon: start-stop-daemon's `--retry` schedule, e.g. `TERM/30/KILL/5`
+/// (send SIGTERM, wait up to 30 s, send SIGKILL, wait up to 5 s).
+///
+/// ```
+/// use core::time::Duration;
+/// use daemonic::{Schedule, Signal, Step};
+///
+/// let s = Schedule::parse("TERM/30/KILL/5", Signal::TERM)?;
+/// assert_eq!(s.steps(), &[
+///     Step::Signal(Signal::TERM), Step::Wait(Duration::from_secs(30)),
+///     Step::Signal(Signal::KILL), Step::Wait(Duration::from_secs(5)),
+/// ]);
+/// // A bare number N means SIGNAL/N/KILL/N.
+/// assert_eq!(Schedule::parse("5", Signal::INT)?.steps()[0], Step::Signal(Signal::INT));
+/// # Ok::<(), daemonic::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    steps: [Step; MAX_STEPS],
+    len: usize,
+    /// Where `forever` stood: the steps from here on repeat until the daemon exits.
+    forever: Option<usize>,
+}
+
+impl Schedule {
+    /// Just send `signal`, and do not wait (start-stop-daemon `--stop` without `--retry`).
+    pub const fn signal(signal: Signal) -> Schedule {
+        let mut steps = [Step::Wait(Duration::ZERO); MAX_STEPS];
+        steps[0] = Step::Signal(signal);
+        Schedule {
+            steps,
+            len: 1,
+            forever: None,
+        }
+    }
+
+    /// Parses start-stop-daemon's syntax: items separated by `/`, each a signal (`TERM`,
+    /// `SIGTERM`, `-15`), a number of seconds to wait, or `forever` (repeat the rest of
+    /// the schedule until the daemon exits). A lone number N is `signal/N/KILL/N`.
+    pub fn parse(text: &str, signal: Signal) -> Result<Schedule, Error> {
+        let invalid = |why: &str| {
+            Error::new(
+                ErrorKind::InvalidOption,
+                None,
+                format_args!("stop schedule {text:?}: {why}"),
+            )
+        };
+        let mut schedule = Schedule::signal(signal);
+        schedule.len = 0;
+        if let Ok(secs) = text.parse::<u64>() {
+            let wait = Step::Wait(Duration::from_secs(secs));
+            for step in [Step::Signal(signal), wait, Step::Signal(Signal::KILL), wait] {
+                schedule.push(step).map_err(|()| invalid("too long"))?;
+            }
+            return Ok(schedule);
+        }
+        for item in text.split('/') {
+            let step = if item == "forever" {
+                if schedule.forever.replace(schedule.len).is_some() {
+                    return Err(invalid("forever appears twice"));
+                }
+                continue;
+            } else if let Ok(secs) = item.parse::<u64>() {
+                Step::Wait(Duration::from_secs(secs))
+            } else if let Some(signal) = parse_signal(item) {
+                Step::Signal(signal)
+            } else {
+                return Err(invalid(
+                    "each item must be a signal, a number of seconds or forever",
+                ));
+            };
+            schedule.push(step).map_err(|()| invalid("too long"))?;
+        }
+        if schedule.len == 0 {
+            return Err(invalid("empty"));
+        }
+        if let Some(from) = schedule.forever {
+            // Repeating signals without a wait would spin.
+            if !schedule.steps()[from..]
+                .iter()
+                .any(|s| matches!(s, Step::Wait(_)))
+            {
+                return Err(invalid("forever must repeat at least one wait"));
+            }
+        }
+        Ok(schedule)
+    }
+
+    fn push(&mut self, step: Step) -> Result<(), ()> {
+        *self.steps.get_mut(self.len).ok_or(())? = step;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The steps, in order (without `forever`).
+    pub fn steps(&self) -> &[Step] {
+        &self.steps[..self.len]
+    }
+
+    /// Whether any step waits: without one, [`stop`] cannot tell whether the daemon
+    /// exited.
+    fn waits(&self) -> bool {
+        self.steps().iter().any(|s| matches!(s, Step::Wait(_)))
+    }
+}
+
+/// How a [`stop`] ended, with start-stop-daemon's exit codes
+/// ([`exit_code`](Stopped::exit_code)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// The daemon exited. Code 0.
+    Exited {
+        /// Its PID.
+        pid: Pid,
+    },
+    /// The schedule had no wait: the signal was sent, and that is all we know. Code 0.
+    Signalled {
+        /// The PID signalled.
+        pid: Pid,
+    },
+    /// No daemon ran: no pidfile, or an unlocked (stale) one. Nothing was signalled.
+    /// Code 1.
+    NotRunning,
+    /// The schedule ran out and the daemon still runs. Code 2.
+    StillRunning {
+        /// Its PID.
+        pid: Pid,
+    },
+}
+
+impl Stopped {
+    /// start-stop-daemon's code: 0 stopped (or signalled), 1 nothing done, 2 the
+    /// schedule ran out.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Stopped::Exited { .. } | Stopped::Signalled { .. } => 0,
+            Stopped::NotRunning => 1,
+            Stopped::StillRunning { .. } => 2,
+        }
+    }
+}
+
+/// How long to wait for a starting daemon to write its PID into a locked pidfile.
+const PID_WAIT: Duration = Duration::from_millis(500);
+/// The pause between two looks at a pidfile or a process.
+const PAUSE: Duration = Duration::from_millis(10);
+
+/// Stops the daemon of the pidfile at `path` following `schedule`.
+///
+/// What it guarantees:
+/// - It signals only a PID named by a pidfile whose lock is held. A stale pidfile
+///   (nobody holds the lock) gives [`Stopped::NotRunning`] and nothing is signalled,
+///   even if a process with that PID exists.
+/// - It opens a pidfd for the PID (Linux 5.3), then checks again that the lock is held
+///   and the file still names that PID, and signals through the pidfd: once opened,
+///   the pidfd names that process and no other, even if the PID is reused.
+/// - It waits for the exit by polling the pidfd, which becomes readable when the
+///   process exits; the daemon's lock is gone by then (unless a child of the daemon
+///   inherited the pidfile's descriptor).
+///
+/// What it cannot guarantee: between reading the PID and opening the pidfd, the daemon
+/// could exit, its PID be reused, and the lock be held by a new daemon that has not
+/// yet written its own PID; the re-check then still sees the old PID in the file. This
+/// needs a PID reuse within microseconds and is not otherwise detectable. Where pidfd
+/// is missing (ENOSYS), `kill` is used, and the exit is detected by the lock's release,
+/// checked every 10 ms.
+///
+/// ```no_run
+/// use daemonic::{stop, Schedule, Signal, Stopped};
+///
+/// let schedule = Schedule::parse("TERM/30/KILL/5", Signal::TERM)?;
+/// match stop("/run/app.pid", &schedule)? {
+///     Stopped::Exited { .. } | Stopped::NotRunning => {}
+///     other => std::process::exit(other.exit_code()),
+/// }
+/// # Ok::<(), daemonic::Error>(())
+/// ```
+pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped, Error> {
+    let path = path.into_c_path().map_err(|_| nul_error())?;
+    let path = path.as_c_str();
+    let Some(target) = find_target(path)? else {
+        return Ok(Stopped::NotRunning);
+    };
+    let pid = target.pid;
+    let mut position = 0;
+    while position < schedule.len {
+        match schedule.steps[position] {
+            Step::Signal(signal) => match target.signal(signal) {
+                Ok(()) => {}
+                // Gone already: a stop is what we wanted.
+                Err(Errno::SRCH) => return Ok(Stopped::Exited { pid }),
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Kill,
+                        Some(e),
+                        format_args!("pid {}", pid.as_raw_nonzero()),
+                    ));
+                }
+            },
+            Step::Wait(wait) => {
+                if target.wait_exit(wait).map_err(|e| read_error(path, e))? {
+                    return Ok(Stopped::Exited { pid });
+                }
+            }
+        }
+        position += 1;
+        if position == schedule.len {
+            if let Some(from) = schedule.forever {
+                position = from;
+            }
+        }
+    }
+    Ok(if schedule.waits() {
+        Stopped::StillRunning { pid }
+    } else {
+        Stopped::Signalled { pid }
+    })
+}
+
+fn read_error(path: &CStr, e: Errno) -> Error {
+    Error::new(
+        ErrorKind::ReadPidfile,
+        Some(e),
+        format_args!("{}", Shown(path.to_bytes())),
+    )
+}
+
+/// A daemon found through its locked pidfile.
+struct Target {
+    pid: Pid,
+    /// `None` where the kernel has no pidfd (before 5.3).
+    pidfd: Option<OwnedFd>,
+    /// The pidfile, whose lock tells when the daemon is gone where there is no pidfd.
+    file: OwnedFd,
+}
+
+/// Finds the daemon to stop: `None` if there is no pidfile or nobody holds its lock.
+fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
+    let mut waited = Duration::ZERO;
+    loop {
+        let Some(Contents { file, pid }) = pidfile::inspect(path)? else {
+            return Ok(None);
+        };
+        if !pidfile::is_locked(&file).map_err(|e| read_error(path, e))? {
+            return Ok(None);
+        }
+        let pid = match pid {
+            Ok(Some(pid)) => pid,
+            // Locked but empty: a daemon is starting and has not written its PID yet.
+            Ok(None) if waited < PID_WAIT => {
+                sleep(PAUSE);
+                waited += PAUSE;
+                continue;
+            }
+            Ok(None) | Err(()) => return Err(malformed(path)),
+        };
+        let pidfd = match pidfd_open(pid, PidfdFlags::empty()) {
+            Ok(fd) => Some(fd),
+            Err(Errno::NOSYS) => None,
+            // The PID is gone but the lock is held: the file is being rewritten, or a
+            // child of the dead daemon holds the lock. Look again.
+            Err(Errno::SRCH) if waited < PID_WAIT => {
+                sleep(PAUSE);
+                waited += PAUSE;
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Kill,
+                    Some(e),
+                    format_args!("pid {}", pid.as_raw_nonzero()),
+                ))
+            }
+        };
+        // Now that the pidfd pins the process, check that the pidfile still vouches for it.
+        let still_locked = pidfile::is_locked(&file).map_err(|e| read_error(path, e))?;
+        let same = pidfile::read_content(&file).map_err(|e| read_error(path, e))? == Ok(Some(pid));
+        if still_locked && same {
+            return Ok(Some(Target { pid, pidfd, file }));
+        }
+        // The daemon exited or the file changed meanwhile: look again.
+        if waited >= PID_WAIT {
+            return Ok(None);
+        }
+        sleep(PAUSE);
+        waited += PAUSE;
+    }
+}
+
+impl Target {
+    fn signal(&self, signal: Signal) -> Result<(), Errno> {
+        match &self.pidfd {
+            Some(pidfd) => pidfd_send_signal(pidfd, signal),
+            None => kill_process(self.pid, signal),
+        }
+    }
+
+    /// Waits up to `wait` for the daemon to exit; `true` if it did.
+    fn wait_exit(&self, wait: Duration) -> Result<bool, Errno> {
+        if let Some(pidfd) = &self.pidfd {
+            let timeout = Timespec {
+                tv_sec: wait.as_secs() as i64,
+                tv_nsec: i64::from(wait.subsec_nanos()),
+            };
+            loop {
+                let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+                match poll(&mut fds, Some(&timeout)) {
+                    Ok(n) => return Ok(n > 0),
+                    Err(Errno::INTR) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let mut waited = Duration::ZERO;
+        loop {
+            if !pidfile::is_locked(&self.file)? {
+                return Ok(true);
+            }
+            if waited >= wait {
+                return Ok(false);
+            }
+            sleep(PAUSE);
+            waited += PAUSE;
+        }
+    }
+}
+
+fn sleep(d: Duration) {
+    let t = Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    };
+    let _ = rustix::thread::nanosleep(&t);
+}

@@ -10,7 +10,7 @@
 use core::time::Duration;
 use rustix::event::Timespec;
 use rustix::event::{poll, PollFd, PollFlags};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{
     recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
@@ -64,26 +64,48 @@ pub(crate) fn send_report(fd: impl AsFd, report: Report) {
     let _ = send(fd, &record, SendFlags::NOSIGNAL);
 }
 
+/// Reads the s6 readiness pipe until a newline (`Ok(true)`) or end of file
+/// (`Ok(false)`), waiting `timeout` at most for each read.
+pub(crate) fn await_newline(fd: impl AsFd, timeout: Option<Duration>) -> Result<bool, Errno> {
+    let fd = fd.as_fd();
+    loop {
+        wait_readable(fd, timeout)?;
+        let mut buf = [0u8; 64];
+        match rustix::io::read(fd, &mut buf) {
+            Ok(0) => return Ok(false),
+            Ok(n) if buf[..n].contains(&b'\n') => return Ok(true),
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Waits until `fd` is readable, `timeout` at most (forever if `None`).
+fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Result<(), Errno> {
+    let Some(t) = timeout else {
+        return Ok(());
+    };
+    let t = Timespec {
+        tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(t.subsec_nanos()),
+    };
+    loop {
+        let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
+        match poll(&mut fds, Some(&t)) {
+            Ok(0) => return Err(Errno::TIMEDOUT),
+            Ok(_) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Receives the next report, waiting `timeout` at most (forever if `None`);
 /// `Err(Errno::TIMEDOUT)` when it passes. A signal interrupting the wait restarts it
 /// with the whole timeout: the original process handles none, so that never happens.
 pub(crate) fn receive(fd: impl AsFd, timeout: Option<Duration>) -> Result<Report, Errno> {
     let fd = fd.as_fd();
-    if let Some(t) = timeout {
-        let t = Timespec {
-            tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: i64::from(t.subsec_nanos()),
-        };
-        loop {
-            let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
-            match poll(&mut fds, Some(&t)) {
-                Ok(0) => return Err(Errno::TIMEDOUT),
-                Ok(_) => break,
-                Err(Errno::INTR) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
+    wait_readable(fd, timeout)?;
     let mut record = [0u8; 8];
     let n = loop {
         match recv(fd, &mut record, RecvFlags::empty()) {

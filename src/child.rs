@@ -12,11 +12,13 @@ use rustix::process::{
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid, set_thread_uid};
 
 use crate::error::ErrorKind;
-use crate::plan::Plan;
+use rustix::fd::AsRawFd;
+
+use crate::plan::{Exec, Plan};
 use crate::{fds, sys};
 
 /// The steps that can fail after the fork; a step travels as its index here.
-pub(crate) const STEPS: [ErrorKind; 13] = [
+pub(crate) const STEPS: [ErrorKind; 15] = [
     ErrorKind::Setsid,
     ErrorKind::Fork,
     ErrorKind::Signals,
@@ -30,6 +32,8 @@ pub(crate) const STEPS: [ErrorKind; 13] = [
     ErrorKind::PrivilegesRegained,
     ErrorKind::RedirectStdio,
     ErrorKind::CloseFds,
+    ErrorKind::PassFds,
+    ErrorKind::Exec,
 ];
 
 /// A failed step: `aux` names a signal or a stream where that matters; `errno` is
@@ -122,4 +126,37 @@ pub(crate) fn become_daemon(plan: &Plan<'_, '_>, pid: Pid) -> Result<(), Failure
         }
     }
     fds::close_inherited(&plan.keep).map_err(Failure::new(ErrorKind::CloseFds))
+}
+
+/// After [`become_daemon`], for [`Daemon::exec`](crate::Daemon::exec): hand the
+/// pidfile, the preserved descriptors and the readiness pipe to the program, and
+/// execute it. Returns only on failure.
+pub(crate) fn exec(plan: &Plan<'_, '_>, exec: &Exec<'_>) -> Failure {
+    let pass = |fd| sys::inherit(fd).map_err(Failure::new(ErrorKind::PassFds));
+    let passed = (|| {
+        // The lock must live exactly as long as the program: it inherits the locked
+        // descriptor (not the directory's, which only our own release needs).
+        if let Some((pidfile, _)) = &plan.pidfile {
+            pass(pidfile.raw_fds()[0])?;
+        }
+        for &fd in plan.daemon.preserve.as_slice() {
+            pass(fd)?;
+        }
+        if let Some(notify) = &plan.notify {
+            sys::dup_onto(
+                notify.write.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+                notify.number,
+            )
+            .map_err(Failure::new(ErrorKind::PassFds))?;
+        }
+        Ok(())
+    })();
+    if let Err(failure) = passed {
+        return failure;
+    }
+    Failure {
+        kind: ErrorKind::Exec,
+        aux: 0,
+        errno: Some(sys::execve(exec.path, exec.argv, exec.envp)),
+    }
 }

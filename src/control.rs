@@ -285,6 +285,9 @@ const PAUSE: Duration = Duration::from_millis(10);
 ///   process exits; the daemon's lock is gone by then (unless a child of the daemon
 ///   inherited the pidfile's descriptor).
 ///
+/// When the daemon exited and left its pidfile behind (an exec'd program cannot
+/// remove it), the file is removed, if it still names that PID and nobody locked it.
+///
 /// What it cannot guarantee: between reading the PID and opening the pidfd, the daemon
 /// could exit, its PID be reused, and the lock be held by a new daemon that has not
 /// yet written its own PID; the re-check then still sees the old PID in the file. This
@@ -315,7 +318,7 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
             Step::Signal(signal) => match target.signal(signal) {
                 Ok(()) => {}
                 // Gone already: a stop is what we wanted.
-                Err(Errno::SRCH) => return Ok(Stopped::Exited { pid }),
+                Err(Errno::SRCH) => return Ok(target.exited(path)),
                 Err(e) => {
                     return Err(Error::new(
                         ErrorKind::Kill,
@@ -326,7 +329,7 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
             },
             Step::Wait(wait) => {
                 if target.wait_exit(wait).map_err(|e| read_error(path, e))? {
-                    return Ok(Stopped::Exited { pid });
+                    return Ok(target.exited(path));
                 }
             }
         }
@@ -415,6 +418,13 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
 }
 
 impl Target {
+    /// The daemon is gone: remove the pidfile it left.
+    fn exited(self, path: &CStr) -> Stopped {
+        drop(self.file);
+        pidfile::remove_stale(path, self.pid);
+        Stopped::Exited { pid: self.pid }
+    }
+
     fn signal(&self, signal: Signal) -> Result<(), Errno> {
         match &self.pidfd {
             Some(pidfd) => pidfd_send_signal(pidfd, signal),

@@ -1,5 +1,6 @@
 //! The builder: PEP 3143's `DaemonContext` options, and the ways to start.
 
+use core::ffi::CStr;
 use core::time::Duration;
 use rustix::process::{Pid, Signal};
 
@@ -192,6 +193,7 @@ pub struct Daemon<'a> {
     pub(crate) signals: SignalMap,
     pub(crate) timeout: Option<Duration>,
     pub(crate) ok_if_running: bool,
+    pub(crate) notify: Option<i32>,
     /// The first invalid option, reported when the daemon starts.
     pub(crate) invalid: Option<Error>,
 }
@@ -223,6 +225,7 @@ impl<'a> Daemon<'a> {
             signals: SignalMap::new(),
             timeout: None,
             ok_if_running: false,
+            notify: None,
             invalid: None,
         }
     }
@@ -490,7 +493,51 @@ impl<'a> Daemon<'a> {
     /// }
     /// ```
     pub fn fork(self) -> Result<Fork, Error> {
-        crate::plan::run(&self)
+        crate::plan::run(&self, None)
+    }
+
+    /// Daemonizes, then executes `program` in the daemon (the `daemonic` command's
+    /// path). Returns in the original process only: `Ok` with the daemon's PID once
+    /// `execve` succeeded (and, with [`readiness_fd`](Daemon::readiness_fd), once the
+    /// program wrote a newline), or the error, after which nothing runs and the pidfile
+    /// is as it was.
+    ///
+    /// The pidfile's locked descriptor is passed to the program (its close-on-exec
+    /// flag is cleared), and its number is in the environment variable
+    /// `DAEMONIC_PIDFILE_FD`: the lock lasts exactly as long as the program, which
+    /// must not close that descriptor. Preserved descriptors are passed the same way.
+    /// Between the fork and `execve` nothing allocates, so unlike
+    /// [`fork`](Daemon::fork) this is sound from a multithreaded process.
+    ///
+    /// In the foreground this process becomes the program; `exec` returns only on
+    /// failure (with stdio possibly redirected already).
+    ///
+    /// ```no_run
+    /// use daemonic::{Daemon, Program};
+    ///
+    /// let program = Program { path: c"/usr/sbin/nginx", args: &[c"nginx", c"-g", c"daemon off;"], env: &[] };
+    /// match Daemon::new().pidfile("/run/nginx.pid").exec(&program) {
+    ///     Ok(pid) => println!("nginx runs as {}", pid.as_raw_nonzero()),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn exec(self, program: &Program<'_>) -> Result<Pid, Error> {
+        match crate::plan::run(&self, Some(program))? {
+            Fork::Parent(pid) => Ok(pid),
+            // `run` execs or fails in the daemon; it never hands it back.
+            Fork::Daemon(pending) => Ok(pending.pid),
+        }
+    }
+
+    /// For [`exec`](Daemon::exec): gives the program a pipe as descriptor `fd`, and
+    /// makes the original process wait until the program writes a newline to it
+    /// (s6's readiness protocol), instead of only for the exec. If the program closes
+    /// the descriptor first, the start fails with [`ErrorKind::NotReady`]; with a
+    /// [`timeout`](Daemon::timeout), it is killed when the time passes.
+    #[must_use]
+    pub fn readiness_fd(mut self, fd: i32) -> Self {
+        self.notify = Some(fd);
+        self
     }
 
     /// Stops the daemon that holds this daemon's pidfile, following `schedule`, then
@@ -524,6 +571,19 @@ impl<'a> Daemon<'a> {
         }
         self.fork()
     }
+}
+
+/// A program for [`Daemon::exec`]: its path (absolute, or relative to the working
+/// directory; `PATH` is not searched), its arguments (`args[0]` is its name) and its
+/// whole environment.
+#[derive(Clone, Copy, Debug)]
+pub struct Program<'p> {
+    /// The file to execute.
+    pub path: &'p CStr,
+    /// `argv`, starting with the program's name.
+    pub args: &'p [&'p CStr],
+    /// `envp`: `NAME=VALUE` entries.
+    pub env: &'p [&'p CStr],
 }
 
 /// What [`Daemon::fork`] returns.

@@ -75,6 +75,12 @@ pub enum ErrorKind {
     RedirectStdio,
     /// Closing inherited descriptors failed.
     CloseFds,
+    /// Handing descriptors to the program ([`Daemon::exec`](crate::Daemon::exec)) failed.
+    PassFds,
+    /// `execve` failed: the program is missing, not executable, or its interpreter is.
+    Exec,
+    /// The program closed its readiness descriptor without writing a newline.
+    NotReady,
     /// The daemon closed the readiness channel without reporting (it died or dropped its [`Pending`](crate::Pending)).
     Died,
     /// The daemon reported a failure with this exit code through [`Pending::fail`](crate::Pending::fail).
@@ -231,6 +237,14 @@ impl fmt::Display for Error {
             }
             ErrorKind::RedirectStdio => write!(f, "cannot redirect {c}"),
             ErrorKind::CloseFds => write!(f, "cannot close inherited descriptors"),
+            ErrorKind::PassFds => write!(f, "cannot pass descriptors to the program"),
+            ErrorKind::Exec => write!(f, "cannot execute {c}"),
+            ErrorKind::NotReady => {
+                write!(
+                    f,
+                    "the program closed descriptor {c} without reporting readiness"
+                )
+            }
             ErrorKind::Died => write!(f, "the daemon exited before reporting readiness"),
             ErrorKind::Failed { code } => write!(f, "the daemon reported failure (code {code})"),
             ErrorKind::Timeout => write!(f, "the daemon was not ready within {c}; it was killed"),

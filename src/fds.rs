@@ -61,7 +61,7 @@ impl Keep {
         &self.fds[..self.len]
     }
 
-    fn contains(&self, fd: i32) -> bool {
+    pub(crate) fn contains(&self, fd: i32) -> bool {
         fd < 3 || self.as_slice().binary_search(&fd).is_ok()
     }
 }

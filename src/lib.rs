@@ -97,7 +97,7 @@ mod sys;
 mod users;
 
 pub use control::{status, stop, Schedule, Status, Step, Stopped};
-pub use daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Running, Stdio, User};
+pub use daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Program, Running, Stdio, User};
 pub use error::{Error, ErrorKind};
 pub use path::{CPath, IntoCPath, NulError};
 pub use pidfile::Pidfile;

@@ -407,6 +407,42 @@ pub(crate) fn read_content(file: &OwnedFd) -> Result<Result<Option<Pid>, ()>, Er
     })
 }
 
+/// Removes the pidfile at `path` if it names the daemon `pid` that just exited and
+/// nobody holds its lock: a program that was exec'd cannot remove its own. A new
+/// daemon that locked the path meanwhile keeps its file.
+pub(crate) fn remove_stale(path: &CStr, pid: Pid) {
+    let Some((dir_path, name)) = split(path) else {
+        return;
+    };
+    let name = CStr::from_bytes_until_nul(&name).unwrap_or_default();
+    let Ok(dir) = fs::open(
+        dir_path.as_c_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let Ok(file) = fs::openat(&dir, name, flags, Mode::empty()) else {
+        return;
+    };
+    if fs::flock(&file, FlockOperation::NonBlockingLockExclusive).is_err()
+        || read_pid(&file) != Some(pid)
+    {
+        return;
+    }
+    let mut pidfile = Pidfile {
+        file,
+        dir,
+        name: [0; NAME_CAP],
+        owner: true,
+    };
+    pidfile.name[..name.to_bytes().len()].copy_from_slice(name.to_bytes());
+    // `remove` checks that the path still names the file we locked.
+    let _ = pidfile.remove();
+}
+
 /// The kernel's largest PID (`/proc/sys/kernel/pid_max`), or its ceiling, 2^22.
 fn pid_max() -> i32 {
     const CEILING: i32 = 1 << 22;
@@ -483,7 +519,7 @@ pub(crate) fn parse_pid(content: &[u8]) -> Option<Pid> {
 }
 
 /// Formats `n` in decimal with a trailing newline into `buf`, without `core::fmt`.
-fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &[u8] {
+pub(crate) fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &[u8] {
     let mut i = buf.len() - 1;
     buf[i] = b'\n';
     loop {

@@ -2,7 +2,7 @@
 //! before the first fork, in the original process; then the forks, and the original
 //! process's wait for the daemon's report.
 
-use core::ffi::CStr;
+use core::ffi::{c_char, CStr};
 use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{fstat, FileType, Mode, OFlags};
 use rustix::io::{fcntl_dupfd_cloexec, Errno};
@@ -13,7 +13,7 @@ use rustix::process::{
 
 use crate::channel::{self, Report};
 use crate::child::{self, Failure, STEPS};
-use crate::daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Target, User};
+use crate::daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Program, Target, User};
 use crate::error::{Error, ErrorKind, Shown};
 use crate::fds::{self, Keep};
 use crate::path::CPath;
@@ -47,19 +47,144 @@ pub(crate) struct Plan<'d, 'a> {
     pub(crate) pidfile: Option<(Pidfile, Previous)>,
     /// The signal dispositions now, which the daemon inherits; `None` without `/proc`.
     pub(crate) dispositions: Option<sys::Dispositions>,
+    /// The readiness pipe of [`Daemon::readiness_fd`], for an exec'd program.
+    pub(crate) notify: Option<Notify>,
 }
 
-/// [`Daemon::fork`]: check, prepare, fork, and wait or become the daemon.
-pub(crate) fn run(daemon: &Daemon<'_>) -> Result<Fork, Error> {
+/// A pipe whose write end the program gets as descriptor `number`.
+pub(crate) struct Notify {
+    read: OwnedFd,
+    /// Closed in the original process right after the fork, so that it sees EOF.
+    pub(crate) write: Option<OwnedFd>,
+    pub(crate) number: i32,
+}
+
+/// The program to execute, as `execve` takes it.
+pub(crate) struct Exec<'x> {
+    pub(crate) path: &'x CStr,
+    pub(crate) argv: &'x [*const c_char],
+    pub(crate) envp: &'x [*const c_char],
+}
+
+/// The most arguments, or environment entries, a program can be given.
+const MAX_POINTERS: usize = 512;
+
+/// A null-terminated array of C string pointers, on the stack, built before the fork.
+struct Pointers {
+    len: usize,
+    ptrs: [*const c_char; MAX_POINTERS + 1],
+}
+
+impl Pointers {
+    fn new() -> Pointers {
+        Pointers {
+            len: 0,
+            ptrs: [core::ptr::null(); MAX_POINTERS + 1],
+        }
+    }
+
+    fn push(&mut self, s: &CStr) -> Result<(), ()> {
+        if self.len == MAX_POINTERS {
+            return Err(());
+        }
+        self.ptrs[self.len] = s.as_ptr();
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The pointers and the terminating null.
+    fn as_slice(&self) -> &[*const c_char] {
+        &self.ptrs[..=self.len]
+    }
+}
+
+/// The variable that tells an exec'd program which descriptor holds the pidfile lock.
+const PIDFILE_FD_VAR: &[u8] = b"DAEMONIC_PIDFILE_FD=";
+
+/// Fills `argv` and `envp` for `program`, adding `DAEMONIC_PIDFILE_FD` (written into
+/// `var`) when there is a pidfile, in place of any the caller's environment has.
+fn fill(
+    program: &Program<'_>,
+    pidfile_fd: Option<i32>,
+    argv: &mut Pointers,
+    envp: &mut Pointers,
+    var: &mut [u8; 32],
+) -> Result<(), Error> {
+    let too_many = |what| {
+        Error::new(
+            ErrorKind::InvalidOption,
+            None,
+            format_args!("more than {MAX_POINTERS} {what}"),
+        )
+    };
+    for arg in program.args {
+        argv.push(arg).map_err(|()| too_many("arguments"))?;
+    }
+    for entry in program
+        .env
+        .iter()
+        .filter(|e| !e.to_bytes().starts_with(PIDFILE_FD_VAR))
+    {
+        envp.push(entry)
+            .map_err(|()| too_many("environment variables"))?;
+    }
+    if let Some(fd) = pidfile_fd {
+        var[..PIDFILE_FD_VAR.len()].copy_from_slice(PIDFILE_FD_VAR);
+        let mut digits = [0u8; 12];
+        let n = crate::pidfile::decimal(fd as u32, &mut digits);
+        let end = PIDFILE_FD_VAR.len() + n.len() - 1; // without the newline
+        var[PIDFILE_FD_VAR.len()..end].copy_from_slice(&n[..n.len() - 1]);
+        var[end] = 0;
+        let entry = CStr::from_bytes_until_nul(&var[..]).map_err(|_| too_many("digits"))?;
+        envp.push(entry)
+            .map_err(|()| too_many("environment variables"))?;
+    }
+    Ok(())
+}
+
+/// [`Daemon::fork`] and [`Daemon::exec`]: check, prepare, fork, and wait, or become
+/// the daemon (and, with a `program`, execute it).
+pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<Fork, Error> {
     daemon.check()?;
-    check_threads()?;
+    let detach = detaches(daemon.detach);
+    if daemon.notify.is_some() && (program.is_none() || !detach) {
+        let why = "a readiness descriptor needs a program to execute and a detached daemon";
+        return Err(Error::new(
+            ErrorKind::InvalidOption,
+            None,
+            format_args!("{why}"),
+        ));
+    }
+    // A program that execs runs only async-signal-safe code until `execve`, which is
+    // sound in a multithreaded process; returning into Rust code is not.
+    if program.is_none() {
+        check_threads()?;
+    }
     let mut plan = prepare(daemon)?;
-    if !detaches(daemon.detach) {
+    let (mut argv, mut envp, mut var) = (Pointers::new(), Pointers::new(), [0u8; 32]);
+    if let Some(program) = program {
+        let pidfile_fd = plan.pidfile.as_ref().map(|(p, _)| p.raw_fds()[0]);
+        if let Err(err) = fill(program, pidfile_fd, &mut argv, &mut envp, &mut var) {
+            return Err(plan.abandon(err));
+        }
+    }
+    let exec = program.map(|p| Exec {
+        path: p.path,
+        argv: argv.as_slice(),
+        envp: envp.as_slice(),
+    });
+    if !detach {
         let pid = getpid();
-        return match child::become_daemon(&plan, pid) {
-            Ok(()) => Ok(Fork::Daemon(plan.into_daemon(None, pid))),
-            Err(failure) => Err(plan.fail(failure)),
+        let failure = match (child::become_daemon(&plan, pid), &exec) {
+            (Ok(()), None) => return Ok(Fork::Daemon(plan.into_daemon(None, pid))),
+            (Ok(()), Some(exec)) => {
+                // The close step closed what we opened: never close it again.
+                plan.forget_opened();
+                child::exec(&plan, exec)
+            }
+            (Err(failure), _) => failure,
         };
+        return Err(plan.fail(failure, program.map(|p| p.path)));
     }
     let (ours, theirs) =
         match channel::pair().and_then(|(a, b)| Ok((fds::above_stdio(a)?, fds::above_stdio(b)?))) {
@@ -72,12 +197,11 @@ pub(crate) fn run(daemon: &Daemon<'_>) -> Result<Fork, Error> {
                 )))
             }
         };
-    if plan.keep.insert(theirs.as_raw_fd()).is_err() {
-        return Err(plan.abandon(Error::new(
-            ErrorKind::InvalidOption,
-            None,
-            format_args!("too many descriptors to preserve"),
-        )));
+    if let Err(err) = plan
+        .keep_internal(theirs.as_raw_fd())
+        .and_then(|()| plan.open_notify())
+    {
+        return Err(plan.abandon(err));
     }
     flush_std();
     match sys::fork() {
@@ -86,11 +210,14 @@ pub(crate) fn run(daemon: &Daemon<'_>) -> Result<Fork, Error> {
             // The original's end: the daemon's close step closes it, so it must not be
             // dropped (closed a second time) here.
             core::mem::forget(ours);
-            Ok(Fork::Daemon(intermediate(plan, theirs)))
+            Ok(Fork::Daemon(intermediate(plan, theirs, exec.as_ref())))
         }
         Ok(Some(child)) => {
             drop(theirs);
-            match await_ready(&plan, &ours, child) {
+            if let Some(notify) = &mut plan.notify {
+                notify.write = None;
+            }
+            match await_ready(&plan, &ours, child, program.map(|p| p.path)) {
                 Ok(pid) => {
                     if let Some((pidfile, _)) = plan.pidfile.take() {
                         pidfile.disown();
@@ -105,7 +232,7 @@ pub(crate) fn run(daemon: &Daemon<'_>) -> Result<Fork, Error> {
 
 /// The first child: a new session, the second fork, then the daemon's steps in the
 /// grandchild. Returns only in the daemon; every other path ends in `_exit`.
-fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd) -> Pending {
+fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd, exec: Option<&Exec<'_>>) -> Pending {
     let fail = |failure: Failure| -> ! {
         let report = Report::Failed {
             step: failure.step(),
@@ -140,18 +267,40 @@ fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd) -> Pending {
     if let Err(failure) = child::become_daemon(&plan, pid) {
         fail(failure)
     }
+    if let Some(exec) = exec {
+        // On success the channel closes with the exec (it is close-on-exec).
+        fail(child::exec(&plan, exec))
+    }
     plan.into_daemon(Some(channel), pid)
 }
 
 /// In the original process: reaps the intermediate process, then waits for the
-/// daemon's report. Returns the daemon's PID once it is ready.
-fn await_ready(plan: &Plan<'_, '_>, channel: &OwnedFd, intermediate: Pid) -> Result<Pid, Error> {
+/// daemon's report, or, for an exec'd program, for the exec (the channel closes) and
+/// then for the program's newline on the readiness pipe if there is one. Returns the
+/// daemon's PID once it is ready.
+fn await_ready(
+    plan: &Plan<'_, '_>,
+    channel: &OwnedFd,
+    intermediate: Pid,
+    exec: Option<&CStr>,
+) -> Result<Pid, Error> {
     // ECHILD is fine: the caller ignores SIGCHLD, so the kernel reaped it for us.
     while let Err(Errno::INTR) = waitpid(Some(intermediate), WaitOptions::empty()) {}
     // The intermediate process sent the daemon's PID (or its own failure) before it
     // exited, so this first report is already there: the timeout covers one wait.
     let mut daemon = None;
     let mut timeout = None;
+    let timed_out = |daemon: Option<Pid>| {
+        if let Some(pid) = daemon {
+            let _ = kill_process(pid, Signal::KILL);
+        }
+        let t = plan.daemon.timeout.unwrap_or_default();
+        Error::new(
+            ErrorKind::Timeout,
+            None,
+            format_args!("{}.{:03} s", t.as_secs(), t.subsec_millis()),
+        )
+    };
     loop {
         match channel::receive(channel, timeout) {
             Ok(Report::Started(pid)) => {
@@ -168,7 +317,7 @@ fn await_ready(plan: &Plan<'_, '_>, channel: &OwnedFd, intermediate: Pid) -> Res
                 let errno = (1..4096)
                     .contains(&errno)
                     .then(|| Errno::from_raw_os_error(errno));
-                return Err(plan.describe(Failure { kind, aux, errno }));
+                return Err(plan.describe(Failure { kind, aux, errno }, exec));
             }
             Ok(Report::Code(code)) => {
                 return Err(Error::new(
@@ -177,18 +326,11 @@ fn await_ready(plan: &Plan<'_, '_>, channel: &OwnedFd, intermediate: Pid) -> Res
                     format_args!(""),
                 ));
             }
-            Ok(Report::Closed) => return Err(Error::new(ErrorKind::Died, None, format_args!(""))),
-            Err(Errno::TIMEDOUT) => {
-                if let Some(pid) = daemon {
-                    let _ = kill_process(pid, Signal::KILL);
-                }
-                let t = plan.daemon.timeout.unwrap_or_default();
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    None,
-                    format_args!("{}.{:03} s", t.as_secs(), t.subsec_millis()),
-                ));
-            }
+            Ok(Report::Closed) => match (exec, daemon) {
+                (Some(_), Some(pid)) => break Ok(pid),
+                _ => return Err(Error::new(ErrorKind::Died, None, format_args!(""))),
+            },
+            Err(Errno::TIMEDOUT) => return Err(timed_out(daemon)),
             Err(e) => {
                 return Err(Error::new(
                     ErrorKind::Channel,
@@ -198,6 +340,23 @@ fn await_ready(plan: &Plan<'_, '_>, channel: &OwnedFd, intermediate: Pid) -> Res
             }
         }
     }
+    .and_then(|pid| match &plan.notify {
+        None => Ok(pid),
+        Some(notify) => match channel::await_newline(&notify.read, timeout) {
+            Ok(true) => Ok(pid),
+            Ok(false) => Err(Error::new(
+                ErrorKind::NotReady,
+                None,
+                format_args!("{}", notify.number),
+            )),
+            Err(Errno::TIMEDOUT) => Err(timed_out(Some(pid))),
+            Err(e) => Err(Error::new(
+                ErrorKind::Channel,
+                Some(e),
+                format_args!("readiness pipe"),
+            )),
+        },
+    })
 }
 
 impl<'d, 'a> Plan<'d, 'a> {
@@ -211,18 +370,14 @@ impl<'d, 'a> Plan<'d, 'a> {
     }
 
     /// A failure of the daemon's steps in the foreground.
-    fn fail(mut self, failure: Failure) -> Error {
-        let err = self.describe(failure);
+    fn fail(mut self, failure: Failure, program: Option<&CStr>) -> Error {
+        let err = self.describe(failure, program);
         self.abandon(err)
     }
 
     /// The daemon's steps succeeded: hand over the pidfile and the channel.
     fn into_daemon(mut self, channel: Option<OwnedFd>, pid: Pid) -> Pending {
-        // The close step already closed the descriptors we opened for the streams;
-        // closing them again could close a descriptor the daemon opens later.
-        for fd in self.opened.iter_mut().filter_map(Option::take) {
-            core::mem::forget(fd);
-        }
+        self.forget_opened();
         let pidfile = self.pidfile.take().map(|(pidfile, _)| pidfile);
         Pending {
             channel,
@@ -231,8 +386,56 @@ impl<'d, 'a> Plan<'d, 'a> {
         }
     }
 
-    /// The error for a failed step of the daemon, naming what it failed on.
-    fn describe(&self, f: Failure) -> Error {
+    /// After the daemon's close step: the descriptors we opened for the streams are
+    /// closed already; closing them again could close one the daemon opened since.
+    fn forget_opened(&mut self) {
+        for fd in self.opened.iter_mut().filter_map(Option::take) {
+            core::mem::forget(fd);
+        }
+    }
+
+    /// Creates the readiness pipe of [`Daemon::readiness_fd`], if asked for. Its
+    /// number must be free: not a standard stream, not a descriptor the daemon keeps.
+    fn open_notify(&mut self) -> Result<(), Error> {
+        let Some(number) = self.daemon.notify else {
+            return Ok(());
+        };
+        if number < 3 || self.keep.contains(number) {
+            return Err(Error::new(
+                ErrorKind::InvalidOption,
+                None,
+                format_args!(
+                    "readiness descriptor {number} is a standard stream or a kept descriptor"
+                ),
+            ));
+        }
+        let pipe = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .and_then(|(r, w)| Ok((fds::above_stdio(r)?, fds::above_stdio(w)?)));
+        let (read, write) =
+            pipe.map_err(|e| Error::new(ErrorKind::Channel, Some(e), format_args!("pipe")))?;
+        self.keep_internal(write.as_raw_fd())?;
+        self.notify = Some(Notify {
+            read,
+            write: Some(write),
+            number,
+        });
+        Ok(())
+    }
+
+    /// Keeps one of our own descriptors open in the daemon.
+    fn keep_internal(&mut self, fd: i32) -> Result<(), Error> {
+        self.keep.insert(fd).map_err(|()| {
+            Error::new(
+                ErrorKind::InvalidOption,
+                None,
+                format_args!("too many descriptors to preserve"),
+            )
+        })
+    }
+
+    /// The error for a failed step of the daemon, naming what it failed on
+    /// (`program` is the path [`Daemon::exec`] was given).
+    fn describe(&self, f: Failure, program: Option<&CStr>) -> Error {
         let d = self.daemon;
         fn path<'p>(p: Option<&'p CPath<'_>>) -> Shown<'p> {
             Shown(p.map_or(&b""[..], CPath::bytes))
@@ -246,6 +449,10 @@ impl<'d, 'a> Plan<'d, 'a> {
             ErrorKind::Chroot => new(format_args!("{}", path(d.chroot.as_ref()))),
             ErrorKind::Chdir => new(format_args!("{}", path(Some(&d.workdir)))),
             ErrorKind::WritePidfile => new(format_args!("{}", path(d.pidfile.as_ref()))),
+            ErrorKind::Exec => new(format_args!(
+                "{}",
+                Shown(program.map_or(&b""[..], CStr::to_bytes))
+            )),
             ErrorKind::SetGroups => new(format_args!(
                 "{}",
                 GidsShown(creds.map_or(&[][..], |c| c.groups.as_slice()))
@@ -321,6 +528,7 @@ fn prepare<'d, 'a>(daemon: &'d Daemon<'a>) -> Result<Plan<'d, 'a>, Error> {
         keep: Keep::new(),
         pidfile: None,
         dispositions: procfs::dispositions(),
+        notify: None,
     };
     for fd in daemon.preserve.as_slice() {
         if !sys::is_open(*fd) {
@@ -335,19 +543,10 @@ fn prepare<'d, 'a>(daemon: &'d Daemon<'a>) -> Result<Plan<'d, 'a>, Error> {
     open_streams(&mut plan)?;
     if let Some(path) = &daemon.pidfile {
         let (pidfile, previous) = Pidfile::lock(path.as_c_str())?;
-        if pidfile
-            .raw_fds()
-            .into_iter()
-            .any(|fd| plan.keep.insert(fd).is_err())
-        {
-            pidfile.restore(&previous);
-            return Err(Error::new(
-                ErrorKind::InvalidOption,
-                None,
-                format_args!("too many descriptors to preserve"),
-            ));
-        }
         plan.pidfile = Some((pidfile, previous));
+        for fd in plan.pidfile.as_ref().map_or([-1; 2], |(p, _)| p.raw_fds()) {
+            plan.keep_internal(fd).map_err(|err| plan.abandon(err))?;
+        }
     }
     Ok(plan)
 }

@@ -186,3 +186,37 @@ pub(crate) fn borrow(fd: i32) -> rustix::fd::BorrowedFd<'static> {
     // SAFETY: only used on numbers `is_open` just confirmed, for a single call.
     unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }
 }
+
+/// `execve(path, argv, envp)`: returns only on failure, with the errno. libc's
+/// `execve` is async-signal-safe (POSIX lists it); `execvp`, which searches `PATH`,
+/// is not, so the path is resolved before the fork.
+pub(crate) fn execve(
+    path: &core::ffi::CStr,
+    argv: &[*const core::ffi::c_char],
+    envp: &[*const core::ffi::c_char],
+) -> Errno {
+    // SAFETY: `argv` and `envp` end with a null pointer (see `plan::Pointers`) and
+    // every other entry points to a NUL-terminated string that outlives this call.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    last_errno()
+}
+
+/// Clears close-on-exec on `fd`, so an exec'd program inherits it.
+pub(crate) fn inherit(fd: i32) -> Result<(), Errno> {
+    rustix::io::fcntl_setfd(borrow(fd), rustix::io::FdFlags::empty())
+}
+
+/// `dup2(from, to)` for a descriptor number above 2 (`to` loses close-on-exec).
+pub(crate) fn dup_onto(from: i32, to: i32) -> Result<(), Errno> {
+    if from == to {
+        // dup2 onto itself would leave close-on-exec set.
+        return inherit(to);
+    }
+    // SAFETY: `to` is a number the caller reserved for this (the daemon's close step
+    // closed whatever was there); wrapping it in an `OwnedFd` that is forgotten right
+    // after never closes it.
+    let mut target = core::mem::ManuallyDrop::new(unsafe {
+        <rustix::fd::OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(to)
+    });
+    rustix::io::dup2(borrow(from), &mut target)
+}

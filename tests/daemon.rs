@@ -749,11 +749,7 @@ fn fail_pidfile_world_writable() -> Outcome {
     let t = Test::new();
     write_pidfile(&t, "4242\n", 0o666);
     let launch = t.launch("start").pidfile();
-    assert_refused(
-        &t,
-        launch,
-        &["refusing pidfile", "is writable by others"],
-    );
+    assert_refused(&t, launch, &["refusing pidfile", "is writable by others"]);
     Passed
 }
 

@@ -1,0 +1,96 @@
+//! The command's contact with the C runtime: `main`'s arguments as `CStr`s, the
+//! panic handler without std, and the C library link without std.
+
+use core::ffi::{c_char, CStr};
+
+/// The most command-line arguments, or environment entries, the command reads.
+pub const MAX: usize = 512;
+
+/// A fixed-capacity list of C strings taken from a null-terminated pointer array.
+pub struct Strings<'a> {
+    pub len: usize,
+    pub items: [&'a CStr; MAX],
+}
+
+impl<'a> Strings<'a> {
+    /// Copies up to `MAX` pointers of the null-terminated array `ptrs`; `None` when
+    /// there are more.
+    ///
+    /// # Safety
+    /// `ptrs` is null or a null-terminated array of pointers to NUL-terminated
+    /// strings that live for `'a`, as C's `argv` and `envp` are for the process.
+    pub unsafe fn from_raw(ptrs: *const *const c_char) -> Option<Strings<'a>> {
+        let mut list = Strings {
+            len: 0,
+            items: [c""; MAX],
+        };
+        if ptrs.is_null() {
+            return Some(list);
+        }
+        loop {
+            // SAFETY: by the contract, every entry up to the null one is readable.
+            let p = unsafe { *ptrs.add(list.len) };
+            if p.is_null() {
+                return Some(list);
+            }
+            if list.len == MAX {
+                return None;
+            }
+            // SAFETY: by the contract, `p` is a NUL-terminated string living for 'a.
+            list.items[list.len] = unsafe { CStr::from_ptr(p) };
+            list.len += 1;
+        }
+    }
+
+    pub fn as_slice(&self) -> &[&'a CStr] {
+        &self.items[..self.len]
+    }
+}
+
+// Without std nothing else links the C library, which provides `fork`, `execve`,
+// `_exit`, `sigaction` and the C runtime that calls `main`.
+#[cfg(not(feature = "std"))]
+#[link(name = "c")]
+extern "C" {}
+
+#[cfg(not(feature = "std"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // No unwinding and nothing to report to: end at once, as panic=abort would.
+    crate::out::write_all(2, b"daemonic: internal error\n");
+    exit(70)
+}
+
+/// Exits the process with `code`; output is never buffered, so nothing is lost.
+#[cfg(not(feature = "std"))]
+fn exit(code: i32) -> ! {
+    // SAFETY: `_exit` has no preconditions and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// Standard output (1) or standard error (anything else), borrowed for one call.
+pub fn stdio(fd: i32) -> rustix::fd::BorrowedFd<'static> {
+    // SAFETY: 1 and 2 are only borrowed for a `write`; if closed, it fails with EBADF.
+    unsafe { rustix::fd::BorrowedFd::borrow_raw(if fd == 1 { 1 } else { 2 }) }
+}
+
+/// The C entry point: `argv` and `envp` as `CStr` lists, then [`crate::run`].
+#[no_mangle]
+extern "C" fn main(
+    _argc: core::ffi::c_int,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> core::ffi::c_int {
+    // SAFETY: the C runtime passes null-terminated arrays of NUL-terminated strings
+    // that live as long as the process.
+    let (args, env) = unsafe { (Strings::from_raw(argv), Strings::from_raw(envp)) };
+    let (Some(args), Some(env)) = (args, env) else {
+        crate::out::write_all(
+            2,
+            b"daemonic: more than 512 arguments or environment entries\n",
+        );
+        return 3;
+    };
+    let args = args.as_slice();
+    crate::run(args.get(1..).unwrap_or_default(), env.as_slice())
+}

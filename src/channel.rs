@@ -7,13 +7,16 @@
 //! then) if the original process is gone. End of file means every copy of the
 //! daemon's end is closed: the daemon died (or exec'd) before reporting.
 
+use core::mem::MaybeUninit;
 use core::time::Duration;
 use rustix::event::Timespec;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
+use rustix::io::{IoSlice, IoSliceMut};
 use rustix::net::{
-    recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
+    recvmsg, sendmsg, socketpair, AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage,
+    RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
 use rustix::process::Pid;
 
@@ -51,6 +54,18 @@ pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
 
 /// Sends `report`. Errors are ignored: nobody is left to tell.
 pub(crate) fn send_report(fd: impl AsFd, report: Report) {
+    send_with(fd, report, None);
+}
+
+/// Sends [`Report::Started`] with a pidfd for the daemon, when there is one: the
+/// intermediate process opens it while the daemon, its child, cannot be reaped yet,
+/// so it names the daemon and no other process, even if the daemon dies and its PID
+/// is reused. The original process kills a daemon whose start failed through it.
+pub(crate) fn send_started(fd: impl AsFd, daemon: Pid, pidfd: Option<BorrowedFd<'_>>) {
+    send_with(fd, Report::Started(daemon), pidfd);
+}
+
+fn send_with(fd: impl AsFd, report: Report, attached: Option<BorrowedFd<'_>>) {
     let (tag, step, aux, value) = match report {
         Report::Started(pid) => (STARTED, 0, 0, pid.as_raw_nonzero().get()),
         Report::Ready(pid) => (READY, 0, 0, pid.as_raw_nonzero().get()),
@@ -61,7 +76,19 @@ pub(crate) fn send_report(fd: impl AsFd, report: Report) {
     let aux = aux.to_le_bytes();
     let v = value.to_le_bytes();
     let record = [tag, step, aux[0], aux[1], v[0], v[1], v[2], v[3]];
-    let _ = send(fd, &record, SendFlags::NOSIGNAL);
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds;
+    if let Some(fd) = attached {
+        fds = [fd];
+        control.push(SendAncillaryMessage::ScmRights(&fds));
+    }
+    let _ = sendmsg(
+        fd,
+        &[IoSlice::new(&record)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    );
 }
 
 /// Reads the s6 readiness pipe until a newline (`Ok(true)`) or end of file
@@ -81,7 +108,7 @@ pub(crate) fn await_newline(fd: impl AsFd, timeout: Option<Duration>) -> Result<
 }
 
 /// Waits until `fd` is readable, `timeout` at most (forever if `None`).
-fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Result<(), Errno> {
+pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Result<(), Errno> {
     let Some(t) = timeout else {
         return Ok(());
     };
@@ -103,26 +130,39 @@ fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Result<(), Er
 /// Receives the next report, waiting `timeout` at most (forever if `None`);
 /// `Err(Errno::TIMEDOUT)` when it passes. A signal interrupting the wait restarts it
 /// with the whole timeout: the original process handles none, so that never happens.
-pub(crate) fn receive(fd: impl AsFd, timeout: Option<Duration>) -> Result<Report, Errno> {
+/// With [`Report::Started`] comes the daemon's pidfd, when the kernel has pidfds.
+pub(crate) fn receive(
+    fd: impl AsFd,
+    timeout: Option<Duration>,
+) -> Result<(Report, Option<OwnedFd>), Errno> {
     let fd = fd.as_fd();
     wait_readable(fd, timeout)?;
     let mut record = [0u8; 8];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
     let n = loop {
-        match recv(fd, &mut record, RecvFlags::empty()) {
-            Ok((n, _)) => break n,
+        let mut iov = [IoSliceMut::new(&mut record)];
+        match recvmsg(fd, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Ok(msg) => break msg.bytes,
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
         }
     };
+    let mut attached = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(mut fds) = message {
+            attached = fds.next();
+        }
+    }
     if n == 0 {
-        return Ok(Report::Closed);
+        return Ok((Report::Closed, None));
     }
     if n != record.len() {
         return Err(Errno::PROTO);
     }
     let value = i32::from_le_bytes([record[4], record[5], record[6], record[7]]);
     let pid = || Pid::from_raw(value).ok_or(Errno::PROTO);
-    Ok(match record[0] {
+    let report = match record[0] {
         STARTED => Report::Started(pid()?),
         READY => Report::Ready(pid()?),
         FAILED => Report::Failed {
@@ -132,7 +172,8 @@ pub(crate) fn receive(fd: impl AsFd, timeout: Option<Duration>) -> Result<Report
         },
         CODE => Report::Code(value as u8),
         _ => return Err(Errno::PROTO),
-    })
+    };
+    Ok((report, attached))
 }
 
 #[cfg(test)]
@@ -162,16 +203,21 @@ mod tests {
             send_report(&theirs, r);
         }
         for r in reports {
-            assert_eq!(receive(&ours, None).unwrap(), r);
+            assert_eq!(receive(&ours, None).unwrap().0, r);
         }
+        // A descriptor travels with `Started`.
+        send_started(&theirs, pid, Some(ours.as_fd()));
+        let (report, fd) = receive(&ours, None).unwrap();
+        assert_eq!(report, Report::Started(pid));
+        assert!(fd.is_some());
         drop(theirs);
-        assert_eq!(receive(&ours, None).unwrap(), Report::Closed);
+        assert_eq!(receive(&ours, None).unwrap().0, Report::Closed);
     }
 
     #[test]
     fn times_out() {
         let (ours, _theirs) = pair().unwrap();
         let timeout = Duration::from_millis(20);
-        assert_eq!(receive(&ours, Some(timeout)), Err(Errno::TIMEDOUT));
+        assert!(matches!(receive(&ours, Some(timeout)), Err(Errno::TIMEDOUT)));
     }
 }

@@ -10,6 +10,7 @@ use crate::fds::Keep;
 use crate::path::{CPath, IntoCPath, NulError};
 use crate::pidfile::Pidfile;
 use crate::signals::{Disposition, SignalMap};
+use crate::supervisor::NotifySocket;
 
 /// Whether to fork into the background.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -194,6 +195,9 @@ pub struct Daemon<'a> {
     pub(crate) timeout: Option<Duration>,
     pub(crate) ok_if_running: bool,
     pub(crate) notify: Option<i32>,
+    pub(crate) s6_fd: Option<NotificationFd<'a>>,
+    pub(crate) clear_supervisor_env: bool,
+    pub(crate) await_notify_socket: bool,
     /// The first invalid option, reported when the daemon starts.
     pub(crate) invalid: Option<Error>,
 }
@@ -226,6 +230,9 @@ impl<'a> Daemon<'a> {
             timeout: None,
             ok_if_running: false,
             notify: None,
+            s6_fd: None,
+            clear_supervisor_env: true,
+            await_notify_socket: false,
             invalid: None,
         }
     }
@@ -385,6 +392,45 @@ impl<'a> Daemon<'a> {
         self
     }
 
+    /// s6's readiness protocol: [`Pending::ready`] writes a newline to this descriptor
+    /// and closes it (s6-supervise's `notification-fd`). The descriptor is kept open
+    /// until then.
+    ///
+    /// ```no_run
+    /// use daemonic::{Daemon, Detach, NotificationFd};
+    ///
+    /// let pending = Daemon::new().detach(Detach::Never).s6_notification_fd(NotificationFd::Fd(3)).start_pending();
+    /// let _running = pending.ready()?; // s6 now knows the service is up
+    /// # Ok::<(), daemonic::NotifyError>(())
+    /// ```
+    #[must_use]
+    pub fn s6_notification_fd(mut self, fd: NotificationFd<'a>) -> Self {
+        self.s6_fd = Some(fd);
+        self
+    }
+
+    /// Whether to remove the supervisor's variables (`NOTIFY_SOCKET`, `LISTEN_PID`,
+    /// `LISTEN_FDS`, `LISTEN_FDNAMES`) from the environment once they are read, so
+    /// the daemon's own children do not inherit them (default true). Without it, a
+    /// child could send `READY=1` on the daemon's behalf.
+    #[must_use]
+    pub fn clear_supervisor_env(mut self, clear: bool) -> Self {
+        self.clear_supervisor_env = clear;
+        self
+    }
+
+    /// For [`exec`](Daemon::exec): be the receiving end of `sd_notify`, like
+    /// start-stop-daemon's `--notify-await`. A private socket is created, the program
+    /// gets it as `NOTIFY_SOCKET`, and the original process waits for `READY=1` (or
+    /// fails on `ERRNO=`; `EXTEND_TIMEOUT_USEC=` extends the wait) for the
+    /// [`timeout`](Daemon::timeout), 60 s if none is set. Only messages from root or
+    /// the daemon's user count.
+    #[must_use]
+    pub fn await_notify_socket(mut self, await_it: bool) -> Self {
+        self.await_notify_socket = await_it;
+        self
+    }
+
     /// When the daemon already runs (its pidfile is locked by another process), let
     /// [`start`](Daemon::start) and [`start_pending`](Daemon::start_pending) end the
     /// original process with status 0 instead of 1, like start-stop-daemon's
@@ -439,7 +485,10 @@ impl<'a> Daemon<'a> {
     /// // Only the daemon gets here.
     /// ```
     pub fn start(self) -> Running {
-        self.start_pending().ready()
+        // Nothing to report a supervisor's failure to here: `start_pending` shows it.
+        self.start_pending()
+            .ready()
+            .unwrap_or_else(NotifyError::into_running)
     }
 
     /// Daemonizes; returns only in the daemon, which must then report
@@ -573,6 +622,15 @@ impl<'a> Daemon<'a> {
     }
 }
 
+/// Where s6's notification descriptor comes from ([`Daemon::s6_notification_fd`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationFd<'a> {
+    /// This descriptor number.
+    Fd(i32),
+    /// The number in this environment variable (read before the fork).
+    Env(&'a CStr),
+}
+
 /// A program for [`Daemon::exec`]: its path (absolute, or relative to the working
 /// directory; `PATH` is not searched), its arguments (`args[0]` is its name) and its
 /// whole environment.
@@ -610,16 +668,91 @@ pub struct Pending {
     pub(crate) channel: Option<rustix::fd::OwnedFd>,
     pub(crate) pid: Pid,
     pub(crate) pidfile: Option<Pidfile>,
+    pub(crate) supervisor: Supervisor,
+}
+
+/// The supervisors to tell about readiness, found before the fork.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Supervisor {
+    /// `$NOTIFY_SOCKET` (systemd).
+    pub(crate) socket: Option<NotifySocket>,
+    /// s6's notification descriptor, until it is used.
+    pub(crate) s6_fd: Option<i32>,
+    /// Whether the daemon forked: then `MAINPID=` tells systemd who it is.
+    pub(crate) detached: bool,
+}
+
+impl Supervisor {
+    /// `READY=1` to systemd, a newline to s6. Both are tried; the first error is returned.
+    fn ready(&mut self, pid: Pid) -> Result<(), Error> {
+        let systemd = match &self.socket {
+            Some(socket) => {
+                let mut message = [0u8; 32];
+                let text = ready_message(self.detached.then_some(pid), &mut message);
+                socket.send(text).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Notify,
+                        Some(e),
+                        format_args!("NOTIFY_SOCKET={}", Shown(socket.shown())),
+                    )
+                })
+            }
+            None => Ok(()),
+        };
+        let s6 = match self.s6_fd.take() {
+            Some(fd) => {
+                let written = rustix::io::write(crate::sys::borrow(fd), b"\n");
+                crate::sys::close(fd);
+                written.map(drop).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Notify,
+                        Some(e),
+                        format_args!("s6 descriptor {fd}"),
+                    )
+                })
+            }
+            None => Ok(()),
+        };
+        systemd.and(s6)
+    }
+}
+
+/// `READY=1`, and `MAINPID=<pid>` for a daemon that forked, in `buf`.
+fn ready_message(pid: Option<Pid>, buf: &mut [u8; 32]) -> &[u8] {
+    const READY: &[u8] = b"READY=1\n";
+    const MAINPID: &[u8] = b"MAINPID=";
+    buf[..READY.len()].copy_from_slice(READY);
+    let mut len = READY.len();
+    if let Some(pid) = pid {
+        let mut digits = [0u8; 12];
+        let n = crate::pidfile::decimal(pid.as_raw_nonzero().get() as u32, &mut digits);
+        buf[len..len + MAINPID.len()].copy_from_slice(MAINPID);
+        len += MAINPID.len();
+        buf[len..len + n.len()].copy_from_slice(n);
+        len += n.len();
+    }
+    &buf[..len]
 }
 
 impl Pending {
-    /// Tells the original process the daemon is ready; it exits with status 0.
-    pub fn ready(mut self) -> Running {
+    /// Tells the original process the daemon is ready (it exits with status 0), and
+    /// the supervisors there are: `READY=1` to `$NOTIFY_SOCKET` (with `MAINPID=` when
+    /// the daemon forked), a newline to s6's notification descriptor.
+    ///
+    /// A supervisor that cannot be told is an error, which carries the [`Running`]
+    /// daemon all the same ([`NotifyError::into_running`]).
+    pub fn ready(mut self) -> Result<Running, NotifyError> {
         if let Some(channel) = self.channel.take() {
             crate::channel::send_report(&channel, crate::channel::Report::Ready(self.pid));
         }
-        Running {
+        let told = self.supervisor.ready(self.pid);
+        let running = Running {
             pidfile: self.pidfile.take(),
+            supervisor: self.supervisor,
+        };
+        match told {
+            Ok(()) => Ok(running),
+            Err(error) => Err(NotifyError { running, error }),
         }
     }
 
@@ -650,16 +783,75 @@ impl Drop for Pending {
     }
 }
 
+/// A supervisor could not be told the daemon is ready; the daemon runs all the same.
+///
+/// ```no_run
+/// let pending = daemonic::Daemon::new().start_pending();
+/// let running = pending.ready().unwrap_or_else(|e| {
+///     // log e.error() somewhere the daemon can write to
+///     e.into_running()
+/// });
+/// # drop(running);
+/// ```
+#[derive(Debug)]
+pub struct NotifyError {
+    running: Running,
+    error: Error,
+}
+
+impl NotifyError {
+    /// What failed.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The running daemon, to carry on with.
+    pub fn into_running(self) -> Running {
+        self.running
+    }
+}
+
+impl core::fmt::Display for NotifyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl core::error::Error for NotifyError {}
+
 /// A started daemon. Dropping it releases the pidfile (removes it while locked).
 #[derive(Debug)]
 pub struct Running {
     pub(crate) pidfile: Option<Pidfile>,
+    pub(crate) supervisor: Supervisor,
 }
 
 impl Running {
     /// The locked pidfile, if one was configured.
     pub fn pidfile(&self) -> Option<&Pidfile> {
         self.pidfile.as_ref()
+    }
+
+    /// Sends an `sd_notify` message to systemd, e.g. `"STATUS=serving 12 clients"`,
+    /// `"RELOADING=1"` or `"STOPPING=1"`. Without `$NOTIFY_SOCKET` (when the daemon
+    /// started) there is no one to tell, and this does nothing.
+    ///
+    /// ```no_run
+    /// # let running = daemonic::Daemon::new().start();
+    /// running.notify("STOPPING=1")?;
+    /// # Ok::<(), daemonic::Error>(())
+    /// ```
+    pub fn notify(&self, message: &str) -> Result<(), Error> {
+        match &self.supervisor.socket {
+            Some(socket) => socket.send(message.as_bytes()).map_err(|e| {
+                Error::new(
+                    ErrorKind::Notify,
+                    Some(e),
+                    format_args!("NOTIFY_SOCKET={}", Shown(socket.shown())),
+                )
+            }),
+            None => Ok(()),
+        }
     }
 }
 

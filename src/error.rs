@@ -81,6 +81,10 @@ pub enum ErrorKind {
     Exec,
     /// The program closed its readiness descriptor without writing a newline.
     NotReady,
+    /// The program reported failure through `sd_notify`'s `ERRNO=`.
+    ReportedFailure,
+    /// A supervisor (systemd, s6) could not be told the daemon's state.
+    Notify,
     /// The daemon closed the readiness channel without reporting (it died or dropped its [`Pending`](crate::Pending)).
     Died,
     /// The daemon reported a failure with this exit code through [`Pending::fail`](crate::Pending::fail).
@@ -239,6 +243,8 @@ impl fmt::Display for Error {
             ErrorKind::CloseFds => write!(f, "cannot close inherited descriptors"),
             ErrorKind::PassFds => write!(f, "cannot pass descriptors to the program"),
             ErrorKind::Exec => write!(f, "cannot execute {c}"),
+            ErrorKind::ReportedFailure => write!(f, "the program reported failure"),
+            ErrorKind::Notify => write!(f, "cannot notify the supervisor at {c}"),
             ErrorKind::NotReady => {
                 write!(
                     f,

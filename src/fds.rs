@@ -18,10 +18,16 @@ pub(crate) const MAX_KEEP: usize = 64;
 /// Moves `fd` to 3 or above if it landed on 0, 1 or 2 (the launcher had a standard
 /// stream closed), so that redirecting stdio in the daemon can never overwrite it.
 pub(crate) fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, Errno> {
-    if fd.as_raw_fd() > 2 {
+    at_or_above(fd, 3)
+}
+
+/// Moves `fd` to `floor` or above if it is below: a descriptor the daemon keeps
+/// until it execs must stay clear of the number the program's readiness pipe gets.
+pub(crate) fn at_or_above(fd: OwnedFd, floor: i32) -> Result<OwnedFd, Errno> {
+    if fd.as_raw_fd() >= floor {
         return Ok(fd);
     }
-    fcntl_dupfd_cloexec(&fd, 3)
+    fcntl_dupfd_cloexec(&fd, floor)
 }
 
 /// A sorted, duplicate-free set of descriptors above 2.

@@ -93,11 +93,15 @@ mod pidfile;
 mod plan;
 mod procfs;
 mod signals;
+mod supervisor;
 mod sys;
 mod users;
 
 pub use control::{status, stop, Schedule, Status, Step, Stopped};
-pub use daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Program, Running, Stdio, User};
+pub use daemon::{
+    Daemon, Detach, Fork, Group, Groups, NotificationFd, NotifyError, Pending, Program, Running,
+    Stdio, User,
+};
 pub use error::{Error, ErrorKind};
 pub use path::{CPath, IntoCPath, NulError};
 pub use pidfile::Pidfile;

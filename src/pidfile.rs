@@ -81,10 +81,12 @@ impl Pidfile {
                 format_args!("pidfile path contains a NUL byte"),
             )
         })?;
-        Pidfile::lock(path.as_c_str()).map(|(pidfile, _)| pidfile)
+        Pidfile::lock(path.as_c_str(), 3).map(|(pidfile, _)| pidfile)
     }
 
-    pub(crate) fn lock(path: &CStr) -> Result<(Pidfile, Previous), Error> {
+    /// Opens and locks the pidfile; both descriptors (file and directory) are placed
+    /// at `floor` or above (see [`fds::at_or_above`](crate::fds::at_or_above)).
+    pub(crate) fn lock(path: &CStr, floor: i32) -> Result<(Pidfile, Previous), Error> {
         let shown = Shown(path.to_bytes());
         let fail = |kind, errno| Error::new(kind, errno, format_args!("{shown}"));
         let (dir_path, name) = split(path).ok_or_else(|| {
@@ -102,7 +104,7 @@ impl Pidfile {
         )
         .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
         let dir =
-            crate::fds::above_stdio(dir).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
+            crate::fds::at_or_above(dir, floor).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
         let name_c = CStr::from_bytes_until_nul(&name).unwrap_or_default();
         for _ in 0..ATTEMPTS {
             let (file, created) = open_file(&dir, name_c).map_err(|e| match e {
@@ -111,7 +113,7 @@ impl Pidfile {
                 e => fail(ErrorKind::OpenPidfile, Some(e)),
             })?;
             let file =
-                crate::fds::above_stdio(file).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
+                crate::fds::at_or_above(file, floor).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
             let st = fs::fstat(&file).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
             let writable = if created { 0 } else { 0o022 };
             check(&st, writable).map_err(|why| insecure(&shown, why))?;

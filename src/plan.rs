@@ -3,21 +3,24 @@
 //! process's wait for the daemon's report.
 
 use core::ffi::{c_char, CStr};
-use rustix::fd::{AsRawFd, OwnedFd};
+use core::time::Duration;
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::fs::{fstat, FileType, Mode, OFlags};
 use rustix::io::{fcntl_dupfd_cloexec, Errno};
 use rustix::process::{
-    getegid, geteuid, getpid, getppid, kill_process, setsid, waitpid, Gid, Pid, Signal, Uid,
-    WaitOptions,
+    getegid, geteuid, getpid, getppid, setsid, waitpid, Gid, Pid, Signal, Uid, WaitOptions,
 };
 
 use crate::channel::{self, Report};
 use crate::child::{self, Failure, STEPS};
-use crate::daemon::{Daemon, Detach, Fork, Group, Groups, Pending, Program, Target, User};
+use crate::daemon::{
+    Daemon, Detach, Fork, Group, Groups, NotificationFd, Pending, Program, Supervisor, Target, User,
+};
 use crate::error::{Error, ErrorKind, Shown};
 use crate::fds::{self, Keep};
 use crate::path::CPath;
 use crate::pidfile::{Pidfile, Previous};
+use crate::supervisor::{self, Notified, NotifyListener, NotifySocket};
 use crate::users::{self, GroupList, LookupError, UserKey};
 use crate::{procfs, sys};
 
@@ -49,6 +52,10 @@ pub(crate) struct Plan<'d, 'a> {
     pub(crate) dispositions: Option<sys::Dispositions>,
     /// The readiness pipe of [`Daemon::readiness_fd`], for an exec'd program.
     pub(crate) notify: Option<Notify>,
+    /// The supervisors the daemon tells when it is ready.
+    pub(crate) supervisor: Supervisor,
+    /// The `sd_notify` socket of [`Daemon::await_notify_socket`].
+    listener: Option<NotifyListener>,
 }
 
 /// A pipe whose write end the program gets as descriptor `number`.
@@ -101,11 +108,22 @@ impl Pointers {
 /// The variable that tells an exec'd program which descriptor holds the pidfile lock.
 const PIDFILE_FD_VAR: &[u8] = b"DAEMONIC_PIDFILE_FD=";
 
-/// Fills `argv` and `envp` for `program`, adding `DAEMONIC_PIDFILE_FD` (written into
-/// `var`) when there is a pidfile, in place of any the caller's environment has.
+/// What `fill` puts into the program's environment besides the caller's entries.
+struct Additions<'v> {
+    /// The locked pidfile's descriptor, for `DAEMONIC_PIDFILE_FD`.
+    pidfile_fd: Option<i32>,
+    /// `NOTIFY_SOCKET=...` of [`Daemon::await_notify_socket`], replacing the caller's.
+    notify_socket: Option<&'v CStr>,
+    /// Whether the program runs under another PID than ours, so socket activation's
+    /// `LISTEN_*` (which name our PID) do not apply to it.
+    detached: bool,
+}
+
+/// Fills `argv` and `envp` for `program`, with the `additions`; the pidfile's
+/// variable is written into `var`.
 fn fill(
     program: &Program<'_>,
-    pidfile_fd: Option<i32>,
+    additions: &Additions<'_>,
     argv: &mut Pointers,
     envp: &mut Pointers,
     var: &mut [u8; 32],
@@ -117,18 +135,28 @@ fn fill(
             format_args!("more than {MAX_POINTERS} {what}"),
         )
     };
+    let replaced = |entry: &&CStr| {
+        let e = entry.to_bytes();
+        e.starts_with(PIDFILE_FD_VAR)
+            || (additions.notify_socket.is_some() && e.starts_with(b"NOTIFY_SOCKET="))
+            || (additions.detached
+                && [&b"LISTEN_PID="[..], b"LISTEN_FDS=", b"LISTEN_FDNAMES="]
+                    .iter()
+                    .any(|v| e.starts_with(v)))
+    };
     for arg in program.args {
         argv.push(arg).map_err(|()| too_many("arguments"))?;
     }
     for entry in program
         .env
         .iter()
-        .filter(|e| !e.to_bytes().starts_with(PIDFILE_FD_VAR))
+        .filter(|e| !replaced(e))
+        .chain(&additions.notify_socket)
     {
         envp.push(entry)
             .map_err(|()| too_many("environment variables"))?;
     }
-    if let Some(fd) = pidfile_fd {
+    if let Some(fd) = additions.pidfile_fd {
         var[..PIDFILE_FD_VAR.len()].copy_from_slice(PIDFILE_FD_VAR);
         let mut digits = [0u8; 12];
         let n = crate::pidfile::decimal(fd as u32, &mut digits);
@@ -160,11 +188,37 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
     if program.is_none() {
         check_threads()?;
     }
-    let mut plan = prepare(daemon)?;
-    let (mut argv, mut envp, mut var) = (Pointers::new(), Pointers::new(), [0u8; 32]);
+    if daemon.await_notify_socket && (program.is_none() || !detach) {
+        let why = "awaiting sd_notify needs a program to execute and a detached daemon";
+        return Err(Error::new(
+            ErrorKind::InvalidOption,
+            None,
+            format_args!("{why}"),
+        ));
+    }
+    let mut plan = prepare(daemon, detach, program.is_some())?;
+    if daemon.await_notify_socket {
+        match NotifyListener::new() {
+            Ok(listener) => plan.listener = Some(listener),
+            Err(e) => {
+                return Err(plan.abandon(Error::new(
+                    ErrorKind::Channel,
+                    Some(e),
+                    format_args!("notify socket"),
+                )))
+            }
+        }
+    }
+    // Built here, not in `plan`: `envp` points into them, and `plan` moves.
+    let (mut argv, mut envp, mut var, mut socket_var) =
+        (Pointers::new(), Pointers::new(), [0u8; 32], [0u8; 64]);
     if let Some(program) = program {
-        let pidfile_fd = plan.pidfile.as_ref().map(|(p, _)| p.raw_fds()[0]);
-        if let Err(err) = fill(program, pidfile_fd, &mut argv, &mut envp, &mut var) {
+        let additions = Additions {
+            pidfile_fd: plan.pidfile.as_ref().map(|(p, _)| p.raw_fds()[0]),
+            notify_socket: plan.listener.as_ref().map(|l| l.variable(&mut socket_var)),
+            detached: detach,
+        };
+        if let Err(err) = fill(program, &additions, &mut argv, &mut envp, &mut var) {
             return Err(plan.abandon(err));
         }
     }
@@ -187,7 +241,7 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
         return Err(plan.fail(failure, program.map(|p| p.path)));
     }
     let (ours, theirs) =
-        match channel::pair().and_then(|(a, b)| Ok((fds::above_stdio(a)?, fds::above_stdio(b)?))) {
+        match channel::pair().and_then(|(a, b)| Ok((fds::above_stdio(a)?, fds::at_or_above(b, plan.floor())?))) {
             Ok(pair) => pair,
             Err(e) => {
                 return Err(plan.abandon(Error::new(
@@ -217,14 +271,27 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
             if let Some(notify) = &mut plan.notify {
                 notify.write = None;
             }
-            match await_ready(&plan, &ours, child, program.map(|p| p.path)) {
+            let mut daemon = None;
+            let ready = await_ready(&plan, &ours, child, program.map(|p| p.path), &mut daemon)
+                .and_then(|pid| plan.await_program(pid));
+            match ready {
                 Ok(pid) => {
                     if let Some((pidfile, _)) = plan.pidfile.take() {
                         pidfile.disown();
                     }
                     Ok(Fork::Parent(pid))
                 }
-                Err(err) => Err(plan.abandon(err)),
+                Err(err) => {
+                    // A daemon that reported failure exits by itself; any other may
+                    // still run (it timed out, dropped its `Pending`, or is a program
+                    // that failed to report ready): it must not outlive the start.
+                    if !matches!(err.kind(), ErrorKind::Failed { .. }) {
+                        if let Some(daemon) = &daemon {
+                            daemon.kill();
+                        }
+                    }
+                    Err(plan.abandon(err))
+                }
             }
         }
     }
@@ -258,7 +325,9 @@ fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd, exec: Option<&Exec<'_>>) -
         Ok(Some(daemon)) => {
             // Tell the original process who the daemon is (for a timeout), then leave
             // without running destructors: the daemon owns the pidfile now.
-            channel::send_report(&channel, Report::Started(daemon));
+            let pidfd =
+                rustix::process::pidfd_open(daemon, rustix::process::PidfdFlags::empty()).ok();
+            channel::send_started(&channel, daemon, pidfd.as_ref().map(AsFd::as_fd));
             sys::exit_immediately(0)
         }
         Ok(None) => {}
@@ -274,41 +343,70 @@ fn intermediate(plan: Plan<'_, '_>, channel: OwnedFd, exec: Option<&Exec<'_>>) -
     plan.into_daemon(Some(channel), pid)
 }
 
+/// The daemon as the original process knows it: its PID, and a pidfd for it from
+/// the intermediate process (see [`channel::send_started`]), where the kernel has them.
+struct Child {
+    pid: Pid,
+    pidfd: Option<OwnedFd>,
+}
+
+impl Child {
+    /// Kills a daemon whose start failed and waits (a second at most) until it is gone,
+    /// so that nothing is left running. Only through the pidfd: by now the bare PID
+    /// could name another process.
+    fn kill(&self) {
+        if let Some(pidfd) = &self.pidfd {
+            if rustix::process::pidfd_send_signal(pidfd, Signal::KILL).is_ok() {
+                let _ = channel::wait_readable(pidfd.as_fd(), Some(Duration::from_secs(1)));
+            }
+        }
+    }
+}
+
+fn timed_out(timeout: Option<Duration>) -> Error {
+    let t = timeout.unwrap_or_default();
+    Error::new(
+        ErrorKind::Timeout,
+        None,
+        format_args!("{}.{:03} s", t.as_secs(), t.subsec_millis()),
+    )
+}
+
 /// In the original process: reaps the intermediate process, then waits for the
-/// daemon's report, or, for an exec'd program, for the exec (the channel closes) and
-/// then for the program's newline on the readiness pipe if there is one. Returns the
-/// daemon's PID once it is ready.
+/// daemon's report, or, for an exec'd program, for the exec (the channel closes).
+/// Returns the daemon's PID once it is ready; `daemon` learns who it is as soon as
+/// the intermediate process tells.
 fn await_ready(
     plan: &Plan<'_, '_>,
     channel: &OwnedFd,
     intermediate: Pid,
     exec: Option<&CStr>,
+    daemon: &mut Option<Child>,
 ) -> Result<Pid, Error> {
     // ECHILD is fine: the caller ignores SIGCHLD, so the kernel reaped it for us.
     while let Err(Errno::INTR) = waitpid(Some(intermediate), WaitOptions::empty()) {}
     // The intermediate process sent the daemon's PID (or its own failure) before it
     // exited, so this first report is already there: the timeout covers one wait.
-    let mut daemon = None;
     let mut timeout = None;
-    let timed_out = |daemon: Option<Pid>| {
-        if let Some(pid) = daemon {
-            let _ = kill_process(pid, Signal::KILL);
-        }
-        let t = plan.daemon.timeout.unwrap_or_default();
-        Error::new(
-            ErrorKind::Timeout,
-            None,
-            format_args!("{}.{:03} s", t.as_secs(), t.subsec_millis()),
-        )
-    };
     loop {
-        match channel::receive(channel, timeout) {
-            Ok(Report::Started(pid)) => {
-                daemon = Some(pid);
+        let (report, pidfd) = match channel::receive(channel, timeout) {
+            Ok(received) => received,
+            Err(Errno::TIMEDOUT) => return Err(timed_out(plan.daemon.timeout)),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Channel,
+                    Some(e),
+                    format_args!("receiving"),
+                ))
+            }
+        };
+        match report {
+            Report::Started(pid) => {
+                *daemon = Some(Child { pid, pidfd });
                 timeout = plan.daemon.timeout;
             }
-            Ok(Report::Ready(pid)) => return Ok(pid),
-            Ok(Report::Failed { step, aux, errno }) => {
+            Report::Ready(pid) => return Ok(pid),
+            Report::Failed { step, aux, errno } => {
                 let kind = STEPS
                     .get(usize::from(step))
                     .copied()
@@ -319,44 +417,21 @@ fn await_ready(
                     .then(|| Errno::from_raw_os_error(errno));
                 return Err(plan.describe(Failure { kind, aux, errno }, exec));
             }
-            Ok(Report::Code(code)) => {
+            Report::Code(code) => {
                 return Err(Error::new(
                     ErrorKind::Failed { code },
                     None,
                     format_args!(""),
-                ));
-            }
-            Ok(Report::Closed) => match (exec, daemon) {
-                (Some(_), Some(pid)) => break Ok(pid),
-                _ => return Err(Error::new(ErrorKind::Died, None, format_args!(""))),
-            },
-            Err(Errno::TIMEDOUT) => return Err(timed_out(daemon)),
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Channel,
-                    Some(e),
-                    format_args!("receiving"),
                 ))
+            }
+            Report::Closed => {
+                return match (exec, daemon.as_ref()) {
+                    (Some(_), Some(child)) => Ok(child.pid),
+                    _ => Err(Error::new(ErrorKind::Died, None, format_args!(""))),
+                }
             }
         }
     }
-    .and_then(|pid| match &plan.notify {
-        None => Ok(pid),
-        Some(notify) => match channel::await_newline(&notify.read, timeout) {
-            Ok(true) => Ok(pid),
-            Ok(false) => Err(Error::new(
-                ErrorKind::NotReady,
-                None,
-                format_args!("{}", notify.number),
-            )),
-            Err(Errno::TIMEDOUT) => Err(timed_out(Some(pid))),
-            Err(e) => Err(Error::new(
-                ErrorKind::Channel,
-                Some(e),
-                format_args!("readiness pipe"),
-            )),
-        },
-    })
 }
 
 impl<'d, 'a> Plan<'d, 'a> {
@@ -383,6 +458,7 @@ impl<'d, 'a> Plan<'d, 'a> {
             channel,
             pid,
             pidfile,
+            supervisor: self.supervisor,
         }
     }
 
@@ -392,6 +468,12 @@ impl<'d, 'a> Plan<'d, 'a> {
         for fd in self.opened.iter_mut().filter_map(Option::take) {
             core::mem::forget(fd);
         }
+    }
+
+    /// The lowest number for a descriptor the daemon keeps until it execs: above the
+    /// readiness descriptor's number, so the user's choice never collides with ours.
+    fn floor(&self) -> i32 {
+        self.daemon.notify.map_or(3, |n| n.max(2) + 1)
     }
 
     /// Creates the readiness pipe of [`Daemon::readiness_fd`], if asked for. Its
@@ -410,7 +492,7 @@ impl<'d, 'a> Plan<'d, 'a> {
             ));
         }
         let pipe = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .and_then(|(r, w)| Ok((fds::above_stdio(r)?, fds::above_stdio(w)?)));
+            .and_then(|(r, w)| Ok((fds::above_stdio(r)?, fds::at_or_above(w, self.floor())?)));
         let (read, write) =
             pipe.map_err(|e| Error::new(ErrorKind::Channel, Some(e), format_args!("pipe")))?;
         self.keep_internal(write.as_raw_fd())?;
@@ -420,6 +502,117 @@ impl<'d, 'a> Plan<'d, 'a> {
             number,
         });
         Ok(())
+    }
+
+    /// Finds what the daemon must tell or keep for its supervisor: `$NOTIFY_SOCKET`
+    /// and s6's descriptor (for a daemon that returns into Rust; an exec'd program
+    /// gets the environment and talks to them itself), and in the foreground the
+    /// socket activation descriptors, which are kept. Then removes the supervisor's
+    /// variables from the environment, unless told not to.
+    fn find_supervisors(&mut self, detach: bool, exec: bool) -> Result<(), Error> {
+        let d = self.daemon;
+        fn invalid(args: core::fmt::Arguments<'_>) -> Error {
+            Error::new(ErrorKind::InvalidOption, None, args)
+        }
+        if !exec {
+            self.supervisor.socket = match NotifySocket::from_env() {
+                Some(Ok(socket)) => Some(socket),
+                Some(Err(())) => {
+                    return Err(invalid(format_args!(
+                        "NOTIFY_SOCKET is neither a path nor an @abstract name"
+                    )))
+                }
+                None => None,
+            };
+            let s6 = match d.s6_fd {
+                Some(NotificationFd::Fd(fd)) => Some(fd),
+                Some(NotificationFd::Env(name)) => {
+                    Some(supervisor::fd_from_env(name).ok_or_else(|| {
+                        invalid(format_args!(
+                            "{} does not hold a descriptor number",
+                            Shown(name.to_bytes())
+                        ))
+                    })?)
+                }
+                None => None,
+            };
+            if let Some(fd) = s6 {
+                if fd < 3 || !sys::is_open(fd) {
+                    return Err(invalid(format_args!(
+                        "s6 notification descriptor {fd} is not open"
+                    )));
+                }
+                self.keep_internal(fd)?;
+                self.supervisor.s6_fd = Some(fd);
+            }
+        }
+        if !detach {
+            for fd in 3..3 + supervisor::listen_fds().unwrap_or(0) {
+                self.keep_internal(fd)?;
+            }
+        }
+        // The thread check made sure no other thread reads the environment meanwhile;
+        // an exec'd program gets its environment explicitly instead.
+        if d.clear_supervisor_env && !exec {
+            for name in supervisor::SUPERVISOR_VARIABLES {
+                sys::unsetenv(name);
+            }
+        }
+        Ok(())
+    }
+
+    /// For an exec'd program: waits for its newline on the readiness pipe
+    /// ([`Daemon::readiness_fd`]) or its `READY=1` on the notify socket
+    /// ([`Daemon::await_notify_socket`]), if asked to.
+    fn await_program(&self, pid: Pid) -> Result<Pid, Error> {
+        let timeout = self.daemon.timeout;
+        if let Some(notify) = &self.notify {
+            match channel::await_newline(&notify.read, timeout) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Error::new(
+                        ErrorKind::NotReady,
+                        None,
+                        format_args!("{}", notify.number),
+                    ))
+                }
+                Err(Errno::TIMEDOUT) => return Err(timed_out(timeout)),
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Channel,
+                        Some(e),
+                        format_args!("readiness pipe"),
+                    ))
+                }
+            }
+        }
+        if let Some(listener) = &self.listener {
+            let uid = self
+                .creds
+                .as_ref()
+                .and_then(|c| c.uid)
+                .unwrap_or_else(geteuid);
+            let timeout = timeout.unwrap_or(Duration::from_secs(60));
+            match listener.wait(uid, timeout) {
+                Ok(Notified::Ready) => {}
+                Ok(Notified::Failed(errno)) => {
+                    return Err(Error::new(
+                        ErrorKind::ReportedFailure,
+                        Some(errno),
+                        format_args!(""),
+                    ))
+                }
+                Err(Errno::TIMEDOUT) => return Err(timed_out(Some(timeout))),
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Channel,
+                        Some(e),
+                        format_args!("notify socket"),
+                    ))
+                }
+            }
+        }
+        Ok(pid)
     }
 
     /// Keeps one of our own descriptors open in the daemon.
@@ -518,7 +711,11 @@ fn flush_std() {
 }
 
 /// R4: look up names, open the streams' files and the pidfile, before any fork.
-fn prepare<'d, 'a>(daemon: &'d Daemon<'a>) -> Result<Plan<'d, 'a>, Error> {
+fn prepare<'d, 'a>(
+    daemon: &'d Daemon<'a>,
+    detach: bool,
+    exec: bool,
+) -> Result<Plan<'d, 'a>, Error> {
     let creds = resolve_creds(daemon)?;
     let mut plan = Plan {
         daemon,
@@ -529,6 +726,11 @@ fn prepare<'d, 'a>(daemon: &'d Daemon<'a>) -> Result<Plan<'d, 'a>, Error> {
         pidfile: None,
         dispositions: procfs::dispositions(),
         notify: None,
+        supervisor: Supervisor {
+            detached: detach,
+            ..Supervisor::default()
+        },
+        listener: None,
     };
     for fd in daemon.preserve.as_slice() {
         if !sys::is_open(*fd) {
@@ -542,11 +744,14 @@ fn prepare<'d, 'a>(daemon: &'d Daemon<'a>) -> Result<Plan<'d, 'a>, Error> {
     plan.keep = daemon.preserve;
     open_streams(&mut plan)?;
     if let Some(path) = &daemon.pidfile {
-        let (pidfile, previous) = Pidfile::lock(path.as_c_str())?;
+        let (pidfile, previous) = Pidfile::lock(path.as_c_str(), plan.floor())?;
         plan.pidfile = Some((pidfile, previous));
         for fd in plan.pidfile.as_ref().map_or([-1; 2], |(p, _)| p.raw_fds()) {
             plan.keep_internal(fd).map_err(|err| plan.abandon(err))?;
         }
+    }
+    if let Err(err) = plan.find_supervisors(detach, exec) {
+        return Err(plan.abandon(err));
     }
     Ok(plan)
 }

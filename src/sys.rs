@@ -220,3 +220,23 @@ pub(crate) fn dup_onto(from: i32, to: i32) -> Result<(), Errno> {
     });
     rustix::io::dup2(borrow(from), &mut target)
 }
+
+/// `getenv(name)`. The environment is libc's (`environ`), so rustix has no access
+/// to it. Only called before the fork, where it is the caller's own data.
+pub(crate) fn getenv(name: &core::ffi::CStr) -> Option<&'static core::ffi::CStr> {
+    // SAFETY: `getenv` returns null or a NUL-terminated string in the environment;
+    // callers copy it before anything could change the environment (see `unsetenv`).
+    unsafe {
+        let value = libc::getenv(name.as_ptr());
+        (!value.is_null()).then(|| core::ffi::CStr::from_ptr(value))
+    }
+}
+
+/// `unsetenv(name)`, so that the daemon's own children do not inherit a supervisor's
+/// variables. Only called before the fork, once the process is known to have one
+/// thread: `unsetenv` races with `getenv` in other threads.
+pub(crate) fn unsetenv(name: &core::ffi::CStr) {
+    // SAFETY: `name` is a valid C string, and no other thread can read the
+    // environment meanwhile (see above).
+    unsafe { libc::unsetenv(name.as_ptr()) };
+}

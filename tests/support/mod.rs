@@ -104,6 +104,16 @@ impl Test {
         .opt("report", self.path("report"))
     }
 
+    /// A command for a process that belongs to this test: it carries the tag, so the
+    /// guard kills it at the end (e.g. an unrelated `sleep` a pidfile names).
+    #[allow(dead_code)] // tests/control.rs only
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        let (key, value) = self.tag.split_once('=').unwrap();
+        cmd.env(key, value).stdin(Stdio::null());
+        cmd
+    }
+
     /// Records a PID to kill at the end of the test.
     pub fn track(&self, pid: i32) {
         self.pids.borrow_mut().push(pid);
@@ -211,6 +221,14 @@ impl<'t> Launch<'t> {
     pub fn chroot(mut self, jail: &Path) -> Self {
         self.report = jail.join("report");
         self.opt("chroot", jail).opt("report", "/report")
+    }
+
+    /// Where the daemon writes its report: helpers launched at the same time need one
+    /// each, as `spawn` recreates the file.
+    #[allow(dead_code)] // tests/control.rs only
+    pub fn report_to(mut self, path: PathBuf) -> Self {
+        self.report = path.clone();
+        self.opt("report", path)
     }
 
     pub fn stdin(mut self, stdin: impl Into<Stdio>) -> Self {

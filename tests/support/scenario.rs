@@ -3,6 +3,12 @@
 //! everything else in `DAEMONIC_OPT_*` variables. The helper first makes itself a
 //! "dirty" launcher (leaked descriptors, blocked and ignored signals, a strict umask),
 //! so the runner's checks of the daemon prove the library cleaned up.
+//!
+//! `tests/control.rs` adds three scenarios: "restart" (`Daemon::restart`, otherwise as
+//! "fork"), "ctl" (no daemon: one `status` or `stop` call, from a process of its own
+//! process group, its outcome printed as `key=value` lines) and "hold_pidfile"
+//! (`Pidfile::open`, then hold the lock without writing, as a starter between its lock
+//! and its write).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
@@ -10,7 +16,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-use daemonic::{Daemon, Detach, Disposition, Fork, Groups, Pending, Running, Signal, Stdio};
+use daemonic::{
+    parse_signal, Daemon, Detach, Disposition, Fork, Groups, Pending, Pidfile, Running, Schedule,
+    Signal, Status, Stdio, Stopped,
+};
 
 /// Counts every allocation, in the runner and in helpers alike.
 struct Counting;
@@ -68,6 +77,11 @@ fn check(ok: bool, what: &str) {
 
 /// Runs the scenario; never returns.
 pub fn run(scenario: &str) -> ! {
+    match scenario {
+        "ctl" => ctl(),
+        "hold_pidfile" => hold_pidfile(),
+        _ => {}
+    }
     // SAFETY: registers a plain function; no other thread exists yet.
     check(
         unsafe { libc::pthread_atfork(Some(record_fork), None, None) } == 0,
@@ -76,6 +90,9 @@ pub fn run(scenario: &str) -> ! {
     make_dirty();
     prepare_launcher();
     let daemon = configure();
+    if let Some(fifo) = opt("go_fifo") {
+        wait_for_go(&fifo);
+    }
     // Rust's stdout allocates its buffer on first use; the library flushes it before
     // forking. Touch it now so that allocation is not counted in the library call.
     let _ = std::io::stdout().flush();
@@ -94,6 +111,22 @@ pub fn run(scenario: &str) -> ! {
                 std::process::exit(e.exit_code())
             }
         },
+        "restart" => {
+            let text = opt("schedule").unwrap_or_else(|| die("no schedule"));
+            let schedule = Schedule::parse(&text, Signal::TERM)
+                .unwrap_or_else(|e| die(&format!("schedule {text}: {e}")));
+            match daemon.restart(&schedule) {
+                Ok(Fork::Daemon(pending)) => Started::Pending(pending),
+                Ok(Fork::Parent(pid)) => {
+                    println!("{}", pid.as_raw_nonzero());
+                    std::process::exit(0)
+                }
+                Err(e) => {
+                    eprintln!("daemonic: {e}");
+                    std::process::exit(e.exit_code())
+                }
+            }
+        }
         other => die(&format!("unknown scenario {other}")),
     };
     // First thing in the daemon, before anything can allocate.
@@ -286,6 +319,7 @@ const SETTERS: &[(&str, Setter)] = &[
     ("timeout_ms", |d, v| {
         d.timeout(Duration::from_millis(v.parse().unwrap()))
     }),
+    ("ok_if_running", |d, _| d.ok_if_running(true)),
 ];
 
 /// The `Daemon` the options describe.
@@ -319,16 +353,11 @@ fn file(spec: &str) -> Stdio<'static> {
     }
 }
 
-/// `NAME:ignore` or `NAME:default`, comma-separated.
+/// `NAME:ignore` or `NAME:default`, comma-separated (any name `parse_signal` takes).
 fn signals(d: Daemon<'static>, spec: String) -> Daemon<'static> {
     spec.split(',').fold(d, |d, entry| {
         let (name, disposition) = entry.split_once(':').unwrap();
-        let signal = match name {
-            "HUP" => Signal::HUP,
-            "TSTP" => Signal::TSTP,
-            "KILL" => Signal::KILL,
-            _ => die(&format!("unknown signal {name}")),
-        };
+        let signal = parse_signal(name).unwrap_or_else(|| die(&format!("unknown signal {name}")));
         let disposition = match disposition {
             "ignore" => Disposition::Ignore,
             _ => Disposition::Default,
@@ -348,6 +377,14 @@ fn detach(spec: &str) -> Detach {
 /// The daemon: writes its report, then does what `then` says (default: report ready
 /// and sleep until killed).
 fn in_daemon(started: Started, after: usize) -> ! {
+    // `term_releases`: SIGTERM is blocked before anything lets the runner see the
+    // daemon, and awaited at the end; then `Running` is dropped (the pidfile is removed
+    // while still locked) and the daemon exits, as a daemon that handles SIGTERM does.
+    // Use it with the "pending" scenario ("start" reports ready before this runs).
+    let graceful = opt("term_releases").is_some();
+    if graceful {
+        term_blocked();
+    }
     let report = format!(
         "pid={}\nbefore={}\nat_fork={}\nafter={after}\nend\n",
         std::process::id(),
@@ -369,7 +406,7 @@ fn in_daemon(started: Started, after: usize) -> ! {
         Started::Pending(pending) => match opt("then").as_deref().unwrap_or("ready") {
             "ready" => {
                 before_ready();
-                pending.ready()
+                pending.ready().unwrap_or_else(|e| die(&format!("cannot notify the supervisor: {e}")))
             }
             "drop" => {
                 drop(pending);
@@ -394,8 +431,201 @@ fn in_daemon(started: Started, after: usize) -> ! {
         let _ = std::io::stdout().write_all(b"out2\n");
         let _ = std::io::stdout().flush();
     }
+    if graceful {
+        wait_for_term();
+        drop(running);
+        std::process::exit(0)
+    }
     let _running = running;
     sleep_forever()
+}
+
+/// The set holding only SIGTERM, now blocked.
+fn term_blocked() -> libc::sigset_t {
+    // SAFETY: plain calls on a local signal set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        check(
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0,
+            "block SIGTERM",
+        );
+        set
+    }
+}
+
+fn wait_for_term() {
+    let set = term_blocked();
+    let mut signal = 0;
+    // SAFETY: `set` and `signal` are live locals.
+    while unsafe { libc::sigwait(&set, &mut signal) } != 0 || signal != libc::SIGTERM {}
+}
+
+/// `go_fifo`: a start barrier. Leave `<fifo>.waiting.<pid>` for the runner to count,
+/// then block in the FIFO's open until the runner opens it for writing, which
+/// releases every waiting helper at once.
+fn wait_for_go(fifo: &str) {
+    let marker = format!("{fifo}.waiting.{}", std::process::id());
+    if let Err(e) = std::fs::write(&marker, "") {
+        die(&format!("{marker}: {e}"));
+    }
+    if let Err(e) = std::fs::File::open(fifo) {
+        die(&format!("{fifo}: {e}"));
+    }
+}
+
+/// The "ctl" scenario: one `status` (`verb=status`) or `stop` (`verb=stop`, with
+/// `schedule`) on `pidfile`, from a process that is its own process group, so that a
+/// signal wrongly sent to "process group 0" or to the caller kills only this helper
+/// (the runner sees a death by signal). Options: `write_own_pid` writes this process's
+/// PID into the pidfile first; `deny_pidfd` makes `pidfd_open` and
+/// `pidfd_send_signal` fail with ENOSYS (a seccomp filter), as on kernels before 5.3.
+/// Prints `outcome=`, `code=`, `pid=`, `kind=`, `error=` and `ms=` lines, then `end`.
+fn ctl() -> ! {
+    // SAFETY: setpgid on ourselves.
+    check(unsafe { libc::setpgid(0, 0) } == 0, "setpgid");
+    let path = opt("pidfile").unwrap_or_else(|| die("no pidfile"));
+    if opt("deny_pidfd").is_some() {
+        deny_pidfd();
+    }
+    if opt("write_own_pid").is_some() {
+        if let Err(e) = std::fs::write(&path, format!("{}\n", std::process::id())) {
+            die(&format!("{path}: {e}"));
+        }
+    }
+    let raw = |pid: Option<daemonic::Pid>| pid.map_or(0, |p| p.as_raw_nonzero().get());
+    let start = std::time::Instant::now();
+    let lines = match opt("verb").as_deref() {
+        Some("status") => {
+            let status = daemonic::status(&*path);
+            let (outcome, pid) = match &status {
+                Status::Running { pid } => ("running", raw(*pid)),
+                Status::Stale { pid } => ("stale", raw(*pid)),
+                Status::NotRunning => ("not_running", 0),
+                Status::Unknown(e) => {
+                    println!("kind={:?}\nerror={e}", e.kind());
+                    ("unknown", 0)
+                }
+            };
+            format!("outcome={outcome}\npid={pid}\ncode={}", status.exit_code())
+        }
+        Some("stop") => {
+            let text = opt("schedule").unwrap_or_else(|| die("no schedule"));
+            let schedule = Schedule::parse(&text, Signal::TERM)
+                .unwrap_or_else(|e| die(&format!("schedule {text}: {e}")));
+            match daemonic::stop(&*path, &schedule) {
+                Ok(stopped) => {
+                    let (outcome, pid) = match stopped {
+                        Stopped::Exited { pid } => ("exited", raw(Some(pid))),
+                        Stopped::Signalled { pid } => ("signalled", raw(Some(pid))),
+                        Stopped::NotRunning => ("not_running", 0),
+                        Stopped::StillRunning { pid } => ("still_running", raw(Some(pid))),
+                    };
+                    format!("outcome={outcome}\npid={pid}\ncode={}", stopped.exit_code())
+                }
+                Err(e) => format!("outcome=error\nkind={:?}\nerror={e}", e.kind()),
+            }
+        }
+        other => die(&format!("bad verb {other:?}")),
+    };
+    println!("{lines}\nms={}\nend", start.elapsed().as_millis());
+    std::process::exit(0)
+}
+
+/// The "hold_pidfile" scenario: `Pidfile::open` on `pidfile` (which locks it and, as
+/// its documentation shows, is then to be written), then hold the lock without writing,
+/// leaving `marker` once locked.
+fn hold_pidfile() -> ! {
+    let path = opt("pidfile").unwrap_or_else(|| die("no pidfile"));
+    let _pidfile = match Pidfile::open(&*path) {
+        Ok(pidfile) => pidfile,
+        Err(e) => {
+            eprintln!("daemonic: {e}");
+            std::process::exit(e.exit_code())
+        }
+    };
+    if let Some(marker) = opt("marker") {
+        std::fs::write(marker, "").unwrap();
+    }
+    sleep_forever()
+}
+
+/// A seccomp filter under which `pidfd_open` and `pidfd_send_signal` fail with ENOSYS.
+#[cfg(target_arch = "x86_64")]
+fn deny_pidfd() {
+    deny_syscalls(
+        &[libc::SYS_pidfd_open, libc::SYS_pidfd_send_signal],
+        libc::ENOSYS,
+    );
+    // SAFETY: pidfd_open with integer arguments; a success would leak one descriptor.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if ret != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
+        die("pidfd_open still works under the seccomp filter");
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn deny_pidfd() {
+    die("the seccomp filter is written for x86_64")
+}
+
+/// Installs a seccomp filter making each of `syscalls` fail with `errno` (x86_64).
+#[cfg(target_arch = "x86_64")]
+fn deny_syscalls(syscalls: &[libc::c_long], errno: i32) {
+    use libc::{sock_filter, BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+    let stmt = |code: u32, k: u32| sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump_if = |k: u32, jt: u8, jf: u8| sock_filter {
+        code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let allow = stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    let deny = stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ERRNO | errno as u32);
+    let mut filter = vec![
+        stmt(BPF_LD | BPF_W | BPF_ABS, 4), // seccomp_data.arch
+        jump_if(AUDIT_ARCH_X86_64, 1, 0),
+        allow,
+        stmt(BPF_LD | BPF_W | BPF_ABS, 0), // seccomp_data.nr
+    ];
+    for &nr in syscalls {
+        // Equal: fall through to the denial; otherwise skip it.
+        filter.push(jump_if(nr as u32, 0, 1));
+        filter.push(deny);
+    }
+    filter.push(allow);
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: `prog` points to `filter`, both alive for the calls; the kernel copies them.
+    unsafe {
+        check(
+            libc::prctl(
+                libc::PR_SET_NO_NEW_PRIVS,
+                1 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            ) == 0,
+            "no_new_privs",
+        );
+        check(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::c_ulong::from(libc::SECCOMP_MODE_FILTER),
+                &prog as *const libc::sock_fprog,
+            ) == 0,
+            "seccomp",
+        );
+    }
 }
 
 /// What the daemon does before `ready()`: wait for the runner's go-ahead (so it can

@@ -65,6 +65,7 @@ pub struct Options<'a> {
     pub oknodo: bool,
     pub quiet: bool,
     pub notify_fd: Option<i32>,
+    pub notify_socket: bool,
     pub signal: Signal,
     pub retry: Option<&'a str>,
     /// The program and its arguments, after `--`.
@@ -155,6 +156,7 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         oknodo: false,
         quiet: false,
         notify_fd: None,
+        notify_socket: false,
         signal: Signal::TERM,
         retry: None,
         program: &[],
@@ -233,7 +235,13 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
 fn is_flag(name: &str) -> bool {
     matches!(
         name,
-        "--clear-env" | "--foreground" | "--detach" | "--auto" | "--oknodo" | "--quiet"
+        "--clear-env"
+            | "--foreground"
+            | "--detach"
+            | "--auto"
+            | "--oknodo"
+            | "--quiet"
+            | "--notify-socket"
     )
 }
 
@@ -292,6 +300,7 @@ fn apply<'a>(
         "--detach" => o.detach = Detach::Always,
         "--auto" => o.detach = Detach::Auto,
         "--oknodo" => o.oknodo = true,
+        "--notify-socket" => o.notify_socket = true,
         _ => o.quiet = true, // "--quiet", the only flag left
     }
     Ok(())

@@ -44,6 +44,8 @@ Start options:
   --keep-fd N          pass descriptor N to PROGRAM (repeatable)
   --notify-fd N        give PROGRAM a pipe as descriptor N and wait until it writes a
                        newline there (s6 readiness)
+  --notify-socket      give PROGRAM a private NOTIFY_SOCKET and wait for its sd_notify
+                       READY=1 (ERRNO= fails, EXTEND_TIMEOUT_USEC= extends; 60 s default)
   --timeout SECS       give up (and kill PROGRAM) if it is not ready within SECS
   --oknodo             exit 0 when already running (start) or not running (stop)
   --quiet              print errors only
@@ -347,5 +349,5 @@ fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
     if let Some(fd) = o.notify_fd {
         d = d.readiness_fd(fd);
     }
-    d
+    d.await_notify_socket(o.notify_socket)
 }

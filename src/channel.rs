@@ -218,6 +218,9 @@ mod tests {
     fn times_out() {
         let (ours, _theirs) = pair().unwrap();
         let timeout = Duration::from_millis(20);
-        assert!(matches!(receive(&ours, Some(timeout)), Err(Errno::TIMEDOUT)));
+        assert!(matches!(
+            receive(&ours, Some(timeout)),
+            Err(Errno::TIMEDOUT)
+        ));
     }
 }

@@ -741,6 +741,9 @@ impl Pending {
     ///
     /// A supervisor that cannot be told is an error, which carries the [`Running`]
     /// daemon all the same ([`NotifyError::into_running`]).
+    // The error carries the `Running` daemon (the pidfile's name is inline, for
+    // no_std); it is built at most once, so its size costs nothing.
+    #[allow(clippy::result_large_err)]
     pub fn ready(mut self) -> Result<Running, NotifyError> {
         if let Some(channel) = self.channel.take() {
             crate::channel::send_report(&channel, crate::channel::Report::Ready(self.pid));

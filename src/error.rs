@@ -256,7 +256,7 @@ impl fmt::Display for Error {
             ErrorKind::Timeout => write!(f, "the daemon was not ready within {c}; it was killed"),
         }?;
         match self.errno {
-            Some(errno) => write!(f, ": {errno}"),
+            Some(errno) => write!(f, ": {}", Described(errno)),
             None => Ok(()),
         }
     }
@@ -280,6 +280,27 @@ impl From<Error> for std::io::Error {
         match err.errno {
             Some(errno) => std::io::Error::new(std::io::Error::from(errno).kind(), err),
             None => std::io::Error::other(err),
+        }
+    }
+}
+
+/// An errno as std shows it, `No such file or directory (os error 2)`, with or
+/// without std.
+struct Described(Errno);
+
+impl fmt::Display for Described {
+    #[cfg(feature = "std")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // rustix's display with std is std's: the text and the number.
+        write!(f, "{}", self.0)
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 128];
+        match crate::sys::strerror(self.0, &mut buf) {
+            "" => write!(f, "os error {}", self.0.raw_os_error()),
+            text => write!(f, "{text} (os error {})", self.0.raw_os_error()),
         }
     }
 }

@@ -103,8 +103,8 @@ impl Pidfile {
             Mode::empty(),
         )
         .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
-        let dir =
-            crate::fds::at_or_above(dir, floor).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
+        let dir = crate::fds::at_or_above(dir, floor)
+            .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
         let name_c = CStr::from_bytes_until_nul(&name).unwrap_or_default();
         for _ in 0..ATTEMPTS {
             let (file, created) = open_file(&dir, name_c).map_err(|e| match e {
@@ -112,8 +112,8 @@ impl Pidfile {
                 Errno::ISDIR => insecure(&shown, "is a directory"),
                 e => fail(ErrorKind::OpenPidfile, Some(e)),
             })?;
-            let file =
-                crate::fds::at_or_above(file, floor).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
+            let file = crate::fds::at_or_above(file, floor)
+                .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
             let st = fs::fstat(&file).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
             let writable = if created { 0 } else { 0o022 };
             check(&st, writable).map_err(|why| insecure(&shown, why))?;

@@ -228,6 +228,12 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
         envp: envp.as_slice(),
     });
     if !detach {
+        // This process becomes the program: if that fails, the error must reach the
+        // caller's stderr, which the steps redirect. Keep a copy to put back.
+        let stderr = match exec.is_some().then(|| plan.save_stderr()).transpose() {
+            Ok(saved) => saved.flatten(),
+            Err(err) => return Err(plan.abandon(err)),
+        };
         let pid = getpid();
         let failure = match (child::become_daemon(&plan, pid), &exec) {
             (Ok(()), None) => return Ok(Fork::Daemon(plan.into_daemon(None, pid))),
@@ -238,19 +244,23 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
             }
             (Err(failure), _) => failure,
         };
+        if let Some(stderr) = &stderr {
+            let _ = sys::redirect(stderr.as_raw_fd(), 2);
+        }
         return Err(plan.fail(failure, program.map(|p| p.path)));
     }
-    let (ours, theirs) =
-        match channel::pair().and_then(|(a, b)| Ok((fds::above_stdio(a)?, fds::at_or_above(b, plan.floor())?))) {
-            Ok(pair) => pair,
-            Err(e) => {
-                return Err(plan.abandon(Error::new(
-                    ErrorKind::Channel,
-                    Some(e),
-                    format_args!("socketpair"),
-                )))
-            }
-        };
+    let (ours, theirs) = match channel::pair()
+        .and_then(|(a, b)| Ok((fds::above_stdio(a)?, fds::at_or_above(b, plan.floor())?)))
+    {
+        Ok(pair) => pair,
+        Err(e) => {
+            return Err(plan.abandon(Error::new(
+                ErrorKind::Channel,
+                Some(e),
+                format_args!("socketpair"),
+            )))
+        }
+    };
     if let Err(err) = plan
         .keep_internal(theirs.as_raw_fd())
         .and_then(|()| plan.open_notify())
@@ -613,6 +623,18 @@ impl<'d, 'a> Plan<'d, 'a> {
             }
         }
         Ok(pid)
+    }
+
+    /// A close-on-exec copy of stderr, kept through the close step; `None` when stderr
+    /// is closed.
+    fn save_stderr(&mut self) -> Result<Option<OwnedFd>, Error> {
+        if !sys::is_open(2) {
+            return Ok(None);
+        }
+        let copy = fcntl_dupfd_cloexec(sys::borrow(2), self.floor())
+            .map_err(|e| Error::new(ErrorKind::Channel, Some(e), format_args!("copying stderr")))?;
+        self.keep_internal(copy.as_raw_fd())?;
+        Ok(Some(copy))
     }
 
     /// Keeps one of our own descriptors open in the daemon.

@@ -240,3 +240,22 @@ pub(crate) fn unsetenv(name: &core::ffi::CStr) {
     // environment meanwhile (see above).
     unsafe { libc::unsetenv(name.as_ptr()) };
 }
+
+/// The C library's text for `errno` (`strerror_r`), written into `buf`. Only for
+/// builds without std, whose `Errno` display has no text; std's comes from the same
+/// table.
+#[cfg(not(feature = "std"))]
+pub(crate) fn strerror(errno: Errno, buf: &mut [u8; 128]) -> &str {
+    // SAFETY: `buf` is writable for its whole length, which is what we pass; the
+    // XSI `strerror_r` (the one the libc crate binds) NUL-terminates on success.
+    let ok =
+        unsafe { libc::strerror_r(errno.raw_os_error(), buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let text = core::ffi::CStr::from_bytes_until_nul(buf)
+        .map(core::ffi::CStr::to_bytes)
+        .unwrap_or_default();
+    if ok {
+        core::str::from_utf8(text).unwrap_or("")
+    } else {
+        ""
+    }
+}

@@ -85,7 +85,8 @@ pub fn run(args: &[&CStr], env: &[&CStr]) -> i32 {
     };
     match o.command {
         Command::Help => {
-            out::line(1, format_args!("{HELP}"));
+            out::write_all(1, HELP.as_bytes());
+            out::write_all(1, b"\n");
             0
         }
         Command::Version => {

@@ -185,8 +185,9 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
     }
     // A program that execs runs only async-signal-safe code until `execve`, which is
     // sound in a multithreaded process; returning into Rust code is not.
+    let status = procfs::status();
     if program.is_none() {
-        check_threads()?;
+        check_threads(status)?;
     }
     if daemon.await_notify_socket && (program.is_none() || !detach) {
         let why = "awaiting sd_notify needs a program to execute and a detached daemon";
@@ -196,7 +197,7 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
             format_args!("{why}"),
         ));
     }
-    let mut plan = prepare(daemon, detach, program.is_some())?;
+    let mut plan = prepare(daemon, detach, program.is_some(), status.map(|s| s.dispositions))?;
     if daemon.await_notify_socket {
         match NotifyListener::new() {
             Ok(listener) => plan.listener = Some(listener),
@@ -699,9 +700,9 @@ impl core::fmt::Display for GidsShown<'_> {
 /// R5: forking a multithreaded process and then running Rust code is unsound (the
 /// other threads may hold the allocator's lock). Without `/proc` we cannot count
 /// threads, and proceed.
-fn check_threads() -> Result<(), Error> {
-    match procfs::thread_count() {
-        Ok(n) if n > 1 => Err(Error::new(ErrorKind::Threads, None, format_args!("{n}"))),
+fn check_threads(status: Option<procfs::Status>) -> Result<(), Error> {
+    match status {
+        Some(s) if s.threads > 1 => Err(Error::new(ErrorKind::Threads, None, format_args!("{}", s.threads))),
         _ => Ok(()),
     }
 }
@@ -737,6 +738,7 @@ fn prepare<'d, 'a>(
     daemon: &'d Daemon<'a>,
     detach: bool,
     exec: bool,
+    dispositions: Option<sys::Dispositions>,
 ) -> Result<Plan<'d, 'a>, Error> {
     let creds = resolve_creds(daemon)?;
     let mut plan = Plan {
@@ -746,7 +748,7 @@ fn prepare<'d, 'a>(
         opened: [None, None, None],
         keep: Keep::new(),
         pidfile: None,
-        dispositions: procfs::dispositions(),
+        dispositions,
         notify: None,
         supervisor: Supervisor {
             detached: detach,

@@ -33,22 +33,19 @@ fn parse_number(name: &[u8]) -> Option<i32> {
     Some(name.iter().fold(0, |n, d| n * 10 + i32::from(d - b'0')))
 }
 
-/// How many threads this process has (entries of `/proc/self/task`).
-pub(crate) fn thread_count() -> Result<usize, Errno> {
-    let mut count = 0;
-    numeric_entries(c"/proc/self/task", |_, _| count += 1)?;
-    Ok(count)
+/// What the daemon's start needs from `/proc/self/status`, read once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Status {
+    /// How many threads the process has (`Threads:`).
+    pub(crate) threads: u64,
+    /// The signal dispositions (`SigIgn:`, `SigCgt:`).
+    pub(crate) dispositions: crate::sys::Dispositions,
 }
 
-/// The signal dispositions from `/proc/self/status` (`SigIgn`, `SigCgt`).
-pub(crate) fn dispositions() -> Option<crate::sys::Dispositions> {
-    let file = fs::open(
-        c"/proc/self/status",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
-    // The file is about 1.5 KiB; the signal lines come well before 4 KiB.
+/// Reads `/proc/self/status`; `None` without `/proc` or when a field is missing.
+pub(crate) fn status() -> Option<Status> {
+    let file = fs::open(c"/proc/self/status", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    // The file is about 1.5 KiB; the lines we want come well before 4 KiB.
     let mut buf = [0u8; 4096];
     let mut len = 0;
     while len < buf.len() {
@@ -59,25 +56,25 @@ pub(crate) fn dispositions() -> Option<crate::sys::Dispositions> {
             Err(_) => return None,
         }
     }
-    let field = |name: &[u8]| {
-        let line = buf[..len]
-            .split(|&b| b == b'\n')
-            .find_map(|l| l.strip_prefix(name))?;
-        u64::from_str_radix(core::str::from_utf8(line).ok()?.trim(), 16).ok()
+    let field = |name: &[u8], radix| {
+        let line = buf[..len].split(|&b| b == b'\n').find_map(|l| l.strip_prefix(name))?;
+        u64::from_str_radix(core::str::from_utf8(line).ok()?.trim(), radix).ok()
     };
-    Some(crate::sys::Dispositions {
-        ignored: field(b"SigIgn:")?,
-        caught: field(b"SigCgt:")?,
+    Some(Status {
+        threads: field(b"Threads:", 10)?,
+        dispositions: crate::sys::Dispositions { ignored: field(b"SigIgn:", 16)?, caught: field(b"SigCgt:", 16)? },
     })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn reads_dispositions() {
-        // Rust's runtime ignores SIGPIPE (13) in every test binary.
-        let d = super::dispositions().expect("/proc/self/status is readable");
-        assert_ne!(d.ignored & (1 << 12), 0, "{d:?}");
+    fn reads_status() {
+        let s = super::status().expect("/proc/self/status is readable");
+        // Rust's runtime ignores SIGPIPE (13) in every test binary, and the test
+        // harness runs this test on a thread of its own.
+        assert_ne!(s.dispositions.ignored & (1 << 12), 0, "{s:?}");
+        assert!(s.threads >= 2, "{s:?}");
     }
 
     #[test]

@@ -3,6 +3,16 @@
 //!
 //! - `ci`: everything CI checks, installing the toolchain pieces it needs.
 //! - `no-std`: builds the `#![no_std]` example for musl and starts it as a daemon.
+//! - `size-report [--check]`: the programs of `size-report/`, measured side by side;
+//!   writes `size-report/REPORT.md`, or checks the size budgets (`--check`).
+//! - `bench [--runs N]`: their launch-to-ready latency; writes `size-report/BENCH.md`.
+
+mod bench;
+mod bloat;
+mod procs;
+mod programs;
+mod size;
+mod strace;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -17,8 +27,10 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "ci" => ci(),
         "no-std" => no_std(),
+        "size-report" => size::task(std::env::args().skip(2)),
+        "bench" => bench::task(std::env::args().skip(2)),
         _ => Err(format!(
-            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std>"
+            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std|size-report [--check]|bench [--runs N]>"
         )),
     };
     match result {
@@ -79,6 +91,7 @@ fn ci() -> Result {
     )?;
     msrv()?;
     no_std()?;
+    size::task(["--check".to_string()].into_iter())?;
     run("cargo", &["test", "--workspace"])
 }
 

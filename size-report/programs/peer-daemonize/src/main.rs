@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 fn main() {
-    let pidfile = std::env::args().nth(1).expect("usage: peer-daemonize PIDFILE");
+    let pidfile = std::env::args()
+        .nth(1)
+        .expect("usage: peer-daemonize PIDFILE");
     if let Err(e) = daemonize::Daemonize::new().pid_file(pidfile).start() {
         eprintln!("peer-daemonize: {e}");
         std::process::exit(1);

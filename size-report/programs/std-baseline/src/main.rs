@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 fn main() {
-    let pidfile = std::env::args().nth(1).expect("usage: std-baseline PIDFILE");
+    let pidfile = std::env::args()
+        .nth(1)
+        .expect("usage: std-baseline PIDFILE");
     // Keeps the argument alive, as the daemonizing programs use it.
     std::hint::black_box(pidfile);
     loop {

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 fn main() {
-    let pidfile = std::env::args().nth(1).expect("usage: std-daemonic PIDFILE");
+    let pidfile = std::env::args()
+        .nth(1)
+        .expect("usage: std-daemonic PIDFILE");
     let _running = daemonic::Daemon::new().pidfile(pidfile.as_str()).start();
     loop {
         std::thread::sleep(Duration::from_secs(3600));

@@ -1,0 +1,170 @@
+//! Where the bytes go: the no_std program's sections (stripped, as shipped) and
+//! symbols by origin (the same build, unstripped: `nm --size-sort -S -C`); and the
+//! symbols daemonic adds to the std program.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use crate::programs::{cargo_build, BASELINE, NO_STD, NO_STD_BASELINE, STD};
+use crate::{root, Result};
+
+/// The Markdown section on `stripped` (the no_std program as measured), its sections
+/// next to those of `baseline` (the same program minus the daemonizing).
+pub fn report(stripped: &Path, bytes: u64, baseline: Option<&Path>) -> Result<String> {
+    let unstripped = cargo_build(
+        "examples/no_std_daemon/Cargo.toml",
+        NO_STD,
+        &[],
+        &root().join("target/size-report-unstripped"),
+        false,
+    )?;
+    let ours = sections(stripped)?;
+    let theirs = baseline.map(sections).transpose()?.unwrap_or_default();
+    let size_in = |list: &[(String, u64)], name: &str| {
+        let found = list.iter().find(|(n, _)| n == name);
+        found.map_or(0, |&(_, size)| size)
+    };
+    let mut out = format!(
+        "### Sections of the stripped file\n\n| section | {NO_STD} | {NO_STD_BASELINE} |\n\
+         |---|---:|---:|\n"
+    );
+    for (name, size) in &ours {
+        let _ = writeln!(out, "| `{name}` | {size} | {} |", size_in(&theirs, name));
+    }
+    let padding = |list: &[(String, u64)], file: u64| {
+        file.saturating_sub(list.iter().map(|(_, s)| s).sum::<u64>())
+    };
+    let base_bytes = baseline
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
+    let _ = writeln!(
+        out,
+        "| ELF and program headers, page-alignment padding | {} | {} |\n\
+         | **file** | **{bytes}** | **{base_bytes}** |\n",
+        padding(&ours, bytes),
+        padding(&theirs, base_bytes),
+    );
+    out.push_str("### Code and data by origin (symbol sizes, unstripped build)\n\n");
+    out.push_str(&by_origin(&symbols(&unstripped)?, 15));
+    Ok(out)
+}
+
+/// The Markdown section on what daemonic adds to the std program: the symbols of
+/// `std-daemonic` that `std-baseline` does not have (both built unstripped).
+pub fn std_added() -> Result<String> {
+    let dir = root().join("target/size-report-unstripped");
+    let build = |name: &str| {
+        let manifest = format!("size-report/programs/{name}/Cargo.toml");
+        cargo_build(&manifest, name, &[], &dir, false)
+    };
+    let baseline = symbols(&build(BASELINE)?)?;
+    let names: HashSet<&str> = baseline.iter().map(|(_, n)| n.as_str()).collect();
+    let mut added = symbols(&build(STD)?)?;
+    added.retain(|(_, name)| !names.contains(name.as_str()));
+    Ok(format!(
+        "## What daemonic adds to the std program\n\n\
+         Symbols of `{STD}` that `{BASELINE}` does not have (unstripped builds):\n\n{}",
+        by_origin(&added, 10)
+    ))
+}
+
+/// `symbols` summed by origin, then the `top` largest.
+fn by_origin(symbols: &[(u64, String)], top: usize) -> String {
+    let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
+    for (size, name) in symbols {
+        *sums.entry(origin(name)).or_default() += size;
+    }
+    let mut sums: Vec<_> = sums.into_iter().collect();
+    sums.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
+    let mut out = String::from("| origin | bytes |\n|---|---:|\n");
+    for (origin, size) in &sums {
+        let _ = writeln!(out, "| {origin} | {size} |");
+    }
+    let total: u64 = sums.iter().map(|(_, s)| s).sum();
+    let _ = writeln!(
+        out,
+        "| **all** | **{total}** |\n\n\
+         The {top} largest:\n\n| bytes | symbol |\n|---:|---|"
+    );
+    for (size, name) in symbols.iter().rev().take(top) {
+        let _ = writeln!(out, "| {size} | `{}` |", name.replace('|', "\\|"));
+    }
+    out.push('\n');
+    out
+}
+
+/// Where a symbol comes from, by its demangled name.
+fn origin(name: &str) -> &'static str {
+    let rust = name.contains("::");
+    if name.contains("daemonic::users") {
+        "daemonic: `/etc/passwd` and `/etc/group` parser (`users`)"
+    } else if name.contains("daemonic::") && name.contains("fmt") {
+        "daemonic: error messages (`Display`/`Write` impls)"
+    } else if name.contains("daemonic::") {
+        "daemonic: the sequence (plan, child, pidfile, channel, fds, …)"
+    } else if name.contains("rustix::backend::vdso") || name.contains("clock_gettime") {
+        "rustix: vDSO lookup (`clock_gettime`)"
+    } else if name.contains("rustix::") {
+        "rustix: other"
+    } else if name.contains("std::") || name.contains("alloc::") {
+        "std and alloc"
+    } else if name.contains("core::fmt") {
+        "core::fmt (formatting, integer `Display`)"
+    } else if rust {
+        "core: `str`, integer parsing, Unicode tables"
+    } else if name == "main" {
+        "`main`: the example, daemonic's builder and start inlined"
+    } else {
+        "musl: C runtime and libc (startup, `fork`, `sigaction`, `abort`, …)"
+    }
+}
+
+/// The sections that take room in the file (not `.bss`, `.tbss`), largest first.
+fn sections(path: &Path) -> Result<Vec<(String, u64)>> {
+    let out = output(Command::new("size").arg("-A").arg(path))?;
+    let mut sections: Vec<(String, u64)> = out
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace();
+            let (name, size) = (fields.next()?, fields.next()?.parse().ok()?);
+            (name.starts_with('.') && !name.ends_with("bss")).then(|| (name.to_string(), size))
+        })
+        .collect();
+    sections.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
+    Ok(sections)
+}
+
+/// `(size, demangled name)` of every sized symbol, smallest first; aliases (one
+/// address, several names, as musl's weak symbols) count once.
+fn symbols(path: &Path) -> Result<Vec<(u64, String)>> {
+    let out = output(
+        Command::new("nm")
+            .args(["--size-sort", "-S", "-C"])
+            .arg(path),
+    )?;
+    let mut seen = HashSet::new();
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.splitn(4, ' ');
+            let (addr, size, _kind, name) = (
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+            );
+            let size = u64::from_str_radix(size, 16).ok()?;
+            seen.insert(addr).then(|| (size, name.to_string()))
+        })
+        .collect())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed: {}", out.status));
+    }
+    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+}

@@ -92,7 +92,53 @@ fn ci() -> Result {
     msrv()?;
     no_std()?;
     size::task(["--check".to_string()].into_iter())?;
-    run("cargo", &["test", "--workspace"])
+    ensure_test_tools()?;
+    run("cargo", &["test", "--workspace"])?;
+    // The command users get is the static no_std build: test that one too.
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--no-default-features",
+            "--bin",
+            "daemonic",
+            "--target",
+            MUSL,
+        ],
+    )?;
+    let cli = root().join("target").join(MUSL).join("release/daemonic");
+    run_with(
+        Command::new("cargo")
+            .args(["test", "--test", "cli"])
+            .env("DAEMONIC_CLI", cli),
+    )
+}
+
+/// The programs the tests compare with or drive: start-stop-daemon (dpkg), flock
+/// and unshare (util-linux), python3 (to send sd_notify datagrams from a script).
+fn ensure_test_tools() -> Result {
+    let tools = [
+        ("start-stop-daemon", "dpkg"),
+        ("flock", "util-linux"),
+        ("unshare", "util-linux"),
+        ("python3", "python3"),
+    ];
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(tool, _)| {
+            !Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run("apt-get", &["update"])?;
+    run("apt-get", &[&["install", "-y"][..], &missing].concat())
 }
 
 /// The toolchain pieces a fresh machine lacks; rustup makes both idempotent.

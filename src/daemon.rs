@@ -508,7 +508,7 @@ impl<'a> Daemon<'a> {
     /// ```
     pub fn start_pending(self) -> Pending {
         let self_ok_if_running = self.ok_if_running;
-        match self.fork() {
+        match crate::plan::run(&self, None, true) {
             Ok(Fork::Daemon(pending)) => pending,
             Ok(Fork::Parent(_)) => exit(0),
             Err(err)
@@ -542,7 +542,7 @@ impl<'a> Daemon<'a> {
     /// }
     /// ```
     pub fn fork(self) -> Result<Fork, Error> {
-        crate::plan::run(&self, None)
+        crate::plan::run(&self, None, false)
     }
 
     /// Daemonizes, then executes `program` in the daemon (the `daemonic` command's
@@ -571,7 +571,7 @@ impl<'a> Daemon<'a> {
     /// }
     /// ```
     pub fn exec(self, program: &Program<'_>) -> Result<Pid, Error> {
-        match crate::plan::run(&self, Some(program))? {
+        match crate::plan::run(&self, Some(program), false)? {
             Fork::Parent(pid) => Ok(pid),
             // `run` execs or fails in the daemon; it never hands it back.
             Fork::Daemon(pending) => Ok(pending.pid),
@@ -883,7 +883,7 @@ fn report(err: &Error) {
 }
 
 /// Ends the original process.
-fn exit(code: i32) -> ! {
+pub(crate) fn exit(code: i32) -> ! {
     #[cfg(feature = "std")]
     std::process::exit(code);
     #[cfg(not(feature = "std"))]

@@ -20,7 +20,7 @@
 //! original process, before any fork, so that it can say what went wrong:
 //!
 //! 1. Check the options ([`Daemon::check`]).
-//! 2. Refuse if the process has more than one thread (counted in `/proc/self/task`):
+//! 2. Refuse if the process has more than one thread (`/proc/thread-self/status`):
 //!    `fork` copies only the calling thread, and another thread may hold a lock (the
 //!    allocator's) that the daemon would then wait on forever.
 //! 3. Resolve the user and groups from `/etc/passwd` and `/etc/group`, with our own

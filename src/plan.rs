@@ -56,6 +56,8 @@ pub(crate) struct Plan<'d, 'a> {
     pub(crate) supervisor: Supervisor,
     /// The `sd_notify` socket of [`Daemon::await_notify_socket`].
     listener: Option<NotifyListener>,
+    /// The readiness channel (the original's end, the daemon's end) when detaching.
+    channel: Option<(OwnedFd, OwnedFd)>,
 }
 
 /// A pipe whose write end the program gets as descriptor `number`.
@@ -172,7 +174,14 @@ fn fill(
 
 /// [`Daemon::fork`] and [`Daemon::exec`]: check, prepare, fork, and wait, or become
 /// the daemon (and, with a `program`, execute it).
-pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<Fork, Error> {
+///
+/// With `exit_when_ready`, the original process exits with status 0 as soon as the
+/// daemon is ready, without closing its descriptors one by one (the kernel does).
+pub(crate) fn run(
+    daemon: &Daemon<'_>,
+    program: Option<&Program<'_>>,
+    exit_when_ready: bool,
+) -> Result<Fork, Error> {
     daemon.check()?;
     let detach = detaches(daemon.detach);
     if daemon.notify.is_some() && (program.is_none() || !detach) {
@@ -197,7 +206,12 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
             format_args!("{why}"),
         ));
     }
-    let mut plan = prepare(daemon, detach, program.is_some(), status.map(|s| s.dispositions))?;
+    let mut plan = prepare(
+        daemon,
+        detach,
+        program.is_some(),
+        status.map(|s| s.dispositions),
+    )?;
     if daemon.await_notify_socket {
         match NotifyListener::new() {
             Ok(listener) => plan.listener = Some(listener),
@@ -250,22 +264,15 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
         }
         return Err(plan.fail(failure, program.map(|p| p.path)));
     }
-    let (ours, theirs) = match channel::pair()
-        .and_then(|(a, b)| Ok((fds::above_stdio(a)?, fds::at_or_above(b, plan.floor())?)))
-    {
-        Ok(pair) => pair,
-        Err(e) => {
-            return Err(plan.abandon(Error::new(
-                ErrorKind::Channel,
-                Some(e),
-                format_args!("socketpair"),
-            )))
-        }
+    let Some((ours, theirs)) = plan.channel.take() else {
+        // `prepare` creates the channel for every detaching start.
+        return Err(plan.abandon(Error::new(
+            ErrorKind::Channel,
+            None,
+            format_args!("missing"),
+        )));
     };
-    if let Err(err) = plan
-        .keep_internal(theirs.as_raw_fd())
-        .and_then(|()| plan.open_notify())
-    {
+    if let Err(err) = plan.open_notify() {
         return Err(plan.abandon(err));
     }
     flush_std();
@@ -286,6 +293,7 @@ pub(crate) fn run(daemon: &Daemon<'_>, program: Option<&Program<'_>>) -> Result<
             let ready = await_ready(&plan, &ours, child, program.map(|p| p.path), &mut daemon)
                 .and_then(|pid| plan.await_program(pid));
             match ready {
+                Ok(_) if exit_when_ready => crate::daemon::exit(0),
                 Ok(pid) => {
                     if let Some((pidfile, _)) = plan.pidfile.take() {
                         pidfile.disown();
@@ -702,7 +710,11 @@ impl core::fmt::Display for GidsShown<'_> {
 /// threads, and proceed.
 fn check_threads(status: Option<procfs::Status>) -> Result<(), Error> {
     match status {
-        Some(s) if s.threads > 1 => Err(Error::new(ErrorKind::Threads, None, format_args!("{}", s.threads))),
+        Some(s) if s.threads > 1 => Err(Error::new(
+            ErrorKind::Threads,
+            None,
+            format_args!("{}", s.threads),
+        )),
         _ => Ok(()),
     }
 }
@@ -755,6 +767,7 @@ fn prepare<'d, 'a>(
             ..Supervisor::default()
         },
         listener: None,
+        channel: None,
     };
     for fd in daemon.preserve.as_slice() {
         if !sys::is_open(*fd) {
@@ -766,7 +779,9 @@ fn prepare<'d, 'a>(
         }
     }
     plan.keep = daemon.preserve;
-    open_streams(&mut plan)?;
+    // The pidfile first: a start refused as "already running" must not have created
+    // output files. Then the channel, the daemon's end first, so that the descriptors
+    // the daemon keeps sit next to each other (fewer `close_range` calls).
     if let Some(path) = &daemon.pidfile {
         let (pidfile, previous) = Pidfile::lock(path.as_c_str(), plan.floor())?;
         plan.pidfile = Some((pidfile, previous));
@@ -774,6 +789,26 @@ fn prepare<'d, 'a>(
             plan.keep_internal(fd).map_err(|err| plan.abandon(err))?;
         }
     }
+    if detach {
+        let floor = plan.floor();
+        let pair = channel::pair()
+            .and_then(|(a, b)| Ok((fds::above_stdio(b)?, fds::at_or_above(a, floor)?)));
+        match pair {
+            Ok((ours, theirs)) => {
+                plan.keep_internal(theirs.as_raw_fd())
+                    .map_err(|err| plan.abandon(err))?;
+                plan.channel = Some((ours, theirs));
+            }
+            Err(e) => {
+                return Err(plan.abandon(Error::new(
+                    ErrorKind::Channel,
+                    Some(e),
+                    format_args!("socketpair"),
+                )))
+            }
+        }
+    }
+    open_streams(&mut plan).map_err(|err| plan.abandon(err))?;
     if let Err(err) = plan.find_supervisors(detach, exec) {
         return Err(plan.abandon(err));
     }

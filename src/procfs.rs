@@ -33,7 +33,7 @@ fn parse_number(name: &[u8]) -> Option<i32> {
     Some(name.iter().fold(0, |n, d| n * 10 + i32::from(d - b'0')))
 }
 
-/// What the daemon's start needs from `/proc/self/status`, read once.
+/// What the daemon's start needs from `/proc/thread-self/status`, read once.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Status {
     /// How many threads the process has (`Threads:`).
@@ -42,9 +42,16 @@ pub(crate) struct Status {
     pub(crate) dispositions: crate::sys::Dispositions,
 }
 
-/// Reads `/proc/self/status`; `None` without `/proc` or when a field is missing.
+/// Reads `/proc/thread-self/status` (Linux 3.17): the signal mask is the calling
+/// thread's, which is the one a fork copies; the rest is the process's. `None`
+/// without `/proc` or when a field is missing.
 pub(crate) fn status() -> Option<Status> {
-    let file = fs::open(c"/proc/self/status", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let file = fs::open(
+        c"/proc/thread-self/status",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
     // The file is about 1.5 KiB; the lines we want come well before 4 KiB.
     let mut buf = [0u8; 4096];
     let mut len = 0;
@@ -57,12 +64,18 @@ pub(crate) fn status() -> Option<Status> {
         }
     }
     let field = |name: &[u8], radix| {
-        let line = buf[..len].split(|&b| b == b'\n').find_map(|l| l.strip_prefix(name))?;
+        let line = buf[..len]
+            .split(|&b| b == b'\n')
+            .find_map(|l| l.strip_prefix(name))?;
         u64::from_str_radix(core::str::from_utf8(line).ok()?.trim(), radix).ok()
     };
     Some(Status {
         threads: field(b"Threads:", 10)?,
-        dispositions: crate::sys::Dispositions { ignored: field(b"SigIgn:", 16)?, caught: field(b"SigCgt:", 16)? },
+        dispositions: crate::sys::Dispositions {
+            ignored: field(b"SigIgn:", 16)?,
+            caught: field(b"SigCgt:", 16)?,
+            blocked: field(b"SigBlk:", 16)?,
+        },
     })
 }
 

@@ -49,6 +49,8 @@ const NSIG: i32 = 65;
 pub(crate) struct Dispositions {
     pub(crate) ignored: u64,
     pub(crate) caught: u64,
+    /// The signal mask (`SigBlk`), which the daemon inherits too.
+    pub(crate) blocked: u64,
 }
 
 /// daemon(7) steps 2 and 3: every signal back to `SIG_DFL` (including SIGPIPE,
@@ -80,6 +82,9 @@ pub(crate) fn reset_signals(ignore: u64, now: Option<Dispositions>) -> Result<()
             Err(Errno::INVAL) if !wanted_ignored => {}
             Err(errno) => return Err((sig, errno)),
         }
+    }
+    if now.is_some_and(|d| d.blocked == 0) {
+        return Ok(());
     }
     // SAFETY: a zeroed sigset_t is a valid value and the pointers are to live locals.
     unsafe {

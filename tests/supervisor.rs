@@ -26,11 +26,26 @@ fn main() -> ExitCode {
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let tests: [(&str, fn() -> Result<(), String>); 8] = [
-        ("systemd_path_socket_gets_ready_and_mainpid", systemd_path_socket),
-        ("systemd_abstract_socket_in_the_foreground", systemd_abstract_socket),
-        ("s6_notification_fd_gets_a_newline_then_eof", s6_notification_fd),
-        ("socket_activation_fds_kept_others_closed", socket_activation),
-        ("pid_1_in_a_new_namespace_stays_in_the_foreground", pid_1_stays_in_foreground),
+        (
+            "systemd_path_socket_gets_ready_and_mainpid",
+            systemd_path_socket,
+        ),
+        (
+            "systemd_abstract_socket_in_the_foreground",
+            systemd_abstract_socket,
+        ),
+        (
+            "s6_notification_fd_gets_a_newline_then_eof",
+            s6_notification_fd,
+        ),
+        (
+            "socket_activation_fds_kept_others_closed",
+            socket_activation,
+        ),
+        (
+            "pid_1_in_a_new_namespace_stays_in_the_foreground",
+            pid_1_stays_in_foreground,
+        ),
         ("cli_notify_socket_ready_late", cli_ready_late),
         ("cli_notify_socket_errno", cli_errno),
         ("cli_notify_socket_never", cli_never),
@@ -83,7 +98,9 @@ fn helper(mode: &str) -> ! {
     daemon = match mode {
         "detached" => daemon,
         "foreground" | "activated" => daemon.detach(Detach::Never),
-        "s6" => daemon.detach(Detach::Never).s6_notification_fd(NotificationFd::Env(c"S6_FD")),
+        "s6" => daemon
+            .detach(Detach::Never)
+            .s6_notification_fd(NotificationFd::Env(c"S6_FD")),
         "auto" => daemon.detach(Detach::Auto),
         other => panic!("unknown mode {other}"),
     };
@@ -112,12 +129,24 @@ fn helper(mode: &str) -> ! {
     // Each descriptor with what it links to; the listing's own directory shows as
     // the one that no longer resolves once the listing is done.
     let fds: Vec<String> = fs::read_dir("/proc/self/fd")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|fd| fs::read_link(format!("/proc/self/fd/{fd}")).ok().map(|l| format!("{fd}:{}", l.display())))
+        .filter_map(|fd| {
+            fs::read_link(format!("/proc/self/fd/{fd}"))
+                .ok()
+                .map(|l| format!("{fd}:{}", l.display()))
+        })
         .collect();
-    let report = format!("pid={pid}\nvars={}\nfds={}\n", vars.join(","), fds.join(","));
+    let report = format!(
+        "pid={pid}\nvars={}\nfds={}\n",
+        vars.join(","),
+        fds.join(",")
+    );
     let _ = fs::write(dir.join("report.tmp"), report);
     let _ = fs::rename(dir.join("report.tmp"), dir.join("report"));
     if mode == "auto" {
@@ -148,7 +177,9 @@ impl Scene {
 
     fn helper(&self, mode: &str) -> Command {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.env(HELPER, mode).env("DAEMONIC_DIR", &self.dir).stdin(Stdio::null());
+        cmd.env(HELPER, mode)
+            .env("DAEMONIC_DIR", &self.dir)
+            .stdin(Stdio::null());
         cmd
     }
 
@@ -160,7 +191,11 @@ impl Scene {
     }
 
     fn pidfile(&self) -> Option<i32> {
-        fs::read_to_string(self.dir.join("pid")).ok()?.trim().parse().ok()
+        fs::read_to_string(self.dir.join("pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 }
 
@@ -183,7 +218,11 @@ struct Report(String);
 impl Report {
     fn field(&self, name: &str) -> String {
         let prefix = format!("{name}=");
-        self.0.lines().find_map(|l| l.strip_prefix(prefix.as_str())).unwrap_or("").to_string()
+        self.0
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -208,9 +247,13 @@ fn ensure(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
 
 /// Receives one datagram (5 s at most).
 fn receive(socket: &UnixDatagram) -> Result<String, String> {
-    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut buf = [0u8; 512];
-    let n = socket.recv(&mut buf).map_err(|e| format!("no datagram: {e}"))?;
+    let n = socket
+        .recv(&mut buf)
+        .map_err(|e| format!("no datagram: {e}"))?;
     Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
@@ -228,14 +271,24 @@ fn systemd_path_socket() -> Result<(), String> {
     let scene = Scene::new("path");
     let path = scene.dir.join("notify.sock");
     let socket = UnixDatagram::bind(&path).unwrap();
-    let status = scene.helper("detached").env("NOTIFY_SOCKET", &path).status().unwrap();
+    let status = scene
+        .helper("detached")
+        .env("NOTIFY_SOCKET", &path)
+        .status()
+        .unwrap();
     ensure(status.success(), || format!("launcher: {status}"))?;
     let message = receive(&socket)?;
     let pid = scene.pidfile().ok_or("no pidfile")?;
-    ensure(message == format!("READY=1\nMAINPID={pid}\n"), || format!("received {message:?}, daemon {pid}"))?;
+    ensure(message == format!("READY=1\nMAINPID={pid}\n"), || {
+        format!("received {message:?}, daemon {pid}")
+    })?;
     let report = scene.report()?;
-    ensure(report.field("pid") == pid.to_string(), || format!("report {}", report.0))?;
-    ensure(report.field("vars").is_empty(), || format!("supervisor variables left: {}", report.field("vars")))
+    ensure(report.field("pid") == pid.to_string(), || {
+        format!("report {}", report.0)
+    })?;
+    ensure(report.field("vars").is_empty(), || {
+        format!("supervisor variables left: {}", report.field("vars"))
+    })
 }
 
 /// systemd with an abstract socket (`@name`), foreground: `READY=1` without
@@ -245,11 +298,17 @@ fn systemd_abstract_socket() -> Result<(), String> {
     let name = format!("daemonic-test-{}", std::process::id());
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let socket = UnixDatagram::bind_addr(&addr).unwrap();
-    let child = scene.helper("foreground").env("NOTIFY_SOCKET", format!("@{name}")).spawn().unwrap();
+    let child = scene
+        .helper("foreground")
+        .env("NOTIFY_SOCKET", format!("@{name}"))
+        .spawn()
+        .unwrap();
     let message = receive(&socket)?;
     ensure(message == "READY=1\n", || format!("received {message:?}"))?;
     let report = scene.report()?;
-    ensure(report.field("pid") == child.id().to_string(), || format!("not in the foreground: {}", report.0))
+    ensure(report.field("pid") == child.id().to_string(), || {
+        format!("not in the foreground: {}", report.0)
+    })
 }
 
 /// s6: the notification descriptor (from `S6_FD`) gets one newline, then is closed.
@@ -265,17 +324,30 @@ fn s6_notification_fd() -> Result<(), String> {
     cmd.env("S6_FD", "3");
     // SAFETY: dup2 is async-signal-safe; it gives the child the pipe as fd 3, as
     // s6-supervise gives its service the notification-fd.
-    unsafe { cmd.pre_exec(move || if libc::dup2(raw, 3) == 3 { Ok(()) } else { Err(std::io::Error::last_os_error()) }) };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) == 3 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+    };
     let _child = cmd.spawn().unwrap();
     drop(write);
     let mut got = Vec::new();
     let mut file = fs::File::from(read);
     let reader = std::thread::spawn(move || file.read_to_end(&mut got).map(|_| got));
-    wait_for(|| reader.is_finished(), "the notification pipe's end of file")?;
+    wait_for(
+        || reader.is_finished(),
+        "the notification pipe's end of file",
+    )?;
     let got = reader.join().unwrap().map_err(|e| e.to_string())?;
     ensure(got == b"\n", || format!("read {got:?}"))?;
     let report = scene.report()?;
-    ensure(!report.field("fds").contains("pipe:"), || format!("the notification pipe is still open: {}", report.0))
+    ensure(!report.field("fds").contains("pipe:"), || {
+        format!("the notification pipe is still open: {}", report.0)
+    })
 }
 
 /// Socket activation in the foreground, under a subreaper (as a supervisor would be):
@@ -288,25 +360,35 @@ fn socket_activation() -> Result<(), String> {
     let null = fs::File::open("/dev/null").unwrap();
     let raw = null.as_raw_fd();
     let mut cmd = scene.helper("activated");
-    // SAFETY: dup2 is async-signal-safe; descriptors 3, 4 and 5 without close-on-exec.
+    // SAFETY: fcntl, dup2 and close are async-signal-safe. The copy goes above 10
+    // first: `raw` may itself be 3, 4 or 5, and dup2 onto itself would keep its
+    // close-on-exec flag.
     unsafe {
         cmd.pre_exec(move || {
+            let src = libc::fcntl(raw, libc::F_DUPFD, 10);
             for fd in [3, 4, 5] {
-                if libc::dup2(raw, fd) != fd {
+                if src < 0 || libc::dup2(src, fd) != fd {
                     return Err(std::io::Error::last_os_error());
                 }
             }
+            libc::close(src);
             Ok(())
         })
     };
     let child = cmd.spawn().unwrap();
     let report = scene.report()?;
-    ensure(report.field("pid") == child.id().to_string(), || format!("not in the foreground: {}", report.0))?;
+    ensure(report.field("pid") == child.id().to_string(), || {
+        format!("not in the foreground: {}", report.0)
+    })?;
     let fds: Vec<String> = report.field("fds").split(',').map(str::to_string).collect();
     let has = |fd: &str| fds.iter().any(|f| f == fd);
-    ensure(has("3:/dev/null") && has("4:/dev/null"), || format!("activation fds closed: {fds:?}"))?;
+    ensure(has("3:/dev/null") && has("4:/dev/null"), || {
+        format!("activation fds closed: {fds:?}")
+    })?;
     ensure(!has("5:/dev/null"), || format!("fd 5 leaked: {fds:?}"))?;
-    ensure(report.field("vars").is_empty(), || format!("variables left: {}", report.field("vars")))
+    ensure(report.field("vars").is_empty(), || {
+        format!("variables left: {}", report.field("vars"))
+    })
 }
 
 /// `Detach::Auto` as PID 1 of a new PID namespace (a container's entrypoint) stays in
@@ -329,14 +411,27 @@ fn pid_1_stays_in_foreground() -> Result<(), String> {
         .unwrap();
     ensure(status.success(), || format!("unshare: {status}"))?;
     let report = scene.report()?;
-    ensure(report.field("pid") == "1", || format!("detached (or not PID 1): {}", report.0))
+    ensure(report.field("pid") == "1", || {
+        format!("detached (or not PID 1): {}", report.0)
+    })
 }
 
 /// The command as the receiving end of sd_notify, with a program (a shell script with
 /// python3 for the datagram) that reports as `script` says.
-fn cli_notify(name: &str, script: &str, timeout: &str) -> Result<(Scene, std::process::Output, Duration), String> {
-    if Command::new("python3").arg("-c").arg("").status().map_or(true, |s| !s.success()) {
-        return Err("skipped: needs python3 to send sd_notify datagrams from a shell program".into());
+fn cli_notify(
+    name: &str,
+    script: &str,
+    timeout: &str,
+) -> Result<(Scene, std::process::Output, Duration), String> {
+    if Command::new("python3")
+        .arg("-c")
+        .arg("")
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        return Err(
+            "skipped: needs python3 to send sd_notify datagrams from a shell program".into(),
+        );
     }
     let scene = Scene::new(name);
     let send = "python3 -c 'import os,socket,sys; a=os.environ[\"NOTIFY_SOCKET\"]; \
@@ -345,7 +440,13 @@ fn cli_notify(name: &str, script: &str, timeout: &str) -> Result<(Scene, std::pr
     let program = script.replace("SEND", send);
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_daemonic"))
-        .args(["start", "--notify-socket", "--timeout", timeout, "--pidfile"])
+        .args([
+            "start",
+            "--notify-socket",
+            "--timeout",
+            timeout,
+            "--pidfile",
+        ])
         .arg(scene.dir.join("pid"))
         .args(["--", "/bin/sh", "-c", &program])
         .stdin(Stdio::null())
@@ -357,7 +458,8 @@ fn cli_notify(name: &str, script: &str, timeout: &str) -> Result<(Scene, std::pr
 /// Whether a process runs the given command line fragment.
 fn running(fragment: &str) -> bool {
     fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(fragment))
+        fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(fragment))
     })
 }
 
@@ -365,10 +467,16 @@ fn cli_ready_late() -> Result<(), String> {
     let marker = format!("sleep 1000.{}1", std::process::id());
     let script = format!("sleep 0.3; SEND READY=1; exec {marker}");
     let (scene, out, took) = cli_notify("ready", &script, "5")?;
-    ensure(out.status.success(), || format!("{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr)))?;
-    ensure(took >= Duration::from_millis(250), || format!("returned after {took:?}, before READY=1"))?;
+    ensure(out.status.success(), || {
+        format!("{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr))
+    })?;
+    ensure(took >= Duration::from_millis(250), || {
+        format!("returned after {took:?}, before READY=1")
+    })?;
     let pid = scene.pidfile().ok_or("no pidfile")?;
-    ensure(Path::new(&format!("/proc/{pid}")).exists(), || "the program is not running".into())?;
+    ensure(Path::new(&format!("/proc/{pid}")).exists(), || {
+        "the program is not running".into()
+    })?;
     // SAFETY: kill takes plain integers.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     Ok(())
@@ -380,9 +488,14 @@ fn cli_errno() -> Result<(), String> {
     let (scene, out, _) = cli_notify("errno", &script, "5")?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure(out.status.code() == Some(3), || format!("{:?}", out.status))?;
-    ensure(stderr.contains("reported failure") && stderr.contains("os error 5"), || format!("stderr {stderr:?}"))?;
+    ensure(
+        stderr.contains("reported failure") && stderr.contains("os error 5"),
+        || format!("stderr {stderr:?}"),
+    )?;
     wait_for(|| !running(&marker), "the failed program to be gone")?;
-    ensure(scene.pidfile().is_none(), || "the pidfile was left behind".into())
+    ensure(scene.pidfile().is_none(), || {
+        "the pidfile was left behind".into()
+    })
 }
 
 fn cli_never() -> Result<(), String> {
@@ -390,8 +503,14 @@ fn cli_never() -> Result<(), String> {
     let (scene, out, took) = cli_notify("never", &format!("exec {marker}"), "0.4")?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure(out.status.code() == Some(3), || format!("{:?}", out.status))?;
-    ensure(stderr.contains("not ready within"), || format!("stderr {stderr:?}"))?;
-    ensure(took >= Duration::from_millis(350), || format!("gave up after {took:?}"))?;
+    ensure(stderr.contains("not ready within"), || {
+        format!("stderr {stderr:?}")
+    })?;
+    ensure(took >= Duration::from_millis(350), || {
+        format!("gave up after {took:?}")
+    })?;
     wait_for(|| !running(&marker), "the silent program to be killed")?;
-    ensure(scene.pidfile().is_none(), || "the pidfile was left behind".into())
+    ensure(scene.pidfile().is_none(), || {
+        "the pidfile was left behind".into()
+    })
 }

@@ -51,12 +51,7 @@ impl NotifySocket {
 
     /// Sends one `sd_notify` message (`READY=1`, `STATUS=...`, `STOPPING=1`, ...).
     pub(crate) fn send(&self, message: &[u8]) -> Result<(), Errno> {
-        let socket = socket_with(
-            AddressFamily::UNIX,
-            SocketType::DGRAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let socket = datagram_socket()?;
         let addr = match self.addr[0] {
             b'@' => SocketAddrUnix::new_abstract_name(&self.addr[1..self.len])?,
             _ => SocketAddrUnix::new(
@@ -134,12 +129,7 @@ impl NotifyListener {
         name[..LABEL.len()].copy_from_slice(LABEL);
         name[LABEL.len()..LABEL.len() + pid.len()].copy_from_slice(pid);
         let len = LABEL.len() + pid.len();
-        let socket = socket_with(
-            AddressFamily::UNIX,
-            SocketType::DGRAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let socket = datagram_socket()?;
         let socket = crate::fds::above_stdio(socket)?;
         sockopt::set_socket_passcred(&socket, true)?;
         bind(&socket, &SocketAddrUnix::new_abstract_name(&name[..len])?)?;
@@ -207,6 +197,11 @@ fn elapsed(start: rustix::time::Timespec) -> Duration {
     let nanos = i128::from(now.tv_sec - start.tv_sec) * 1_000_000_000
         + i128::from(now.tv_nsec - start.tv_nsec);
     Duration::from_nanos(nanos.clamp(0, u64::MAX as i128) as u64)
+}
+
+/// A close-on-exec `AF_UNIX` datagram socket, sd_notify's transport.
+fn datagram_socket() -> Result<OwnedFd, Errno> {
+    socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
 }
 
 fn number(text: &[u8]) -> Option<u64> {

@@ -371,6 +371,9 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
         let Some(Contents { file, pid }) = pidfile::inspect(path)? else {
             return Ok(None);
         };
+        if pid.is_err() {
+            return Err(malformed(path));
+        }
         if !pidfile::is_locked(&file).map_err(|e| read_error(path, e))? {
             return Ok(None);
         }

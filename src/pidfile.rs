@@ -115,8 +115,19 @@ impl Pidfile {
             let file = crate::fds::at_or_above(file, floor)
                 .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
             let st = fs::fstat(&file).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
+            if st.st_nlink == 0 {
+                continue; // unlinked since our open: start over
+            }
             let writable = if created { 0 } else { 0o022 };
             check(&st, writable).map_err(|why| insecure(&shown, why))?;
+            // Before locking: the creator may lose the lock to another starter,
+            // and the file must not stay as the umask made it.
+            if created && st.st_mode & 0o7777 != 0o644 {
+                // The umask shaped the new file's mode; the pidfile must be 0644 regardless.
+                fs::fchmod(&file, Mode::from_raw_mode(0o644))
+                    .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
+            }
+
             match lock_exclusive(&file) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -135,11 +146,6 @@ impl Pidfile {
                 Ok(_) | Err(Errno::NOENT) => continue,
                 Err(e) => return Err(fail(ErrorKind::OpenPidfile, Some(e))),
             }
-            if created && st.st_mode & 0o7777 != 0o644 {
-                // The umask shaped the new file's mode; the pidfile must be 0644 regardless.
-                fs::fchmod(&file, Mode::from_raw_mode(0o644))
-                    .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
-            }
             let mut previous = Previous {
                 created,
                 len: 0,
@@ -147,6 +153,10 @@ impl Pidfile {
             };
             if st.st_size > 0 {
                 previous.len = rustix::io::pread(&file, &mut previous.content, 0).unwrap_or(0);
+                // Empty from the moment we hold the lock: until the daemon writes its
+                // PID, the old one (perhaps reused by an unrelated process by now) must
+                // not look like a live daemon's to `stop` or `status`.
+                fs::ftruncate(&file, 0).map_err(|e| fail(ErrorKind::WritePidfile, Some(e)))?;
             }
             return Ok((
                 Pidfile {
@@ -386,6 +396,9 @@ pub(crate) fn inspect(path: &CStr) -> Result<Option<Contents>, Error> {
         Err(e) => return Err(fail(e)),
     };
     let st = fs::fstat(&file).map_err(fail)?;
+    if st.st_nlink == 0 {
+        return Ok(None); // removed since our open
+    }
     check(&st, 0o002).map_err(|why| insecure(&shown, why))?;
     let pid = read_content(&file).map_err(fail)?;
     Ok(Some(Contents { file, pid }))
@@ -395,8 +408,11 @@ pub(crate) fn inspect(path: &CStr) -> Result<Option<Contents>, Error> {
 /// kernel's `pid_max`, or our own PID (a container restarted with the same small
 /// PIDs), names no daemon.
 pub(crate) fn read_content(file: &OwnedFd) -> Result<Result<Option<Pid>, ()>, Errno> {
-    let mut buf = [0u8; CONTENT_CAP];
+    let mut buf = [0u8; CONTENT_CAP + 1];
     let n = rustix::io::pread(file, &mut buf, 0)?;
+    if n > CONTENT_CAP {
+        return Ok(Err(()));
+    }
     let content = &buf[..n];
     if content.trim_ascii().is_empty() {
         return Ok(Ok(None));
@@ -511,7 +527,15 @@ fn read_pid(file: &OwnedFd) -> Option<Pid> {
 /// process groups).
 pub(crate) fn parse_pid(content: &[u8]) -> Option<Pid> {
     let digits = content.trim_ascii();
-    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let start = digits
+        .iter()
+        .position(|&d| d != b'0')
+        .unwrap_or(digits.len());
+    let digits = &digits[start..];
+    if digits.len() > 10 {
         return None;
     }
     let value = digits

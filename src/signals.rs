@@ -86,7 +86,8 @@ const fn bit(signal: Signal) -> u64 {
 }
 
 /// Signal names (without `SIG`) and numbers, as `kill -l` prints them.
-const NAMES: [(&str, Signal); 30] = [
+const NAMES: [(&str, Signal); 31] = [
+    ("SYS", Signal::SYS),
     ("HUP", Signal::HUP),
     ("INT", Signal::INT),
     ("QUIT", Signal::QUIT),

@@ -201,7 +201,12 @@ fn elapsed(start: rustix::time::Timespec) -> Duration {
 
 /// A close-on-exec `AF_UNIX` datagram socket, sd_notify's transport.
 fn datagram_socket() -> Result<OwnedFd, Errno> {
-    socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
+    socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
 }
 
 fn number(text: &[u8]) -> Option<u64> {

@@ -4,11 +4,11 @@
 //! "dirty" launcher (leaked descriptors, blocked and ignored signals, a strict umask),
 //! so the runner's checks of the daemon prove the library cleaned up.
 //!
-//! `tests/control.rs` adds three scenarios: "restart" (`Daemon::restart`, otherwise as
+//! `tests/control.rs` adds four scenarios: "restart" (`Daemon::restart`, otherwise as
 //! "fork"), "ctl" (no daemon: one `status` or `stop` call, from a process of its own
-//! process group, its outcome printed as `key=value` lines) and "hold_pidfile"
+//! process group, its outcome printed as `key=value` lines), "hold_pidfile"
 //! (`Pidfile::open`, then hold the lock without writing, as a starter between its lock
-//! and its write).
+//! and its write) and "churn_pidfile" (`Pidfile::open` and release, in a loop).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
@@ -80,6 +80,7 @@ pub fn run(scenario: &str) -> ! {
     match scenario {
         "ctl" => ctl(),
         "hold_pidfile" => hold_pidfile(),
+        "churn_pidfile" => churn_pidfile(),
         _ => {}
     }
     // SAFETY: registers a plain function; no other thread exists yet.
@@ -406,7 +407,9 @@ fn in_daemon(started: Started, after: usize) -> ! {
         Started::Pending(pending) => match opt("then").as_deref().unwrap_or("ready") {
             "ready" => {
                 before_ready();
-                pending.ready().unwrap_or_else(|e| die(&format!("cannot notify the supervisor: {e}")))
+                pending
+                    .ready()
+                    .unwrap_or_else(|e| die(&format!("cannot notify the supervisor: {e}")))
             }
             "drop" => {
                 drop(pending);
@@ -549,6 +552,58 @@ fn hold_pidfile() -> ! {
         std::fs::write(marker, "").unwrap();
     }
     sleep_forever()
+}
+
+/// The "churn_pidfile" scenario: a daemon starting and releasing its pidfile over and
+/// over, through the library: `Pidfile::open`, then drop it (which removes the file
+/// while still locked, then closes it). It stops when `until` exists, after `rounds`
+/// attempts, or (unless `contend`) when another process holds the lock; any other
+/// error ends it too unless `contend`, which counts the errors instead. Waits at
+/// `go_fifo` first if given. Prints `released=`, `already=`, `refused=` (other errors)
+/// and `first_refusal=` lines, then `end`.
+fn churn_pidfile() -> ! {
+    let path = opt("pidfile").unwrap_or_else(|| die("no pidfile"));
+    let until = opt("until");
+    let rounds: Option<u64> = opt("rounds").map(|r| r.parse().unwrap());
+    let contend = opt("contend").is_some();
+    if let Some(fifo) = opt("go_fifo") {
+        wait_for_go(&fifo);
+    }
+    let (mut released, mut already, mut refused) = (0u64, 0u64, 0u64);
+    let mut first_refusal = String::new();
+    for attempt in 0.. {
+        if rounds.is_some_and(|r| attempt >= r)
+            || until.as_ref().is_some_and(|u| Path::new(u).exists())
+        {
+            break;
+        }
+        match Pidfile::open(&*path) {
+            Ok(pidfile) => {
+                drop(pidfile);
+                released += 1;
+            }
+            Err(e) if matches!(e.kind(), daemonic::ErrorKind::AlreadyRunning { .. }) => {
+                already += 1;
+                if !contend {
+                    break;
+                }
+            }
+            Err(e) if contend => {
+                refused += 1;
+                if first_refusal.is_empty() {
+                    first_refusal = e.to_string();
+                }
+            }
+            Err(e) => {
+                eprintln!("daemonic: {e}");
+                std::process::exit(e.exit_code())
+            }
+        }
+    }
+    println!(
+        "released={released}\nalready={already}\nrefused={refused}\nfirst_refusal={first_refusal}\nend"
+    );
+    std::process::exit(0)
 }
 
 /// A seccomp filter under which `pidfd_open` and `pidfd_send_signal` fail with ENOSYS.

@@ -1,0 +1,285 @@
+//! Unit tests of the stop schedule (`Schedule::parse`, start-stop-daemon's `--retry`
+//! syntax), of `parse_signal`, and of the exit codes of `Status` and `Stopped`,
+//! through the public API only.
+
+use core::time::Duration;
+
+use daemonic::{parse_signal, ErrorKind, Pid, Schedule, Signal, Status, Step, Stopped};
+
+fn wait(secs: u64) -> Step {
+    Step::Wait(Duration::from_secs(secs))
+}
+
+fn sig(signal: Signal) -> Step {
+    Step::Signal(signal)
+}
+
+fn parse(text: &str) -> Schedule {
+    Schedule::parse(text, Signal::TERM).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+/// The message of a refused schedule, after checking its kind.
+fn refused(text: &str) -> String {
+    match Schedule::parse(text, Signal::TERM) {
+        Ok(schedule) => panic!("{text:?} was accepted: {:?}", schedule.steps()),
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::InvalidOption, "{text:?}: {e}");
+            let message = e.to_string();
+            assert!(
+                message.contains(&format!("stop schedule {text:?}")),
+                "the message should quote the schedule: {message}"
+            );
+            message
+        }
+    }
+}
+
+#[test]
+fn signal_wait_signal_wait() {
+    assert_eq!(
+        parse("TERM/30/KILL/5").steps(),
+        [sig(Signal::TERM), wait(30), sig(Signal::KILL), wait(5)]
+    );
+    assert_eq!(
+        parse("HUP/1/INT/2/KILL/3").steps(),
+        [
+            sig(Signal::HUP),
+            wait(1),
+            sig(Signal::INT),
+            wait(2),
+            sig(Signal::KILL),
+            wait(3)
+        ]
+    );
+    // A schedule need not end with a wait, nor start with a signal.
+    assert_eq!(parse("TERM").steps(), [sig(Signal::TERM)]);
+    assert_eq!(parse("5/KILL").steps(), [wait(5), sig(Signal::KILL)]);
+}
+
+/// A bare number N is `SIGNAL/N/KILL/N`, SIGNAL being the one given to `parse`.
+#[test]
+fn bare_number_is_signal_then_kill() {
+    assert_eq!(
+        parse("5").steps(),
+        [sig(Signal::TERM), wait(5), sig(Signal::KILL), wait(5)]
+    );
+    assert_eq!(
+        Schedule::parse("7", Signal::INT).unwrap().steps(),
+        [sig(Signal::INT), wait(7), sig(Signal::KILL), wait(7)]
+    );
+    assert_eq!(
+        parse("0").steps(),
+        [sig(Signal::TERM), wait(0), sig(Signal::KILL), wait(0)]
+    );
+    // The signal given to `parse` is only for the bare number.
+    assert_eq!(
+        Schedule::parse("TERM/5", Signal::INT).unwrap().steps(),
+        [sig(Signal::TERM), wait(5)]
+    );
+}
+
+/// Signals as start-stop-daemon takes them: names with or without SIG, any case, or
+/// `-NUMBER` (a plain number is a wait).
+#[test]
+fn signal_spellings_in_a_schedule() {
+    let expected = [sig(Signal::TERM), wait(1)];
+    for text in [
+        "TERM/1",
+        "SIGTERM/1",
+        "term/1",
+        "SigTerm/1",
+        "-15/1",
+        "-TERM/1",
+    ] {
+        assert_eq!(parse(text).steps(), expected, "{text}");
+    }
+    assert_eq!(parse("15/1").steps(), [wait(15), wait(1)]);
+    assert_eq!(parse("-9").steps(), [sig(Signal::KILL)]);
+}
+
+/// `forever` repeats the rest of the schedule; it is kept apart from the steps, so a
+/// schedule with it differs from the same steps without it.
+#[test]
+fn forever() {
+    let with = parse("TERM/5/forever/KILL/1");
+    let without = parse("TERM/5/KILL/1");
+    assert_eq!(with.steps(), without.steps());
+    assert_ne!(with, without, "forever was dropped");
+    assert_ne!(
+        parse("forever/TERM/5/KILL/1"),
+        with,
+        "where forever stands must count"
+    );
+    assert_eq!(
+        parse("forever/TERM/1").steps(),
+        [sig(Signal::TERM), wait(1)]
+    );
+    assert_eq!(
+        parse("TERM/forever/1").steps(),
+        [sig(Signal::TERM), wait(1)]
+    );
+}
+
+#[test]
+fn invalid_schedules() {
+    for text in [
+        "",
+        "/",
+        "TERM/",
+        "/TERM",
+        "TERM//5",
+        "TERM/x",
+        "TERM/1.5",
+        "TERM/-",
+        "TERM/ 5",
+        "NOPE/5",
+        "99999999999999999999999",
+        "TERM/99999999999999999999999",
+    ] {
+        refused(text);
+    }
+}
+
+#[test]
+fn forever_needs_a_wait_to_repeat() {
+    refused("forever");
+    refused("TERM/forever");
+    let message = refused("TERM/5/forever/KILL");
+    assert!(
+        message.contains("forever must repeat at least one wait"),
+        "{message}"
+    );
+    let message = refused("TERM/forever/1/forever/KILL/1");
+    assert!(message.contains("forever appears twice"), "{message}");
+}
+
+/// At most 16 steps (`forever` is not one).
+#[test]
+fn schedule_length_limit() {
+    let items = |n: usize| vec!["TERM/1"; n / 2].join("/");
+    assert_eq!(parse(&items(16)).steps().len(), 16);
+    assert_eq!(parse(&format!("forever/{}", items(16))).steps().len(), 16);
+    let message = refused(&format!("{}/KILL", items(16)));
+    assert!(message.contains("too long"), "{message}");
+}
+
+/// `Schedule::signal`: one signal, no wait (start-stop-daemon `--stop` alone).
+#[test]
+fn signal_only_schedule() {
+    assert_eq!(Schedule::signal(Signal::HUP).steps(), [sig(Signal::HUP)]);
+    assert_eq!(Schedule::signal(Signal::TERM), parse("TERM"));
+}
+
+/// Linux's signals as `kill -l` lists them, 1 to 31.
+const KILL_L: [(&str, i32); 31] = [
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+];
+
+/// Every spelling of a signal parses to it: NAME, SIGNAME, lower case, `-NAME`,
+/// `-SIGNAME`, NUMBER, `-NUMBER`.
+fn assert_spellings(name: &str, number: i32) {
+    let expected = Signal::from_named_raw(number);
+    assert!(expected.is_some(), "{number}");
+    let lower = name.to_ascii_lowercase();
+    for text in [
+        name.to_owned(),
+        format!("SIG{name}"),
+        lower.clone(),
+        format!("sig{lower}"),
+        format!("-{name}"),
+        format!("-SIG{name}"),
+        number.to_string(),
+        format!("-{number}"),
+    ] {
+        assert_eq!(parse_signal(&text), expected, "{text:?}");
+    }
+}
+
+#[test]
+fn parse_signal_names_and_numbers() {
+    for (name, number) in KILL_L.iter().filter(|(name, _)| *name != "SYS") {
+        assert_spellings(name, *number);
+    }
+}
+
+/// SIGSYS (31) is in `kill -l` like the others: its name must parse as its number does.
+#[test]
+fn parse_signal_knows_sys() {
+    assert_spellings("SYS", 31);
+}
+
+#[test]
+fn parse_signal_rejects() {
+    for text in [
+        "",
+        "-",
+        "--15",
+        "SIG",
+        "-SIG",
+        "NOPE",
+        "SIGNOPE",
+        "SIGSIGTERM",
+        "TERM ",
+        " TERM",
+        "TERM1",
+        "T",
+        "SIGTER",
+        "0",
+        "-0",
+        "65",
+        "100",
+        "2147483648",
+    ] {
+        assert_eq!(parse_signal(text), None, "{text:?}");
+    }
+}
+
+#[test]
+fn stopped_exit_codes() {
+    let pid = Pid::from_raw(4242).unwrap();
+    assert_eq!(Stopped::Exited { pid }.exit_code(), 0);
+    assert_eq!(Stopped::Signalled { pid }.exit_code(), 0);
+    assert_eq!(Stopped::NotRunning.exit_code(), 1);
+    assert_eq!(Stopped::StillRunning { pid }.exit_code(), 2);
+}
+
+#[test]
+fn status_exit_codes() {
+    let pid = Pid::from_raw(4242);
+    assert_eq!(Status::Running { pid }.exit_code(), 0);
+    assert_eq!(Status::Running { pid: None }.exit_code(), 0);
+    assert_eq!(Status::Stale { pid }.exit_code(), 1);
+    assert_eq!(Status::NotRunning.exit_code(), 3);
+    let error = Schedule::parse("", Signal::TERM).unwrap_err();
+    assert_eq!(Status::Unknown(error).exit_code(), 4);
+}

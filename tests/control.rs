@@ -26,7 +26,6 @@ use std::fs;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{chown, symlink, PermissionsExt};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,26 +34,11 @@ use std::time::{Duration, Instant};
 
 use daemonic::{status, stop, Error, ErrorKind, Pid, Schedule, Signal, Status, Stopped};
 use support::{
-    file_state, is_locked, is_root, passwd_entry, pidfile_pid, reap_children, runner_pid,
-    wait_until, Launched, Output, Proc, Test, DEADLINE,
+    file_state, is_locked, passwd_entry, pidfile_pid, reap_children, runner_pid, wait_until,
+    Launched, Output, Proc, Test, DEADLINE,
 };
 
-/// How a test ended, if it did not panic.
-enum Outcome {
-    Passed,
-    /// Skipped: what it needs, and why (`needs root because ...`).
-    Skipped(String),
-}
-use Outcome::Passed;
-
-/// Returns early from a test that cannot run without root.
-macro_rules! require_root {
-    ($why:expr) => {
-        if !is_root() {
-            return Outcome::Skipped(format!("needs root because {}", $why));
-        }
-    };
-}
+use support::runner::{require_root, tests, Outcome, Outcome::Passed};
 
 /// Returns early on architectures the seccomp filter does not know.
 macro_rules! require_x86_64 {
@@ -67,16 +51,7 @@ macro_rules! require_x86_64 {
     };
 }
 
-type TestFn = fn() -> Outcome;
-
-/// The tests, named after their functions.
-macro_rules! tests {
-    ($($name:ident),* $(,)?) => {
-        &[$((stringify!($name), $name as TestFn)),*]
-    };
-}
-
-const TESTS: &[(&str, TestFn)] = tests![
+const TESTS: &[(&str, support::runner::TestFn)] = tests![
     status_follows_a_daemons_life,
     stop_terminates_a_daemon,
     stop_graceful_daemon_leaves_no_pidfile,
@@ -116,81 +91,7 @@ const TESTS: &[(&str, TestFn)] = tests![
 ];
 
 fn main() {
-    if let Ok(scenario) = std::env::var("DAEMONIC_SCENARIO") {
-        support::scenario::run(&scenario);
-    }
-    let (filter, list) = parse_args();
-    let selected: Vec<_> = TESTS
-        .iter()
-        .filter(|(name, _)| filter.as_ref().map_or(true, |f| name.contains(f.as_str())))
-        .collect();
-    if list {
-        for (name, _) in &selected {
-            println!("{name}: test");
-        }
-        return;
-    }
-    // SAFETY: prctl with integer arguments.
-    let subreaper = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) };
-    assert_eq!(subreaper, 0, "PR_SET_CHILD_SUBREAPER");
-    let start = Instant::now();
-    println!("\nrunning {} tests", selected.len());
-    let (mut passed, mut failed, mut skipped) = (0, Vec::new(), 0);
-    for (name, test) in &selected {
-        let began = Instant::now();
-        match catch_unwind(AssertUnwindSafe(test)) {
-            Ok(Passed) => {
-                passed += 1;
-                println!("test {name} ... ok ({:.2}s)", began.elapsed().as_secs_f64());
-            }
-            Ok(Outcome::Skipped(why)) => {
-                skipped += 1;
-                println!("skipped: {name} {why}");
-                println!("test {name} ... skipped");
-            }
-            Err(_) => {
-                failed.push(*name);
-                println!("test {name} ... FAILED");
-            }
-        }
-    }
-    if !failed.is_empty() {
-        println!("\nfailures (their panic messages are above):");
-        for name in &failed {
-            println!("    {name}");
-        }
-    }
-    println!("\nfinished in {:.2}s", start.elapsed().as_secs_f64());
-    println!(
-        "test result: {}. {passed} passed; {} failed; {skipped} ignored; 0 measured; {} filtered out",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        failed.len(),
-        TESTS.len() - selected.len(),
-    );
-    if !failed.is_empty() {
-        std::process::exit(101);
-    }
-}
-
-/// The name filter (the first argument that is not a flag) and `--list`; the flags
-/// cargo and libtest users pass are accepted and ignored.
-fn parse_args() -> (Option<String>, bool) {
-    let mut filter = None;
-    let mut list = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--list" => list = true,
-            // Flags whose value is the next argument.
-            "--color" | "--format" | "--test-threads" | "--skip" | "--logfile" | "-Z" => {
-                args.next();
-            }
-            flag if flag.starts_with('-') => {}
-            name if filter.is_none() => filter = Some(name.to_owned()),
-            _ => {}
-        }
-    }
-    (filter, list)
+    support::runner::main(TESTS);
 }
 
 // ---------------------------------------------------------------------------------

@@ -20,12 +20,15 @@ use daemonic::{Daemon, Detach, Fork, NotificationFd};
 
 const HELPER: &str = "DAEMONIC_SUPERVISED";
 
+/// A test: `Err` with why it failed, or with `skipped: ...`.
+type Test = fn() -> Result<(), String>;
+
 fn main() -> ExitCode {
     if let Ok(mode) = std::env::var(HELPER) {
         helper(&mode);
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: [(&str, fn() -> Result<(), String>); 8] = [
+    let tests: [(&str, Test); 8] = [
         (
             "systemd_path_socket_gets_ready_and_mainpid",
             systemd_path_socket,
@@ -199,6 +202,14 @@ impl Scene {
     }
 }
 
+impl Scene {
+    /// Kills a helper that stayed in the foreground (it is the daemon) and reaps it.
+    fn end(&self, mut child: std::process::Child) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 impl Drop for Scene {
     fn drop(&mut self) {
         // Kill the daemon this scene started, by the PID it wrote, if it still runs.
@@ -303,10 +314,14 @@ fn systemd_abstract_socket() -> Result<(), String> {
         .env("NOTIFY_SOCKET", format!("@{name}"))
         .spawn()
         .unwrap();
-    let message = receive(&socket)?;
+    let message = receive(&socket);
+    let report = scene.report();
+    let pid = child.id().to_string();
+    scene.end(child);
+    let message = message?;
     ensure(message == "READY=1\n", || format!("received {message:?}"))?;
-    let report = scene.report()?;
-    ensure(report.field("pid") == child.id().to_string(), || {
+    let report = report?;
+    ensure(report.field("pid") == pid, || {
         format!("not in the foreground: {}", report.0)
     })
 }
@@ -333,18 +348,21 @@ fn s6_notification_fd() -> Result<(), String> {
             }
         })
     };
-    let _child = cmd.spawn().unwrap();
+    let child = cmd.spawn().unwrap();
     drop(write);
     let mut got = Vec::new();
     let mut file = fs::File::from(read);
     let reader = std::thread::spawn(move || file.read_to_end(&mut got).map(|_| got));
-    wait_for(
+    let finished = wait_for(
         || reader.is_finished(),
         "the notification pipe's end of file",
-    )?;
+    );
+    let report = scene.report();
+    scene.end(child);
+    finished?;
     let got = reader.join().unwrap().map_err(|e| e.to_string())?;
     ensure(got == b"\n", || format!("read {got:?}"))?;
-    let report = scene.report()?;
+    let report = report?;
     ensure(!report.field("fds").contains("pipe:"), || {
         format!("the notification pipe is still open: {}", report.0)
     })
@@ -376,8 +394,11 @@ fn socket_activation() -> Result<(), String> {
         })
     };
     let child = cmd.spawn().unwrap();
-    let report = scene.report()?;
-    ensure(report.field("pid") == child.id().to_string(), || {
+    let pid = child.id().to_string();
+    let report = scene.report();
+    scene.end(child);
+    let report = report?;
+    ensure(report.field("pid") == pid, || {
         format!("not in the foreground: {}", report.0)
     })?;
     let fds: Vec<String> = report.field("fds").split(',').map(str::to_string).collect();

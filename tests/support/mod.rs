@@ -1,6 +1,7 @@
 //! The runner's side: per-test directories and a guard that kills what a test started,
 //! launching helper processes, and reading a daemon's state from `/proc`.
 
+pub mod runner;
 pub mod scenario;
 
 use std::cell::RefCell;

@@ -232,63 +232,12 @@ fn prepare_launcher() {
 /// container profiles, so the library must fall back to its other ways of closing.
 #[cfg(target_arch = "x86_64")]
 fn deny_close_range() {
-    use libc::{sock_filter, BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
-    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-    let stmt = |code: u32, k: u32| sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump_if = |k: u32, jt: u8, jf: u8| sock_filter {
-        code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    let allow = stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
-    let filter = [
-        stmt(BPF_LD | BPF_W | BPF_ABS, 4), // seccomp_data.arch
-        jump_if(AUDIT_ARCH_X86_64, 1, 0),
-        allow,
-        stmt(BPF_LD | BPF_W | BPF_ABS, 0), // seccomp_data.nr
-        jump_if(libc::SYS_close_range as u32, 0, 1),
-        stmt(
-            BPF_RET | BPF_K,
-            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
-        ),
-        allow,
-    ];
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr().cast_mut(),
-    };
-    // SAFETY: `prog` points to `filter`, both alive for the calls; the kernel copies them.
-    unsafe {
-        check(
-            // prctl is variadic: pass every argument the kernel reads at full width.
-            libc::prctl(
-                libc::PR_SET_NO_NEW_PRIVS,
-                1 as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-            ) == 0,
-            "no_new_privs",
-        );
-        check(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::c_ulong::from(libc::SECCOMP_MODE_FILTER),
-                &prog as *const libc::sock_fprog,
-            ) == 0,
-            "seccomp",
-        );
-        // The filter must bite, or the test would prove nothing.
-        let ret = libc::syscall(libc::SYS_close_range, 100_000u32, 100_000u32, 0u32);
-        if ret != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
-            die("close_range still works under the seccomp filter");
-        }
+    deny_syscalls(&[libc::SYS_close_range], libc::EPERM);
+    // The filter must bite, or the test would prove nothing.
+    // SAFETY: close_range on a range where nothing is open.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, 100_000u32, 100_000u32, 0u32) };
+    if ret != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+        die("close_range still works under the seccomp filter");
     }
 }
 

@@ -112,10 +112,7 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Re
     let Some(t) = timeout else {
         return Ok(());
     };
-    let t = Timespec {
-        tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
-        tv_nsec: i64::from(t.subsec_nanos()),
-    };
+    let t = timespec(t);
     loop {
         let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
         match poll(&mut fds, Some(&t)) {
@@ -125,6 +122,19 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Re
             Err(e) => return Err(e),
         }
     }
+}
+
+/// `d` as the kernel's `timespec` (seconds beyond `i64::MAX` saturate).
+pub(crate) fn timespec(d: Duration) -> Timespec {
+    Timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    }
+}
+
+/// Sleeps for `d` (a signal may end it early; every caller loops anyway).
+pub(crate) fn sleep(d: Duration) {
+    let _ = rustix::thread::nanosleep(&timespec(d));
 }
 
 /// Receives the next report, waiting `timeout` at most (forever if `None`);

@@ -7,11 +7,11 @@
 
 use core::ffi::CStr;
 use core::time::Duration;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::process::{kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 
+use crate::channel;
 use crate::error::{Error, ErrorKind, Shown};
 use crate::path::IntoCPath;
 use crate::pidfile::{self, Contents};
@@ -381,7 +381,7 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
             Ok(Some(pid)) => pid,
             // Locked but empty: a daemon is starting and has not written its PID yet.
             Ok(None) if waited < PID_WAIT => {
-                sleep(PAUSE);
+                channel::sleep(PAUSE);
                 waited += PAUSE;
                 continue;
             }
@@ -393,7 +393,7 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
             // The PID is gone but the lock is held: the file is being rewritten, or a
             // child of the dead daemon holds the lock. Look again.
             Err(Errno::SRCH) if waited < PID_WAIT => {
-                sleep(PAUSE);
+                channel::sleep(PAUSE);
                 waited += PAUSE;
                 continue;
             }
@@ -415,7 +415,7 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
         if waited >= PID_WAIT {
             return Ok(None);
         }
-        sleep(PAUSE);
+        channel::sleep(PAUSE);
         waited += PAUSE;
     }
 }
@@ -438,18 +438,12 @@ impl Target {
     /// Waits up to `wait` for the daemon to exit; `true` if it did.
     fn wait_exit(&self, wait: Duration) -> Result<bool, Errno> {
         if let Some(pidfd) = &self.pidfd {
-            let timeout = Timespec {
-                tv_sec: wait.as_secs() as i64,
-                tv_nsec: i64::from(wait.subsec_nanos()),
+            // A pidfd becomes readable when its process exits.
+            return match channel::wait_readable(pidfd.as_fd(), Some(wait)) {
+                Ok(()) => Ok(true),
+                Err(Errno::TIMEDOUT) => Ok(false),
+                Err(e) => Err(e),
             };
-            loop {
-                let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
-                match poll(&mut fds, Some(&timeout)) {
-                    Ok(n) => return Ok(n > 0),
-                    Err(Errno::INTR) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
         }
         let mut waited = Duration::ZERO;
         loop {
@@ -459,16 +453,8 @@ impl Target {
             if waited >= wait {
                 return Ok(false);
             }
-            sleep(PAUSE);
+            channel::sleep(PAUSE);
             waited += PAUSE;
         }
     }
-}
-
-fn sleep(d: Duration) {
-    let t = Timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: i64::from(d.subsec_nanos()),
-    };
-    let _ = rustix::thread::nanosleep(&t);
 }

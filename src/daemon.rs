@@ -465,6 +465,10 @@ impl<'a> Daemon<'a> {
         if let Some(signal) = self.signals.unignorable() {
             return invalid(format_args!("signal {} cannot be ignored", signal.as_raw()));
         }
+        // u32::MAX is -1 to the kernel: "leave unchanged", never an identity.
+        if self.user == Some(User::Id(u32::MAX)) || self.group == Some(Group::Id(u32::MAX)) {
+            return invalid(format_args!("id {} is not a user or group", u32::MAX));
+        }
         for (stdio, name) in self.stdio.iter().zip(crate::plan::STREAMS) {
             if let Target::File(Err(NulError)) = stdio.0 {
                 return invalid(format_args!("{name} path contains a NUL byte"));
@@ -507,12 +511,11 @@ impl<'a> Daemon<'a> {
     /// }
     /// ```
     pub fn start_pending(self) -> Pending {
-        let self_ok_if_running = self.ok_if_running;
         match crate::plan::run(&self, None, true) {
             Ok(Fork::Daemon(pending)) => pending,
             Ok(Fork::Parent(_)) => exit(0),
             Err(err)
-                if self_ok_if_running && matches!(err.kind(), ErrorKind::AlreadyRunning { .. }) =>
+                if self.ok_if_running && matches!(err.kind(), ErrorKind::AlreadyRunning { .. }) =>
             {
                 exit(0)
             }

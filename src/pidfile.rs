@@ -335,10 +335,7 @@ fn check(st: &Stat, writable: u32) -> Result<(), &'static str> {
 /// How long a starter waits out status probes' shared locks before giving up:
 /// `PROBE_RETRIES` attempts, `PROBE_PAUSE` apart (100 ms in all).
 const PROBE_RETRIES: usize = 500;
-const PROBE_PAUSE: rustix::thread::Timespec = rustix::thread::Timespec {
-    tv_sec: 0,
-    tv_nsec: 200_000,
-};
+const PROBE_PAUSE: core::time::Duration = core::time::Duration::from_micros(200);
 
 /// Takes the exclusive lock; `Ok(false)` when a daemon holds it.
 ///
@@ -358,7 +355,7 @@ fn lock_exclusive(file: &OwnedFd) -> Result<bool, Errno> {
             Err(e) => return Err(e),
             Ok(()) => fs::flock(file, FlockOperation::Unlock)?,
         }
-        let _ = rustix::thread::nanosleep(&PROBE_PAUSE);
+        crate::channel::sleep(PROBE_PAUSE);
     }
     Err(Errno::AGAIN)
 }
@@ -542,6 +539,12 @@ pub(crate) fn parse_pid(content: &[u8]) -> Option<Pid> {
         .iter()
         .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
     Pid::from_raw(i32::try_from(value).ok()?)
+}
+
+/// `n` in decimal, without the newline [`decimal`] adds.
+pub(crate) fn digits(n: u32, buf: &mut [u8; 12]) -> &[u8] {
+    let text = decimal(n, buf);
+    &text[..text.len() - 1]
 }
 
 /// Formats `n` in decimal with a trailing newline into `buf`, without `core::fmt`.

@@ -160,10 +160,10 @@ fn fill(
     }
     if let Some(fd) = additions.pidfile_fd {
         var[..PIDFILE_FD_VAR.len()].copy_from_slice(PIDFILE_FD_VAR);
-        let mut digits = [0u8; 12];
-        let n = crate::pidfile::decimal(fd as u32, &mut digits);
-        let end = PIDFILE_FD_VAR.len() + n.len() - 1; // without the newline
-        var[PIDFILE_FD_VAR.len()..end].copy_from_slice(&n[..n.len() - 1]);
+        let mut buf = [0u8; 12];
+        let n = crate::pidfile::digits(fd as u32, &mut buf);
+        let end = PIDFILE_FD_VAR.len() + n.len();
+        var[PIDFILE_FD_VAR.len()..end].copy_from_slice(n);
         var[end] = 0;
         let entry = CStr::from_bytes_until_nul(&var[..]).map_err(|_| too_many("digits"))?;
         envp.push(entry)
@@ -184,8 +184,10 @@ pub(crate) fn run(
 ) -> Result<Fork, Error> {
     daemon.check()?;
     let detach = detaches(daemon.detach);
-    if daemon.notify.is_some() && (program.is_none() || !detach) {
-        let why = "a readiness descriptor needs a program to execute and a detached daemon";
+    // Both readiness receivers wait in the original process for a program it started.
+    if (daemon.notify.is_some() || daemon.await_notify_socket) && (program.is_none() || !detach) {
+        let why =
+            "waiting for a program's readiness needs a program to execute and a detached daemon";
         return Err(Error::new(
             ErrorKind::InvalidOption,
             None,
@@ -197,14 +199,6 @@ pub(crate) fn run(
     let status = procfs::status();
     if program.is_none() {
         check_threads(status)?;
-    }
-    if daemon.await_notify_socket && (program.is_none() || !detach) {
-        let why = "awaiting sd_notify needs a program to execute and a detached daemon";
-        return Err(Error::new(
-            ErrorKind::InvalidOption,
-            None,
-            format_args!("{why}"),
-        ));
     }
     let mut plan = prepare(
         daemon,
@@ -931,13 +925,6 @@ fn resolve_creds(daemon: &Daemon<'_>) -> Result<Option<Creds>, Error> {
         None => None,
     };
     let uid = match daemon.user {
-        Some(User::Id(u)) if u == u32::MAX => {
-            return Err(Error::new(
-                ErrorKind::InvalidOption,
-                None,
-                format_args!("uid {u} is not a user"),
-            ))
-        }
         Some(User::Id(u)) => Some(Uid::from_raw(u)),
         Some(User::Name(_)) => account.map(|a| a.uid()),
         None => None,
@@ -952,13 +939,6 @@ fn resolve_creds(daemon: &Daemon<'_>) -> Result<Option<Creds>, Error> {
                     format_args!("{}", Shown(name.as_bytes())),
                 )
             })?,
-        Some(Group::Id(g)) if g == u32::MAX => {
-            return Err(Error::new(
-                ErrorKind::InvalidOption,
-                None,
-                format_args!("gid {g} is not a group"),
-            ))
-        }
         Some(Group::Id(g)) => Gid::from_raw(g),
         None => match account {
             Some(a) => a.gid(),

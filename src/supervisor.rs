@@ -124,8 +124,7 @@ impl NotifyListener {
         const LABEL: &[u8] = b"daemonic-notify-";
         let mut name = [0u8; 40];
         let mut digits = [0u8; 12];
-        let pid = crate::pidfile::decimal(getpid().as_raw_nonzero().get() as u32, &mut digits);
-        let pid = &pid[..pid.len() - 1];
+        let pid = crate::pidfile::digits(getpid().as_raw_nonzero().get() as u32, &mut digits);
         name[..LABEL.len()].copy_from_slice(LABEL);
         name[LABEL.len()..LABEL.len() + pid.len()].copy_from_slice(pid);
         let len = LABEL.len() + pid.len();

@@ -101,32 +101,12 @@ pub fn run(scenario: &str) -> ! {
     let started = match scenario {
         "start" => Started::Running(daemon.start()),
         "pending" => Started::Pending(daemon.start_pending()),
-        "fork" => match daemon.fork() {
-            Ok(Fork::Daemon(pending)) => Started::Pending(pending),
-            Ok(Fork::Parent(pid)) => {
-                println!("{}", pid.as_raw_nonzero());
-                std::process::exit(0)
-            }
-            Err(e) => {
-                eprintln!("daemonic: {e}");
-                std::process::exit(e.exit_code())
-            }
-        },
+        "fork" => from_fork(daemon.fork()),
         "restart" => {
             let text = opt("schedule").unwrap_or_else(|| die("no schedule"));
             let schedule = Schedule::parse(&text, Signal::TERM)
                 .unwrap_or_else(|e| die(&format!("schedule {text}: {e}")));
-            match daemon.restart(&schedule) {
-                Ok(Fork::Daemon(pending)) => Started::Pending(pending),
-                Ok(Fork::Parent(pid)) => {
-                    println!("{}", pid.as_raw_nonzero());
-                    std::process::exit(0)
-                }
-                Err(e) => {
-                    eprintln!("daemonic: {e}");
-                    std::process::exit(e.exit_code())
-                }
-            }
+            from_fork(daemon.restart(&schedule))
         }
         other => die(&format!("unknown scenario {other}")),
     };
@@ -138,6 +118,23 @@ pub fn run(scenario: &str) -> ! {
 enum Started {
     Pending(Pending),
     Running(Running),
+}
+
+/// For the calls that return in both processes: the original process prints the
+/// daemon's PID and exits 0 (or prints the error and exits with its code); the
+/// daemon carries on.
+fn from_fork(forked: Result<Fork, daemonic::Error>) -> Started {
+    match forked {
+        Ok(Fork::Daemon(pending)) => Started::Pending(pending),
+        Ok(Fork::Parent(pid)) => {
+            println!("{}", pid.as_raw_nonzero());
+            std::process::exit(0)
+        }
+        Err(e) => {
+            eprintln!("daemonic: {e}");
+            std::process::exit(e.exit_code())
+        }
+    }
 }
 
 /// Leaks descriptors 7 (/dev/zero) and 250 (a copy of stdout: the runner's pipe, the

@@ -1,35 +1,42 @@
-//! The readiness channel between the daemon and the original process.
+//! The two channels of a detached start, and the start's deadline.
 //!
-//! A `SOCK_SEQPACKET` socket pair, close-on-exec, created before the first fork.
-//! Records are 8 bytes, so each `send` is atomic and each `recv` reads one record:
-//! `[tag, step, aux (u16 LE), value (i32 LE)]`. A socket rather than a pipe because
+//! **Reports** go from the daemon (or the intermediate process, when it fails before
+//! the second fork) to the original process: a `SOCK_SEQPACKET` socket pair, so each
+//! 8-byte record `[tag, step, aux (u16 LE), value (i32 LE)]` arrives whole, and
 //! `send(MSG_NOSIGNAL)` cannot kill the daemon with SIGPIPE (reset to its default by
 //! then) if the original process is gone. End of file means every copy of the
-//! daemon's end is closed: the daemon died (or exec'd) before reporting.
+//! daemon's end is closed: the daemon died, or exec'd (the end is close-on-exec).
+//!
+//! **Verdicts** go the other way, from the original process to the intermediate
+//! process, which waits as the daemon's parent until it knows the start's outcome:
+//! one byte, or end of file when the original process died (see [`Verdict`]).
+//!
+//! The **deadline** is a `timerfd` armed once, when the start begins: every wait of
+//! the start polls it, so the timeout bounds the whole start, needs no clock reads,
+//! and is inherited by the intermediate process unchanged.
 
-use core::mem::MaybeUninit;
 use core::time::Duration;
-use rustix::event::Timespec;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::io::{IoSlice, IoSliceMut};
 use rustix::net::{
-    recvmsg, sendmsg, socketpair, AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage,
-    RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+    recv, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
 };
 use rustix::process::Pid;
+
+use crate::error::{Error, ErrorKind};
+use rustix::time::{
+    timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
+    Timespec,
+};
 
 /// One message from the intermediate process or the daemon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Report {
-    /// From the intermediate process: the daemon's PID.
-    Started(Pid),
     /// From the daemon: ready, with its PID.
     Ready(Pid),
-    /// From the intermediate process or the daemon: `step` (an index of
-    /// `child::STEPS`) failed with the raw `errno` (0: no system call failed); `aux`
-    /// says on what (a signal, a stream).
+    /// `step` (an index of `steps::STEPS`) failed with the raw `errno` (0: no system
+    /// call failed); `aux` says on what (a signal, a stream).
     Failed { step: u8, aux: u16, errno: i32 },
     /// From the daemon: [`Pending::fail`](crate::Pending::fail) with this code.
     Code(u8),
@@ -37,12 +44,11 @@ pub(crate) enum Report {
     Closed,
 }
 
-const STARTED: u8 = 1;
 const READY: u8 = 2;
 const FAILED: u8 = 3;
 const CODE: u8 = 4;
 
-/// Creates the pair: (the original process's end, the daemon's end).
+/// Creates a socket pair: (one end, the other end).
 pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
     socketpair(
         AddressFamily::UNIX,
@@ -54,20 +60,7 @@ pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
 
 /// Sends `report`. Errors are ignored: nobody is left to tell.
 pub(crate) fn send_report(fd: impl AsFd, report: Report) {
-    send_with(fd, report, None);
-}
-
-/// Sends [`Report::Started`] with a pidfd for the daemon, when there is one: the
-/// intermediate process opens it while the daemon, its child, cannot be reaped yet,
-/// so it names the daemon and no other process, even if the daemon dies and its PID
-/// is reused. The original process kills a daemon whose start failed through it.
-pub(crate) fn send_started(fd: impl AsFd, daemon: Pid, pidfd: Option<BorrowedFd<'_>>) {
-    send_with(fd, Report::Started(daemon), pidfd);
-}
-
-fn send_with(fd: impl AsFd, report: Report, attached: Option<BorrowedFd<'_>>) {
     let (tag, step, aux, value) = match report {
-        Report::Started(pid) => (STARTED, 0, 0, pid.as_raw_nonzero().get()),
         Report::Ready(pid) => (READY, 0, 0, pid.as_raw_nonzero().get()),
         Report::Failed { step, aux, errno } => (FAILED, step, aux, errno),
         Report::Code(code) => (CODE, 0, 0, i32::from(code)),
@@ -76,48 +69,170 @@ fn send_with(fd: impl AsFd, report: Report, attached: Option<BorrowedFd<'_>>) {
     let aux = aux.to_le_bytes();
     let v = value.to_le_bytes();
     let record = [tag, step, aux[0], aux[1], v[0], v[1], v[2], v[3]];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    let fds;
-    if let Some(fd) = attached {
-        fds = [fd];
-        control.push(SendAncillaryMessage::ScmRights(&fds));
-    }
-    let _ = sendmsg(
-        fd,
-        &[IoSlice::new(&record)],
-        &mut control,
-        SendFlags::NOSIGNAL,
-    );
+    let _ = send(fd, &record, SendFlags::NOSIGNAL);
 }
 
-/// Reads the s6 readiness pipe until a newline (`Ok(true)`) or end of file
-/// (`Ok(false)`), waiting `timeout` at most for each read.
-pub(crate) fn await_newline(fd: impl AsFd, timeout: Option<Duration>) -> Result<bool, Errno> {
+/// Receives the next report, waiting until the `deadline` at most.
+pub(crate) fn receive(fd: impl AsFd, deadline: &Deadline) -> Result<Report, Errno> {
     let fd = fd.as_fd();
-    loop {
-        wait_readable(fd, timeout)?;
-        let mut buf = [0u8; 64];
-        match rustix::io::read(fd, &mut buf) {
-            Ok(0) => return Ok(false),
-            Ok(n) if buf[..n].contains(&b'\n') => return Ok(true),
-            Ok(_) | Err(Errno::INTR) => {}
+    deadline.wait(fd)?;
+    let mut record = [0u8; 8];
+    let n = loop {
+        match recv(fd, &mut record, RecvFlags::empty()) {
+            Ok((n, _)) => break n,
+            Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
+        }
+    };
+    if n == 0 {
+        return Ok(Report::Closed);
+    }
+    if n != record.len() {
+        return Err(Errno::PROTO);
+    }
+    let value = i32::from_le_bytes([record[4], record[5], record[6], record[7]]);
+    Ok(match record[0] {
+        READY => Report::Ready(Pid::from_raw(value).ok_or(Errno::PROTO)?),
+        FAILED => Report::Failed {
+            step: record[1],
+            aux: u16::from_le_bytes([record[2], record[3]]),
+            errno: value,
+        },
+        CODE => Report::Code(value as u8),
+        _ => return Err(Errno::PROTO),
+    })
+}
+
+/// What the original process tells the intermediate process once the outcome is
+/// known; [`Verdict::Gone`] when it died first (even by SIGKILL), so a start nobody
+/// waits for any more leaves nothing behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The daemon is ready: leave it be.
+    Ready = b'y' as isize,
+    /// The daemon reported its own failure and exits by itself: put the pidfile
+    /// back, kill nothing.
+    Failed = b'f' as isize,
+    /// The start failed: kill the daemon, put the pidfile back (the original process
+    /// kills the rest of the process group).
+    Kill = b'k' as isize,
+    /// End of file: the original process is gone. Kill the daemon and the process
+    /// group, put the pidfile back.
+    Gone = 0,
+}
+
+pub(crate) fn send_verdict(fd: impl AsFd, verdict: Verdict) {
+    let _ = send(fd, &[verdict as u8], SendFlags::NOSIGNAL);
+}
+
+/// Waits for the verdict; anything but a known one (end of file, an error) is
+/// [`Verdict::Gone`].
+pub(crate) fn receive_verdict(fd: impl AsFd) -> Verdict {
+    let mut byte = [0u8];
+    loop {
+        return match recv(&fd, &mut byte, RecvFlags::empty()) {
+            Err(Errno::INTR) => continue,
+            Ok((1, _)) if byte[0] == Verdict::Ready as u8 => Verdict::Ready,
+            Ok((1, _)) if byte[0] == Verdict::Failed as u8 => Verdict::Failed,
+            Ok((1, _)) if byte[0] == Verdict::Kill as u8 => Verdict::Kill,
+            _ => Verdict::Gone,
+        };
+    }
+}
+
+/// The start's timeout, and the code that enforces it: only
+/// [`Daemon::timeout`](crate::Daemon::timeout) names it, so a start without one
+/// contains no timer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeout {
+    pub(crate) duration: Duration,
+    arm: fn(Duration) -> Result<Deadline, Errno>,
+    expired: fn(Duration) -> Error,
+}
+
+impl Timeout {
+    pub(crate) fn new(duration: Duration) -> Timeout {
+        Timeout {
+            duration,
+            arm: Deadline::after,
+            expired: |d| Error::new(ErrorKind::Timeout).seconds(d),
+        }
+    }
+
+    /// The deadline, `duration` from now.
+    pub(crate) fn arm(&self) -> Result<Deadline, Error> {
+        (self.arm)(self.duration).map_err(|e| Error::os(ErrorKind::Channel, e).text("timer"))
+    }
+
+    /// The error once it has passed.
+    pub(crate) fn expired(&self) -> Error {
+        (self.expired)(self.duration)
+    }
+}
+
+/// The start's deadline: a timer armed once, or none.
+#[derive(Debug)]
+pub(crate) struct Deadline(Option<Timer>);
+
+#[derive(Debug)]
+struct Timer {
+    fd: OwnedFd,
+    wait: fn(&OwnedFd, BorrowedFd<'_>) -> Result<(), Errno>,
+}
+
+impl Deadline {
+    /// No deadline: every wait waits as long as it takes.
+    pub(crate) const fn none() -> Deadline {
+        Deadline(None)
+    }
+
+    /// A deadline `timeout` from now.
+    fn after(timeout: Duration) -> Result<Deadline, Errno> {
+        let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
+        let timer = Timer {
+            fd: crate::fds::above_stdio(fd)?,
+            wait: wait_for,
+        };
+        let deadline = Deadline(Some(timer));
+        deadline.extend(timeout)?;
+        Ok(deadline)
+    }
+
+    /// Moves the deadline to `timeout` from now (sd_notify's `EXTEND_TIMEOUT_USEC=`).
+    pub(crate) fn extend(&self, timeout: Duration) -> Result<(), Errno> {
+        let Some(timer) = &self.0 else {
+            return Ok(());
+        };
+        // A zero `it_value` would disarm the timer: the shortest wait is 1 ns.
+        let timeout = timeout.max(Duration::from_nanos(1));
+        let value = Itimerspec {
+            it_interval: timespec(Duration::ZERO),
+            it_value: timespec(timeout),
+        };
+        timerfd_settime(&timer.fd, TimerfdTimerFlags::empty(), &value).map(drop)
+    }
+
+    /// Waits until `fd` is readable: `Err(TIMEDOUT)` once the deadline has passed.
+    /// Without a deadline, returns at once (the caller's read then blocks).
+    pub(crate) fn wait(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        match &self.0 {
+            Some(timer) => (timer.wait)(&timer.fd, fd),
+            None => Ok(()),
         }
     }
 }
 
-/// Waits until `fd` is readable, `timeout` at most (forever if `None`).
-pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Result<(), Errno> {
-    let Some(t) = timeout else {
-        return Ok(());
-    };
-    let t = timespec(t);
+/// Polls `fd` and the `timer`: `Ok` when `fd` is readable, `TIMEDOUT` when the timer
+/// has expired.
+fn wait_for(timer: &OwnedFd, fd: BorrowedFd<'_>) -> Result<(), Errno> {
     loop {
-        let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
-        match poll(&mut fds, Some(&t)) {
-            Ok(0) => return Err(Errno::TIMEDOUT),
-            Ok(_) => return Ok(()),
+        let mut fds = [
+            PollFd::from_borrowed_fd(fd, PollFlags::IN),
+            PollFd::new(timer, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) if !fds[0].revents().is_empty() => return Ok(()),
+            Ok(_) => return Err(Errno::TIMEDOUT),
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
         }
@@ -137,53 +252,20 @@ pub(crate) fn sleep(d: Duration) {
     let _ = rustix::thread::nanosleep(&timespec(d));
 }
 
-/// Receives the next report, waiting `timeout` at most (forever if `None`);
-/// `Err(Errno::TIMEDOUT)` when it passes. A signal interrupting the wait restarts it
-/// with the whole timeout: the original process handles none, so that never happens.
-/// With [`Report::Started`] comes the daemon's pidfd, when the kernel has pidfds.
-pub(crate) fn receive(
-    fd: impl AsFd,
-    timeout: Option<Duration>,
-) -> Result<(Report, Option<OwnedFd>), Errno> {
-    let fd = fd.as_fd();
-    wait_readable(fd, timeout)?;
-    let mut record = [0u8; 8];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let n = loop {
-        let mut iov = [IoSliceMut::new(&mut record)];
-        match recvmsg(fd, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
-            Ok(msg) => break msg.bytes,
+/// Waits up to `d` for `fd` to become readable; `Ok(false)` when the time passed.
+/// (For `stop`, which waits on a pidfd; a signal restarts the whole wait, and `stop`
+/// handles none.)
+pub(crate) fn readable_within(fd: BorrowedFd<'_>, d: Duration) -> Result<bool, Errno> {
+    let t = timespec(d);
+    loop {
+        let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
+        match poll(&mut fds, Some(&t)) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
         }
-    };
-    let mut attached = None;
-    for message in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(mut fds) = message {
-            attached = fds.next();
-        }
     }
-    if n == 0 {
-        return Ok((Report::Closed, None));
-    }
-    if n != record.len() {
-        return Err(Errno::PROTO);
-    }
-    let value = i32::from_le_bytes([record[4], record[5], record[6], record[7]]);
-    let pid = || Pid::from_raw(value).ok_or(Errno::PROTO);
-    let report = match record[0] {
-        STARTED => Report::Started(pid()?),
-        READY => Report::Ready(pid()?),
-        FAILED => Report::Failed {
-            step: record[1],
-            aux: u16::from_le_bytes([record[2], record[3]]),
-            errno: value,
-        },
-        CODE => Report::Code(value as u8),
-        _ => return Err(Errno::PROTO),
-    };
-    Ok((report, attached))
 }
 
 #[cfg(test)]
@@ -195,7 +277,6 @@ mod tests {
         let (ours, theirs) = pair().unwrap();
         let pid = Pid::from_raw(4242).unwrap();
         let reports = [
-            Report::Started(pid),
             Report::Failed {
                 step: 3,
                 aux: 513,
@@ -213,24 +294,35 @@ mod tests {
             send_report(&theirs, r);
         }
         for r in reports {
-            assert_eq!(receive(&ours, None).unwrap().0, r);
+            assert_eq!(receive(&ours, &Deadline::none()).unwrap(), r);
         }
-        // A descriptor travels with `Started`.
-        send_started(&theirs, pid, Some(ours.as_fd()));
-        let (report, fd) = receive(&ours, None).unwrap();
-        assert_eq!(report, Report::Started(pid));
-        assert!(fd.is_some());
         drop(theirs);
-        assert_eq!(receive(&ours, None).unwrap().0, Report::Closed);
+        assert_eq!(receive(&ours, &Deadline::none()).unwrap(), Report::Closed);
     }
 
     #[test]
-    fn times_out() {
+    fn verdicts_and_their_end_of_file() {
+        let (a, b) = pair().unwrap();
+        send_verdict(&a, Verdict::Ready);
+        send_verdict(&a, Verdict::Failed);
+        send_verdict(&a, Verdict::Kill);
+        assert_eq!(receive_verdict(&b), Verdict::Ready);
+        assert_eq!(receive_verdict(&b), Verdict::Failed);
+        assert_eq!(receive_verdict(&b), Verdict::Kill);
+        drop(a);
+        assert_eq!(receive_verdict(&b), Verdict::Gone);
+    }
+
+    #[test]
+    fn the_deadline_bounds_every_wait_together() {
         let (ours, _theirs) = pair().unwrap();
-        let timeout = Duration::from_millis(20);
-        assert!(matches!(
-            receive(&ours, Some(timeout)),
-            Err(Errno::TIMEDOUT)
-        ));
+        let deadline = Timeout::new(Duration::from_millis(20)).arm().unwrap();
+        assert_eq!(receive(&ours, &deadline), Err(Errno::TIMEDOUT));
+        // Passed once, passed for good: a second wait does not start over.
+        assert_eq!(receive(&ours, &deadline), Err(Errno::TIMEDOUT));
+        deadline.extend(Duration::from_secs(60)).unwrap();
+        let (a, b) = pair().unwrap();
+        send_report(&a, Report::Code(1));
+        assert_eq!(receive(&b, &deadline), Ok(Report::Code(1)));
     }
 }

@@ -8,14 +8,17 @@
 use core::ffi::CStr;
 use core::time::Duration;
 use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{self, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
-use rustix::process::{kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
+use rustix::process::{
+    getpid, kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal,
+};
 
 use crate::channel;
-use crate::error::{Error, ErrorKind, Shown};
+use crate::error::{Error, ErrorKind};
 use crate::path::IntoCPath;
-use crate::pidfile::{self, Contents};
-use crate::signals::parse_signal;
+use crate::pidfile::{self, Content};
+use crate::schedule::{Schedule, Step};
 
 /// What a pidfile says about its daemon, with the LSB exit codes of an init script's
 /// `status` action ([`exit_code`](Status::exit_code)).
@@ -82,152 +85,89 @@ pub fn status<'a>(path: impl IntoCPath<'a>) -> Status {
 }
 
 fn nul_error() -> Error {
-    Error::new(
-        ErrorKind::InvalidOption,
-        None,
-        format_args!("pidfile path contains a NUL byte"),
-    )
+    Error::invalid("pidfile path contains a NUL byte")
 }
 
 /// Opens the pidfile and says which PID it names and whether it is locked.
 fn inspect(path: &CStr) -> Result<Option<(Option<Pid>, bool)>, Error> {
-    let Some(Contents { file, pid }) = pidfile::inspect(path)? else {
+    let Some((file, content)) = open_pidfile(path)? else {
         return Ok(None);
     };
-    let pid = pid.map_err(|()| malformed(path))?;
-    let locked = pidfile::is_locked(&file).map_err(|e| {
-        Error::new(
-            ErrorKind::LockPidfile,
-            Some(e),
-            format_args!("{}", Shown(path.to_bytes())),
-        )
-    })?;
+    let pid = named(content).map_err(|()| malformed(path))?;
+    let locked =
+        is_locked(&file).map_err(|e| Error::os(ErrorKind::LockPidfile, e).path(path.to_bytes()))?;
     Ok(Some((pid, locked)))
 }
 
 fn malformed(path: &CStr) -> Error {
-    Error::new(
-        ErrorKind::MalformedPidfile,
-        None,
-        format_args!("{}", Shown(path.to_bytes())),
-    )
+    Error::new(ErrorKind::MalformedPidfile).path(path.to_bytes())
 }
 
-/// The longest stop schedule.
-const MAX_STEPS: usize = 16;
-
-/// One step of a stop [`Schedule`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Send this signal.
-    Signal(Signal),
-    /// Wait this long for the daemon to exit.
-    Wait(Duration),
+/// Opens a pidfile to read it: `Ok(None)` when there is none. Refuses, as
+/// start-stop-daemon does, a symlink, a hard link, something other than a regular
+/// file, a file owned by a user other than root or us, or one writable by others.
+fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Content)>, Error> {
+    let bytes = path.to_bytes();
+    let fail = |e| Error::os(ErrorKind::ReadPidfile, e).path(bytes);
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let file = match fs::open(path, flags, Mode::empty()) {
+        Ok(file) => file,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::LOOP) => {
+            return Err(Error::new(ErrorKind::InsecurePidfile)
+                .path(bytes)
+                .text(": it is a symbolic link"))
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    let st = fs::fstat(&file).map_err(fail)?;
+    if st.st_nlink == 0 {
+        return Ok(None); // removed since our open
+    }
+    pidfile::check(&st, 0o002)
+        .map_err(|why| Error::new(ErrorKind::InsecurePidfile).path(bytes).text(why))?;
+    let content = pidfile::read(&file).map_err(fail)?;
+    Ok(Some((file, content)))
 }
 
-/// How to stop a daemon: start-stop-daemon's `--retry` schedule, e.g. `TERM/30/KILL/5`
-/// (send SIGTERM, wait up to 30 s, send SIGKILL, wait up to 5 s).
-///
-/// ```
-/// use core::time::Duration;
-/// use daemonic::{Schedule, Signal, Step};
-///
-/// let s = Schedule::parse("TERM/30/KILL/5", Signal::TERM)?;
-/// assert_eq!(s.steps(), &[
-///     Step::Signal(Signal::TERM), Step::Wait(Duration::from_secs(30)),
-///     Step::Signal(Signal::KILL), Step::Wait(Duration::from_secs(5)),
-/// ]);
-/// // A bare number N means SIGNAL/N/KILL/N.
-/// assert_eq!(Schedule::parse("5", Signal::INT)?.steps()[0], Step::Signal(Signal::INT));
-/// # Ok::<(), daemonic::Error>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Schedule {
-    steps: [Step; MAX_STEPS],
-    len: usize,
-    /// Where `forever` stood: the steps from here on repeat until the daemon exits.
-    forever: Option<usize>,
+/// The PID a pidfile's content names: `Ok(None)` when empty, `Err` when it is not a
+/// PID, or a PID above the kernel's `pid_max`. Our own PID names no daemon (a
+/// container restarted with the same small PIDs).
+fn named(content: Content) -> Result<Option<Pid>, ()> {
+    match content {
+        Content::Empty => Ok(None),
+        Content::Pid(pid) if pid.as_raw_nonzero().get() > pid_max() => Err(()),
+        Content::Pid(pid) if pid == getpid() => Ok(None),
+        Content::Pid(pid) => Ok(Some(pid)),
+        Content::Other => Err(()),
+    }
 }
 
-impl Schedule {
-    /// Just send `signal`, and do not wait (start-stop-daemon `--stop` without `--retry`).
-    pub const fn signal(signal: Signal) -> Schedule {
-        let mut steps = [Step::Wait(Duration::ZERO); MAX_STEPS];
-        steps[0] = Step::Signal(signal);
-        Schedule {
-            steps,
-            len: 1,
-            forever: None,
-        }
-    }
+/// The kernel's largest PID (`/proc/sys/kernel/pid_max`), or its ceiling, 2^22.
+fn pid_max() -> i32 {
+    const CEILING: i32 = 1 << 22;
+    let Ok(file) = fs::open(
+        c"/proc/sys/kernel/pid_max",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return CEILING;
+    };
+    let mut buf = [0u8; 16];
+    let n = rustix::io::read(&file, &mut buf).unwrap_or(0);
+    crate::text::parse_decimal(crate::text::trim(&buf[..n]))
+        .and_then(|n| i32::try_from(n).ok())
+        .unwrap_or(CEILING)
+}
 
-    /// Parses start-stop-daemon's syntax: items separated by `/`, each a signal (`TERM`,
-    /// `SIGTERM`, `-15`), a number of seconds to wait, or `forever` (repeat the rest of
-    /// the schedule until the daemon exits). A lone number N is `signal/N/KILL/N`.
-    pub fn parse(text: &str, signal: Signal) -> Result<Schedule, Error> {
-        let invalid = |why: &str| {
-            Error::new(
-                ErrorKind::InvalidOption,
-                None,
-                format_args!("stop schedule {text:?}: {why}"),
-            )
-        };
-        let mut schedule = Schedule::signal(signal);
-        schedule.len = 0;
-        if let Ok(secs) = text.parse::<u64>() {
-            let wait = Step::Wait(Duration::from_secs(secs));
-            for step in [Step::Signal(signal), wait, Step::Signal(Signal::KILL), wait] {
-                schedule.push(step).map_err(|()| invalid("too long"))?;
-            }
-            return Ok(schedule);
-        }
-        for item in text.split('/') {
-            let step = if item == "forever" {
-                if schedule.forever.replace(schedule.len).is_some() {
-                    return Err(invalid("forever appears twice"));
-                }
-                continue;
-            } else if let Ok(secs) = item.parse::<u64>() {
-                Step::Wait(Duration::from_secs(secs))
-            } else if let Some(signal) = parse_signal(item) {
-                Step::Signal(signal)
-            } else {
-                return Err(invalid(
-                    "each item must be a signal, a number of seconds or forever",
-                ));
-            };
-            schedule.push(step).map_err(|()| invalid("too long"))?;
-        }
-        if schedule.len == 0 {
-            return Err(invalid("empty"));
-        }
-        if let Some(from) = schedule.forever {
-            // Repeating signals without a wait would spin.
-            if !schedule.steps()[from..]
-                .iter()
-                .any(|s| matches!(s, Step::Wait(_)))
-            {
-                return Err(invalid("forever must repeat at least one wait"));
-            }
-        }
-        Ok(schedule)
-    }
-
-    fn push(&mut self, step: Step) -> Result<(), ()> {
-        *self.steps.get_mut(self.len).ok_or(())? = step;
-        self.len += 1;
-        Ok(())
-    }
-
-    /// The steps, in order (without `forever`).
-    pub fn steps(&self) -> &[Step] {
-        &self.steps[..self.len]
-    }
-
-    /// Whether any step waits: without one, [`stop`] cannot tell whether the daemon
-    /// exited.
-    fn waits(&self) -> bool {
-        self.steps().iter().any(|s| matches!(s, Step::Wait(_)))
+/// Whether another process holds a lock on `file`, tested with a shared lock that is
+/// released at once (so a starter's exclusive attempt meanwhile is retried).
+fn is_locked(file: &OwnedFd) -> Result<bool, Errno> {
+    match fs::flock(file, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => fs::flock(file, FlockOperation::Unlock).map(|()| false),
+        Err(Errno::WOULDBLOCK) => Ok(true),
+        Err(e) => Err(e),
     }
 }
 
@@ -313,19 +253,14 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
     };
     let pid = target.pid;
     let mut position = 0;
-    while position < schedule.len {
-        match schedule.steps[position] {
+    let steps = schedule.steps();
+    while position < steps.len() {
+        match steps[position] {
             Step::Signal(signal) => match target.signal(signal) {
                 Ok(()) => {}
                 // Gone already: a stop is what we wanted.
                 Err(Errno::SRCH) => return Ok(target.exited(path)),
-                Err(e) => {
-                    return Err(Error::new(
-                        ErrorKind::Kill,
-                        Some(e),
-                        format_args!("pid {}", pid.as_raw_nonzero()),
-                    ));
-                }
+                Err(e) => return Err(kill_error(e, pid)),
             },
             Step::Wait(wait) => {
                 if target.wait_exit(wait).map_err(|e| read_error(path, e))? {
@@ -334,7 +269,7 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
             }
         }
         position += 1;
-        if position == schedule.len {
+        if position == steps.len() {
             if let Some(from) = schedule.forever {
                 position = from;
             }
@@ -348,11 +283,13 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
 }
 
 fn read_error(path: &CStr, e: Errno) -> Error {
-    Error::new(
-        ErrorKind::ReadPidfile,
-        Some(e),
-        format_args!("{}", Shown(path.to_bytes())),
-    )
+    Error::os(ErrorKind::ReadPidfile, e).path(path.to_bytes())
+}
+
+fn kill_error(e: Errno, pid: Pid) -> Error {
+    Error::os(ErrorKind::Kill, e)
+        .text("pid ")
+        .number(pid.as_raw_nonzero().get() as u64)
 }
 
 /// A daemon found through its locked pidfile.
@@ -368,13 +305,14 @@ struct Target {
 fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
     let mut waited = Duration::ZERO;
     loop {
-        let Some(Contents { file, pid }) = pidfile::inspect(path)? else {
+        let Some((file, content)) = open_pidfile(path)? else {
             return Ok(None);
         };
+        let pid = named(content);
         if pid.is_err() {
             return Err(malformed(path));
         }
-        if !pidfile::is_locked(&file).map_err(|e| read_error(path, e))? {
+        if !is_locked(&file).map_err(|e| read_error(path, e))? {
             return Ok(None);
         }
         let pid = match pid {
@@ -397,17 +335,11 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
                 waited += PAUSE;
                 continue;
             }
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Kill,
-                    Some(e),
-                    format_args!("pid {}", pid.as_raw_nonzero()),
-                ))
-            }
+            Err(e) => return Err(kill_error(e, pid)),
         };
         // Now that the pidfd pins the process, check that the pidfile still vouches for it.
-        let still_locked = pidfile::is_locked(&file).map_err(|e| read_error(path, e))?;
-        let same = pidfile::read_content(&file).map_err(|e| read_error(path, e))? == Ok(Some(pid));
+        let still_locked = is_locked(&file).map_err(|e| read_error(path, e))?;
+        let same = pidfile::read(&file).map_err(|e| read_error(path, e))? == Content::Pid(pid);
         if still_locked && same {
             return Ok(Some(Target { pid, pidfd, file }));
         }
@@ -439,15 +371,11 @@ impl Target {
     fn wait_exit(&self, wait: Duration) -> Result<bool, Errno> {
         if let Some(pidfd) = &self.pidfd {
             // A pidfd becomes readable when its process exits.
-            return match channel::wait_readable(pidfd.as_fd(), Some(wait)) {
-                Ok(()) => Ok(true),
-                Err(Errno::TIMEDOUT) => Ok(false),
-                Err(e) => Err(e),
-            };
+            return channel::readable_within(pidfd.as_fd(), wait);
         }
         let mut waited = Duration::ZERO;
         loop {
-            if !pidfile::is_locked(&self.file)? {
+            if !is_locked(&self.file)? {
                 return Ok(true);
             }
             if waited >= wait {

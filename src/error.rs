@@ -1,12 +1,17 @@
-//! Errors: which step failed, on what, and the OS error, without allocating.
+//! Errors: which step failed, on what, and the OS error, without allocating and
+//! without `core::fmt`.
 //!
-//! An [`Error`] owns a short copy of the path or name it refers to (truncated past
-//! [`Error`]'s inline capacity), so it can be returned from the original process after
-//! the daemon configuration is gone, and displayed with neither `std` nor `alloc`.
+//! An [`Error`] keeps a short copy of what it is about (a path, a name, a number), so
+//! it can be returned after the daemon's configuration is gone. It renders itself
+//! into a fixed buffer from static text and hand-written decimals ([`crate::text`]);
+//! `Display` is that same rendering, for std users.
 
-use core::fmt::{self, Write};
+use core::fmt;
 use rustix::io::Errno;
 use rustix::process::Pid;
+
+use crate::stack::Stack;
+use crate::text::Line;
 
 /// The step that failed, or how the start-up ended.
 ///
@@ -30,7 +35,8 @@ pub enum ErrorKind {
     OpenStdio,
     /// The pidfile could not be opened or created.
     OpenPidfile,
-    /// The pidfile is not a safe file to trust (symlink, hard link, foreign owner, writable by others, not a regular file).
+    /// The pidfile is not a safe file to trust (symlink, hard link, foreign owner,
+    /// writable by others, not a regular file, content that is not a PID).
     InsecurePidfile,
     /// `flock` on the pidfile failed for a reason other than another holder.
     LockPidfile,
@@ -53,7 +59,7 @@ pub enum ErrorKind {
     Fork,
     /// `setsid` failed in the first child.
     Setsid,
-    /// A signal in the signal map could not be set.
+    /// A signal's disposition could not be set.
     Signals,
     /// `chroot` failed.
     Chroot,
@@ -85,9 +91,11 @@ pub enum ErrorKind {
     ReportedFailure,
     /// A supervisor (systemd, s6) could not be told the daemon's state.
     Notify,
-    /// The daemon closed the readiness channel without reporting (it died or dropped its [`Pending`](crate::Pending)).
+    /// The daemon closed the readiness channel without reporting (it died or dropped
+    /// its [`Pending`](crate::Pending)).
     Died,
-    /// The daemon reported a failure with this exit code through [`Pending::fail`](crate::Pending::fail).
+    /// The daemon reported a failure with this exit code through
+    /// [`Pending::fail`](crate::Pending::fail).
     Failed {
         /// The code the daemon passed.
         code: u8,
@@ -96,8 +104,11 @@ pub enum ErrorKind {
     Timeout,
 }
 
-/// How many bytes of context (a path, a user name) an [`Error`] keeps.
-const CONTEXT: usize = 96;
+/// How many bytes of context an [`Error`] keeps. Paths are shortened to
+/// [`PATH_SHOWN`] bytes, so the numbers and words around them always fit.
+const CONTEXT: usize = 88;
+/// The longest path shown whole; longer ones keep their start and end.
+const PATH_SHOWN: usize = 48;
 
 /// An error from daemonizing or from a pidfile operation.
 ///
@@ -112,28 +123,80 @@ const CONTEXT: usize = 96;
 /// assert_eq!(err.kind(), ErrorKind::InvalidOption);
 /// assert!(err.to_string().contains("relative/dir"));
 /// ```
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     errno: Option<Errno>,
-    len: u8,
-    truncated: bool,
-    context: [u8; CONTEXT],
+    /// The static text before and after the context: chosen where the error is made,
+    /// so a program contains only the messages it can give.
+    frame: &'static Frame,
+    context: Stack<u8, CONTEXT>,
 }
 
 impl Error {
-    /// An error of `kind` with `errno` and a context formatted from `args`.
-    pub(crate) fn new(kind: ErrorKind, errno: Option<Errno>, args: fmt::Arguments<'_>) -> Error {
-        let mut err = Error {
+    /// An error of `kind`, with no context yet.
+    #[inline(always)]
+    pub(crate) const fn new(kind: ErrorKind) -> Error {
+        Error {
             kind,
-            errno,
-            len: 0,
-            truncated: false,
-            context: [0; CONTEXT],
-        };
-        // Writing into the inline buffer only truncates; it never fails.
-        let _ = err.write_fmt(args);
-        err
+            errno: None,
+            frame: frame(kind),
+            context: Stack::new(),
+        }
+    }
+
+    /// A failed system call of step `kind`.
+    #[inline(always)]
+    pub(crate) const fn os(kind: ErrorKind, errno: Errno) -> Error {
+        Error::new(kind).with_errno(Some(errno))
+    }
+
+    /// An invalid option, explained by `why`.
+    pub(crate) fn invalid(why: &'static str) -> Error {
+        Error::new(ErrorKind::InvalidOption).text(why)
+    }
+
+    /// Sets the OS error.
+    pub(crate) const fn with_errno(mut self, errno: Option<Errno>) -> Error {
+        self.errno = errno;
+        self
+    }
+
+    /// Appends text to the context.
+    pub(crate) fn text(mut self, text: &str) -> Error {
+        let _ = self.context.extend(text.as_bytes());
+        self
+    }
+
+    /// Appends a path or a name, shortened in the middle if it is long.
+    #[inline(never)]
+    pub(crate) fn path(mut self, bytes: &[u8]) -> Error {
+        if bytes.len() <= PATH_SHOWN {
+            let _ = self.context.extend(bytes);
+        } else {
+            let half = PATH_SHOWN / 2;
+            let _ = self.context.extend(&bytes[..half]);
+            let _ = self.context.extend(b"...");
+            let _ = self.context.extend(&bytes[bytes.len() - half..]);
+        }
+        self
+    }
+
+    /// Appends a number in decimal.
+    #[inline(never)]
+    pub(crate) fn number(mut self, n: u64) -> Error {
+        let mut buf = [0; 20];
+        let _ = self.context.extend(crate::text::decimal(n, &mut buf));
+        self
+    }
+
+    /// Appends a duration as seconds with milliseconds, `2.500 s`.
+    pub(crate) fn seconds(self, d: core::time::Duration) -> Error {
+        let millis = d.subsec_millis();
+        let e = self.number(d.as_secs()).text(".");
+        let e = if millis < 100 { e.text("0") } else { e };
+        let e = if millis < 10 { e.text("0") } else { e };
+        e.number(millis.into()).text(" s")
     }
 
     /// The step that failed.
@@ -163,111 +226,100 @@ impl Error {
         }
     }
 
-    fn context(&self) -> &str {
-        // Only whole UTF-8 sequences are stored (see `write_str`).
-        core::str::from_utf8(&self.context[..usize::from(self.len)]).unwrap_or("")
+    /// Writes the message into `line`: the step's text around the context, then the
+    /// OS error as std shows it, `No such file or directory (os error 2)`.
+    pub(crate) fn render<const N: usize>(&self, line: &mut Line<N>) {
+        line.str(self.frame.0)
+            .shown(self.context.as_slice())
+            .str(self.frame.1);
+        if let Some(errno) = self.errno {
+            let mut buf = [0u8; 128];
+            let text = crate::sys::strerror(errno, &mut buf);
+            let n = errno.raw_os_error() as u64;
+            line.str(": ");
+            if text.is_empty() {
+                line.str("os error ").number(n);
+            } else {
+                line.shown(text).str(" (os error ").number(n).str(")");
+            }
+        }
     }
 }
 
-impl Write for Error {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        // The last three bytes are kept for "..." so a truncated context says so.
-        let len = usize::from(self.len);
-        if self.truncated {
-            return Ok(());
-        }
-        let mut take = s.len().min(CONTEXT - 3 - len);
-        while !s.is_char_boundary(take) {
-            take -= 1;
-        }
-        self.context[len..len + take].copy_from_slice(&s.as_bytes()[..take]);
-        let mut end = len + take;
-        if take < s.len() {
-            self.context[end..end + 3].copy_from_slice(b"...");
-            end += 3;
-            self.truncated = true;
-        }
-        self.len = end as u8;
-        Ok(())
+/// The static text before and after an error's context.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Frame(&'static str, &'static str);
+
+/// The frame of each kind. Inlined, so that an error
+/// made with a known kind links only its own words.
+#[inline(always)]
+const fn frame(kind: ErrorKind) -> &'static Frame {
+    use ErrorKind as K;
+    match kind {
+        K::InvalidOption => &Frame("invalid option: ", ""),
+        K::Threads => &Frame(
+            "refusing to fork a process with ",
+            " threads: only the calling thread would survive",
+        ),
+        K::ReadAccounts => &Frame("cannot read ", ""),
+        K::UnknownUser => &Frame("unknown user ", ""),
+        K::UnknownGroup => &Frame("unknown group ", ""),
+        K::OpenStdio => &Frame("cannot open ", ""),
+        K::OpenPidfile => &Frame("cannot open pidfile ", ""),
+        K::InsecurePidfile => &Frame("refusing pidfile ", ""),
+        K::LockPidfile => &Frame("cannot lock pidfile ", ""),
+        K::ReadPidfile => &Frame("cannot read pidfile ", ""),
+        K::MalformedPidfile => &Frame("pidfile ", " does not hold a valid PID"),
+        K::Kill => &Frame("cannot signal ", ""),
+        K::StillRunning => &Frame("the daemon (pid ", ") did not stop in time"),
+        K::AlreadyRunning { .. } => &Frame("already running (", ")"),
+        K::Channel => &Frame("readiness channel failed: ", ""),
+        K::Fork => &Frame("cannot fork", ""),
+        K::Setsid => &Frame("cannot create a new session", ""),
+        K::Signals => &Frame("cannot reset the disposition of signal ", ""),
+        K::Chroot => &Frame("cannot change root to ", ""),
+        K::Chdir => &Frame("cannot change directory to ", ""),
+        K::CoreLimit => &Frame("cannot disable core dumps", ""),
+        K::WritePidfile => &Frame("cannot write pidfile ", ""),
+        K::SetGroups => &Frame("cannot set supplementary groups to ", ""),
+        K::SetGid => &Frame("cannot set group id to ", ""),
+        K::SetUid => &Frame("cannot set user id to ", ""),
+        K::PrivilegesRegained => &Frame(
+            "root privileges could be regained after dropping them to ",
+            "",
+        ),
+        K::RedirectStdio => &Frame("cannot redirect ", ""),
+        K::CloseFds => &Frame("cannot close inherited descriptors", ""),
+        K::PassFds => &Frame("cannot pass descriptors to the program", ""),
+        K::Exec => &Frame("cannot execute ", ""),
+        K::NotReady => &Frame(
+            "the program closed descriptor ",
+            " without reporting readiness",
+        ),
+        K::ReportedFailure => &Frame("the program reported failure", ""),
+        K::Notify => &Frame("cannot notify the supervisor at ", ""),
+        K::Died => &Frame("the daemon exited before reporting readiness", ""),
+        K::Failed { .. } => &Frame("the daemon reported failure (code ", ")"),
+        K::Timeout => &Frame("the daemon was not ready within ", "; it was killed"),
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = self.context();
-        match self.kind {
-            ErrorKind::InvalidOption => write!(f, "invalid option: {c}"),
-            ErrorKind::Threads => write!(
-                f,
-                "refusing to fork a process with {c} threads: only the calling thread would survive"
-            ),
-            ErrorKind::ReadAccounts => write!(f, "cannot read {c}"),
-            ErrorKind::UnknownUser => write!(f, "unknown user {c}"),
-            ErrorKind::UnknownGroup => write!(f, "unknown group {c}"),
-            ErrorKind::OpenStdio => write!(f, "cannot open {c}"),
-            ErrorKind::OpenPidfile => write!(f, "cannot open pidfile {c}"),
-            ErrorKind::InsecurePidfile => write!(f, "refusing pidfile {c}"),
-            ErrorKind::LockPidfile => write!(f, "cannot lock pidfile {c}"),
-            ErrorKind::ReadPidfile => write!(f, "cannot read pidfile {c}"),
-            ErrorKind::MalformedPidfile => write!(f, "pidfile {c} does not hold a valid PID"),
-            ErrorKind::Kill => write!(f, "cannot signal {c}"),
-            ErrorKind::StillRunning => write!(f, "the daemon (pid {c}) did not stop in time"),
-            ErrorKind::AlreadyRunning { pid: Some(pid) } => {
-                write!(
-                    f,
-                    "already running (pid {}; pidfile {c})",
-                    pid.as_raw_nonzero()
-                )
-            }
-            ErrorKind::AlreadyRunning { pid: None } => {
-                write!(f, "already running (pid unknown; pidfile {c} is locked)")
-            }
-            ErrorKind::Channel => write!(f, "readiness channel failed: {c}"),
-            ErrorKind::Fork => write!(f, "cannot fork"),
-            ErrorKind::Setsid => write!(f, "cannot create a new session"),
-            ErrorKind::Signals => write!(f, "cannot set signal {c} to ignore"),
-            ErrorKind::Chroot => write!(f, "cannot change root to {c}"),
-            ErrorKind::Chdir => write!(f, "cannot change directory to {c}"),
-            ErrorKind::CoreLimit => write!(f, "cannot disable core dumps"),
-            ErrorKind::WritePidfile => write!(f, "cannot write pidfile {c}"),
-            ErrorKind::SetGroups => write!(f, "cannot set supplementary groups to {c}"),
-            ErrorKind::SetGid => write!(f, "cannot set group id to {c}"),
-            ErrorKind::SetUid => write!(f, "cannot set user id to {c}"),
-            ErrorKind::PrivilegesRegained => {
-                write!(
-                    f,
-                    "root privileges could be regained after dropping them to {c}"
-                )
-            }
-            ErrorKind::RedirectStdio => write!(f, "cannot redirect {c}"),
-            ErrorKind::CloseFds => write!(f, "cannot close inherited descriptors"),
-            ErrorKind::PassFds => write!(f, "cannot pass descriptors to the program"),
-            ErrorKind::Exec => write!(f, "cannot execute {c}"),
-            ErrorKind::ReportedFailure => write!(f, "the program reported failure"),
-            ErrorKind::Notify => write!(f, "cannot notify the supervisor at {c}"),
-            ErrorKind::NotReady => {
-                write!(
-                    f,
-                    "the program closed descriptor {c} without reporting readiness"
-                )
-            }
-            ErrorKind::Died => write!(f, "the daemon exited before reporting readiness"),
-            ErrorKind::Failed { code } => write!(f, "the daemon reported failure (code {code})"),
-            ErrorKind::Timeout => write!(f, "the daemon was not ready within {c}; it was killed"),
-        }?;
-        match self.errno {
-            Some(errno) => write!(f, ": {}", Described(errno)),
-            None => Ok(()),
-        }
+        let mut line = Line::<320>::new();
+        self.render(&mut line);
+        f.write_str(line.as_str())
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut context = Line::<{ CONTEXT + 1 }>::new();
+        context.shown(self.context.as_slice());
         f.debug_struct("Error")
             .field("kind", &self.kind)
             .field("errno", &self.errno)
-            .field("context", &self.context())
+            .field("context", &context.as_str())
             .finish()
     }
 }
@@ -284,38 +336,103 @@ impl From<Error> for std::io::Error {
     }
 }
 
-/// An errno as std shows it, `No such file or directory (os error 2)`, with or
-/// without std.
-struct Described(Errno);
+/// The steps that can fail after the fork; a step travels as its index here.
+pub(crate) const STEPS: [ErrorKind; 15] = [
+    ErrorKind::Setsid,
+    ErrorKind::Fork,
+    ErrorKind::Signals,
+    ErrorKind::Chroot,
+    ErrorKind::Chdir,
+    ErrorKind::CoreLimit,
+    ErrorKind::WritePidfile,
+    ErrorKind::SetGroups,
+    ErrorKind::SetGid,
+    ErrorKind::SetUid,
+    ErrorKind::PrivilegesRegained,
+    ErrorKind::RedirectStdio,
+    ErrorKind::CloseFds,
+    ErrorKind::PassFds,
+    ErrorKind::Exec,
+];
 
-impl fmt::Display for Described {
-    #[cfg(feature = "std")]
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // rustix's display with std is std's: the text and the number.
-        write!(f, "{}", self.0)
+/// A step that failed after the fork, as plain integers: nothing there may allocate
+/// or format. `aux` names a signal or a stream where that matters; `errno` is `None`
+/// when no system call failed (privileges that could be regained).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) kind: ErrorKind,
+    pub(crate) aux: u16,
+    pub(crate) errno: Option<Errno>,
+}
+
+impl Failure {
+    /// The failure of step `kind` with `errno`, for `map_err`.
+    pub(crate) fn of(kind: ErrorKind) -> impl FnOnce(Errno) -> Failure {
+        move |errno| Failure {
+            kind,
+            aux: 0,
+            errno: Some(errno),
+        }
     }
 
-    #[cfg(not(feature = "std"))]
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 128];
-        match crate::sys::strerror(self.0, &mut buf) {
-            "" => write!(f, "os error {}", self.0.raw_os_error()),
-            text => write!(f, "{text} (os error {})", self.0.raw_os_error()),
+    /// The index of this step in [`STEPS`].
+    pub(crate) fn step(&self) -> u8 {
+        STEPS.iter().position(|&k| k == self.kind).unwrap_or(0) as u8
+    }
+
+    /// The failure a report names; an unknown step is [`ErrorKind::Died`].
+    pub(crate) fn from_report(step: u8, aux: u16, errno: i32) -> Failure {
+        Failure {
+            kind: STEPS
+                .get(usize::from(step))
+                .copied()
+                .unwrap_or(ErrorKind::Died),
+            aux,
+            // 1..4095 are errnos; 0 says no system call failed.
+            errno: (1..4096)
+                .contains(&errno)
+                .then(|| Errno::from_raw_os_error(errno)),
         }
     }
 }
 
-/// Displays bytes (a path, a user name) as UTF-8, with invalid bytes as `\xNN`.
-pub(crate) struct Shown<'a>(pub(crate) &'a [u8]);
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
 
-impl fmt::Display for Shown<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for chunk in self.0.utf8_chunks() {
-            f.write_str(chunk.valid())?;
-            for b in chunk.invalid() {
-                write!(f, "\\x{b:02x}")?;
-            }
-        }
-        Ok(())
+    #[test]
+    fn renders_static_text_around_the_context() {
+        let e = Error::os(ErrorKind::Chdir, Errno::NOENT).path(b"/srv/x");
+        assert_eq!(
+            e.to_string(),
+            "cannot change directory to /srv/x: No such file or directory (os error 2)"
+        );
+        let e = Error::new(ErrorKind::Threads).number(3);
+        assert_eq!(
+            e.to_string(),
+            "refusing to fork a process with 3 threads: only the calling thread would survive"
+        );
+        let e = Error::new(ErrorKind::Failed { code: 4 }).number(4);
+        assert_eq!(e.to_string(), "the daemon reported failure (code 4)");
+    }
+
+    #[test]
+    fn a_long_path_is_shortened_and_the_reason_survives() {
+        let long = [b'a'; 300];
+        let e = Error::new(ErrorKind::InsecurePidfile)
+            .path(&long)
+            .text(": it is a symbolic link");
+        let text = e.to_string();
+        assert!(text.ends_with("aaa: it is a symbolic link"), "{text}");
+        assert!(text.contains("aaa...aaa"), "{text}");
+        assert!(text.len() < 120, "{text}");
+    }
+
+    #[test]
+    fn invalid_bytes_are_escaped() {
+        let e = Error::new(ErrorKind::UnknownUser).path(b"b\xffd");
+        assert_eq!(e.to_string(), "unknown user b\\xffd");
     }
 }

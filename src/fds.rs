@@ -10,6 +10,7 @@ use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::io::{fcntl_dupfd_cloexec, Errno};
 use rustix::process::{getrlimit, Resource};
 
+use crate::stack::{Full, Stack};
 use crate::{procfs, sys};
 
 /// How many descriptors the daemon can be asked to keep.
@@ -33,38 +34,27 @@ pub(crate) fn at_or_above(fd: OwnedFd, floor: i32) -> Result<OwnedFd, Errno> {
 /// A sorted, duplicate-free set of descriptors above 2.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Keep {
-    len: usize,
-    fds: [i32; MAX_KEEP],
+    fds: Stack<i32, MAX_KEEP>,
 }
 
 impl Keep {
     pub(crate) const fn new() -> Keep {
-        Keep {
-            len: 0,
-            fds: [0; MAX_KEEP],
-        }
+        Keep { fds: Stack::new() }
     }
 
     /// Adds `fd`; 0-2 are always kept and need no entry. Fails when full.
-    pub(crate) fn insert(&mut self, fd: i32) -> Result<(), ()> {
+    pub(crate) fn insert(&mut self, fd: i32) -> Result<(), Full> {
         if fd < 3 {
             return Ok(());
         }
-        let at = match self.as_slice().binary_search(&fd) {
-            Ok(_) => return Ok(()),
-            Err(at) => at,
-        };
-        if self.len == MAX_KEEP {
-            return Err(());
+        match self.as_slice().binary_search(&fd) {
+            Ok(_) => Ok(()),
+            Err(at) => self.fds.insert(at, fd),
         }
-        self.fds.copy_within(at..self.len, at + 1);
-        self.fds[at] = fd;
-        self.len += 1;
-        Ok(())
     }
 
     pub(crate) fn as_slice(&self) -> &[i32] {
-        &self.fds[..self.len]
+        self.fds.as_slice()
     }
 
     pub(crate) fn contains(&self, fd: i32) -> bool {
@@ -86,6 +76,49 @@ pub(crate) fn close_inherited(keep: &Keep) -> Result<(), Errno> {
         return Ok(());
     }
     close_up_to_limit(keep)
+}
+
+/// Closes the few descriptors `fds` (at most 8), runs of consecutive numbers with one
+/// `close_range` each. Safe between fork and exec; the caller owns them and never
+/// uses them again.
+pub(crate) fn close_these(fds: &[i32]) {
+    for &(first, last) in runs(fds).as_slice() {
+        if sys::close_range(first, last).is_err() {
+            for fd in first..=last {
+                sys::close(fd as i32);
+            }
+        }
+    }
+}
+
+/// `fds` (negative numbers left out) as runs of consecutive numbers, ascending.
+fn runs(fds: &[i32]) -> Stack<(u32, u32), 8> {
+    let mut sorted = Stack::<u32, 8>::new();
+    for &fd in fds {
+        if let Ok(fd) = u32::try_from(fd) {
+            let at = sorted.as_slice().partition_point(|&f| f < fd);
+            let _ = sorted.insert(at, fd);
+        }
+    }
+    let mut runs = Stack::new();
+    for &fd in sorted.as_slice() {
+        let extended = match runs.as_slice().last() {
+            Some(&(first, last)) if fd == last + 1 => Some((first, fd)),
+            Some(&(_, last)) if fd == last => continue,
+            _ => None,
+        };
+        match extended {
+            Some(run) => {
+                let n = runs.len();
+                runs.truncate(n - 1);
+                let _ = runs.push(run);
+            }
+            None => {
+                let _ = runs.push((fd, fd));
+            }
+        }
+    }
+    runs
 }
 
 /// `close_range` over the gaps between the kept descriptors.
@@ -129,6 +162,12 @@ mod tests {
         }
         assert_eq!(keep.as_slice(), &[3, 5, 9]);
         assert!(keep.contains(1) && keep.contains(5) && !keep.contains(4));
+    }
+
+    #[test]
+    fn descriptors_close_in_runs() {
+        let runs = super::runs(&[7, 4, -1, 5, 9, 5]);
+        assert_eq!(runs.as_slice(), &[(4, 5), (7, 7), (9, 9)]);
     }
 
     #[test]

@@ -15,24 +15,29 @@
 //!
 //! # The sequence
 //!
-//! [`Daemon::start`], [`Daemon::start_pending`] and [`Daemon::fork`] all run these
-//! steps. Everything that can fail for a reason the user can fix happens in the
-//! original process, before any fork, so that it can say what went wrong:
+//! [`Daemon::start`], [`Daemon::start_pending`], [`Daemon::fork`] and
+//! [`Daemon::exec`] all run these steps. Everything that can fail for a reason the
+//! user can fix happens in the original process, before any fork, so that it can say
+//! what went wrong:
 //!
 //! 1. Check the options ([`Daemon::check`]).
-//! 2. Refuse if the process has more than one thread (`/proc/thread-self/status`):
+//! 2. Read `/proc/thread-self/status` once: the signal dispositions, and the thread
+//!    count. Refuse if the process has more than one thread (except for `exec`):
 //!    `fork` copies only the calling thread, and another thread may hold a lock (the
 //!    allocator's) that the daemon would then wait on forever.
 //! 3. Resolve the user and groups from `/etc/passwd` and `/etc/group`, with our own
 //!    allocation-free parser (static musl binaries have no NSS).
-//! 4. Open `/dev/null` and the files for stdin, stdout and stderr.
-//! 5. Open, check and lock the [`Pidfile`]: a held lock fails the start with
-//!    [`ErrorKind::AlreadyRunning`] here, never after the fork.
-//! 6. Create the readiness channel (a close-on-exec socket pair) and flush Rust's
-//!    stdout and stderr.
-//! 7. Fork. The first child calls `setsid` and forks again, then leaves with `_exit`
-//!    (running no destructor); the original process reaps it. The grandchild, the
-//!    daemon, is not a session leader and can never acquire a controlling terminal.
+//! 4. Open, check and lock the [`Pidfile`]: a held lock fails the start with
+//!    [`ErrorKind::AlreadyRunning`] here, never after the fork. The lock is on a
+//!    read-only descriptor; a second, write-only one is for writing the PID.
+//! 5. Create the report channel (daemon → original process) and the verdict channel
+//!    (original → intermediate process), two close-on-exec socket pairs.
+//! 6. Open `/dev/null` and the files for stdin, stdout and stderr; read what the
+//!    supervisors asked for need from the environment; arm the timeout's timer.
+//! 7. Fork. The first child calls `setsid` and forks again; the grandchild is the
+//!    daemon, which is not a session leader and can never acquire a controlling
+//!    terminal. The first child stays, as the daemon's parent, until the original
+//!    process tells it the outcome (see 16).
 //!
 //! Then, in the daemon, with no allocation, no formatting and no lock (only
 //! async-signal-safe system calls), in daemon(7)'s order:
@@ -42,25 +47,42 @@
 //! 9. `chroot` (if asked), then `chdir` to the working directory inside it.
 //! 10. Set the umask; set `RLIMIT_CORE` to 0 (unless told not to).
 //! 11. Write the daemon's PID into the locked pidfile.
-//! 12. Drop privileges: `setgroups`, `setresgid`, `setresuid`; then check that root
-//!     cannot be regained.
+//! 12. Drop privileges (after closing the pidfile's write-only descriptor):
+//!     `setgroups`, `setresgid`, `setresuid`; then check that root cannot be
+//!     regained.
 //! 13. Point stdin, stdout and stderr at their targets.
-//! 14. Close every other descriptor, but the preserved ones, the pidfile and the
-//!     channel: `close_range` over the gaps, so the cost does not grow with
-//!     `RLIMIT_NOFILE`; on any error a walk of `/proc/self/fd`; without `/proc` a loop
-//!     up to the soft limit.
+//! 14. Close every other descriptor, but the preserved ones, the pidfile's lock and
+//!     the report channel: `close_range` over the gaps, so the cost does not grow
+//!     with `RLIMIT_NOFILE`; on any error a walk of `/proc/self/fd`; without `/proc`
+//!     a loop up to the soft limit.
 //!
 //! A failing step sends its number and errno to the original process, and the daemon
-//! `_exit`s. Otherwise the daemon gets control. When it reports ready (at once with
-//! `start`, when it calls [`Pending::ready`] otherwise) the original process exits
-//! with status 0; the pidfile already holds the daemon's PID, as systemd's
-//! `Type=forking` expects. If the daemon fails, dies or times out, the original
-//! process prints one line such as `daemonic: cannot change directory to /srv/x: No
-//! such file or directory (os error 2)` and exits non-zero, and the pidfile is left
-//! as it was.
+//! `_exit`s. Otherwise the daemon gets control (or, with `exec`, becomes the program).
 //!
-//! With [`Detach::Never`] (or [`Detach::Auto`] under init, inetd or as PID 1) steps
-//! 6 and 7 are skipped and the process itself becomes the daemon.
+//! 15. When it reports ready (at once with `start`, when it calls
+//!     [`Pending::ready`] otherwise, at the `execve` with `exec`), the original
+//!     process tells the intermediate process so, reaps it, and exits with status 0
+//!     (or returns, with `fork`); the pidfile already holds the daemon's PID, as
+//!     systemd's `Type=forking` expects.
+//! 16. If the daemon fails, dies or times out, the intermediate process (whose
+//!     unreaped child the daemon is, so its PID names nobody else) kills it and puts
+//!     the pidfile back as it was; the original process kills the rest of the
+//!     daemon's process group, then prints one line such as `daemonic: cannot change
+//!     directory to /srv/x: No such file or directory (os error 2)` and exits
+//!     non-zero. If the original process dies first (even by SIGKILL), the
+//!     intermediate process does all of it.
+//!
+//! With [`Detach::Never`] (or [`Detach::Auto`] under init, inetd or as PID 1) there
+//! is no fork and no channel: the process itself becomes the daemon.
+//!
+//! # Pay for what you use
+//!
+//! The code for an option is reached only through its setter: a daemon that never
+//! calls [`Daemon::user`] contains no `/etc/passwd` parser, one that never calls
+//! [`Stdio::file`] no file opening, and so on for [`Daemon::timeout`],
+//! [`Daemon::sd_notify`], [`Daemon::exec`] and the control functions [`status`] and
+//! [`stop`]. Messages are composed from static text without `core::fmt`.
+//! `size-report/REPORT.md` lists what each capability costs.
 //!
 //! # Features
 //!
@@ -82,29 +104,50 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod channel;
-mod child;
-mod control;
-mod daemon;
+// Plain data and pieces that name no other part of the start.
 mod error;
 mod fds;
 mod path;
-mod pidfile;
-mod plan;
 mod procfs;
 mod signals;
-mod supervisor;
+mod stack;
 mod sys;
+mod text;
 mod users;
 
-pub use control::{status, stop, Schedule, Status, Step, Stopped};
-pub use daemon::{
-    Daemon, Detach, Fork, Group, Groups, NotificationFd, NotifyError, Pending, Program, Running,
-    Stdio, User,
-};
+// Each concern, over those.
+mod channel;
+mod creds;
+mod pidfile;
+mod schedule;
+mod stdio;
+mod supervisor;
+
+// The start, from the bottom up: the owned plan, the steps that read it, the launch
+// that forks, what it hands back, and the builder with its entry points on top.
+mod control;
+mod daemon;
+mod exec;
+mod handles;
+mod launch;
+mod options;
+mod plan;
+mod prepare;
+mod start;
+mod steps;
+
+pub use control::{status, stop, Status, Stopped};
+pub use creds::{Group, Groups, User};
+pub use daemon::Daemon;
 pub use error::{Error, ErrorKind};
+pub use exec::Program;
+pub use handles::{Fork, NotifyError, Pending, Running};
+pub use options::Detach;
 pub use path::{CPath, IntoCPath, NulError};
 pub use pidfile::Pidfile;
 pub use rustix::io::Errno;
 pub use rustix::process::{Pid, Signal};
-pub use signals::{parse_signal, Disposition, SignalMap};
+pub use schedule::{Schedule, Step};
+pub use signals::{parse_signal, Disposition, SignalMap, SignalSet};
+pub use stdio::Stdio;
+pub use supervisor::NotificationFd;

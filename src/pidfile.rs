@@ -6,28 +6,36 @@
 //! `pidfile(3)`/`flopen(3)`: open without following a final symlink, check the file,
 //! lock it, then check that the path still names the inode we locked (another process
 //! may have removed or replaced it meanwhile) and start over if not.
+//!
+//! Two open file descriptions: the lock lives on a **read-only** one, the only one a
+//! daemon keeps (an unprivileged daemon, or the program it execs, cannot rewrite the
+//! PID that root's `stop` will signal); the PID is written through a **write-only**
+//! one, which the daemon closes before it drops privileges or execs.
 
 use core::ffi::CStr;
-use rustix::fd::{AsRawFd, OwnedFd};
-use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
 use rustix::process::{geteuid, getpid, Pid};
 
-use crate::error::{Error, ErrorKind, Shown};
-use crate::path::IntoCPath;
+use crate::error::{Error, ErrorKind};
+use crate::path::{CPath, IntoCPath};
+use crate::stack::Stack;
 
-/// Linux's longest file name (`NAME_MAX`) plus its NUL.
-const NAME_CAP: usize = 256;
 /// Linux's longest path (`PATH_MAX`, with its NUL).
 const PATH_CAP: usize = 4096;
-/// The longest pidfile content we read: a PID is at most 10 digits plus whitespace.
+/// The longest pidfile content we accept: a PID is at most 10 digits plus whitespace.
 const CONTENT_CAP: usize = 32;
 /// How many times we start over when the path stops naming the inode we locked.
 const ATTEMPTS: usize = 64;
+/// The default mode: nobody but the owner may open it, so nobody else can lock it
+/// (`flock` works on any descriptor, even a read-only one). FreeBSD's `pidfile(3)`
+/// uses the same.
+pub(crate) const DEFAULT_MODE: u32 = 0o600;
 
 /// A locked pidfile.
 ///
-/// [`open`](Pidfile::open) creates the file if needed (mode 0644 whatever the umask),
+/// [`open`](Pidfile::open) creates the file if needed (mode 0600 whatever the umask),
 /// refuses an insecure one, and takes an exclusive `flock`; the lock lasts until this
 /// value and every descriptor inherited from it are gone. Dropping it
 /// [`release`](Pidfile::release)s it: the file is removed while still locked.
@@ -49,126 +57,103 @@ const ATTEMPTS: usize = 64;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
-pub struct Pidfile {
-    file: OwnedFd,
-    /// The directory, so the file can be removed by name after a chroot or chdir.
-    dir: OwnedFd,
-    name: [u8; NAME_CAP],
-    /// False in the original process after the fork: it closes its copy of the
-    /// descriptor on drop but leaves the file to the daemon.
+pub struct Pidfile<'a> {
+    /// Read-only; holds the lock.
+    lock: OwnedFd,
+    /// Write-only; `None` once given up.
+    writer: Option<OwnedFd>,
+    /// The directory, when the file must be found again after a chroot or a chdir
+    /// (a relative path, or a daemon that chroots).
+    dir: Option<OwnedFd>,
+    /// The path the caller gave.
+    path: CPath<'a>,
+    /// Where the file's name starts in `path`.
+    name_at: usize,
+    /// False once the file is handed over: dropping then only closes descriptors.
     owner: bool,
 }
 
 /// What the pidfile held before we locked it, so a failed start can put it back.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Previous {
     created: bool,
-    len: usize,
-    content: [u8; CONTENT_CAP],
+    content: Stack<u8, CONTENT_CAP>,
+    /// The mode, when we changed it.
+    mode: Option<u32>,
 }
 
-impl Pidfile {
+/// What a pidfile holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Content {
+    /// Nothing (or only whitespace): a starting daemon, or one that left.
+    Empty,
+    /// A PID in FHS format.
+    Pid(Pid),
+    /// Anything else, or more than a PID's worth of bytes.
+    Other,
+}
+
+impl<'a> Pidfile<'a> {
     /// Opens or creates the pidfile at `path` and locks it.
     ///
     /// Fails with [`ErrorKind::AlreadyRunning`] (carrying the PID the file names) when
     /// another process holds the lock, and with [`ErrorKind::InsecurePidfile`] when the
     /// path is a symlink, or names something other than a regular file with one link,
-    /// owned by us or root and not writable by group or others.
-    pub fn open<'a>(path: impl IntoCPath<'a>) -> Result<Pidfile, Error> {
-        let path = path.into_c_path().map_err(|_| {
-            Error::new(
-                ErrorKind::InvalidOption,
-                None,
-                format_args!("pidfile path contains a NUL byte"),
-            )
-        })?;
-        Pidfile::lock(path.as_c_str(), 3).map(|(pidfile, _)| pidfile)
+    /// owned by us or root, not writable by group or others, holding a PID or nothing.
+    pub fn open(path: impl IntoCPath<'a>) -> Result<Pidfile<'a>, Error> {
+        let path = path
+            .into_c_path()
+            .map_err(|_| Error::invalid("pidfile path contains a NUL byte"))?;
+        let (mut pidfile, previous) = Pidfile::lock(path, DEFAULT_MODE, 3, false)?;
+        pidfile.open_writer(3, &previous)?;
+        Ok(pidfile)
     }
 
-    /// Opens and locks the pidfile; both descriptors (file and directory) are placed
-    /// at `floor` or above (see [`fds::at_or_above`](crate::fds::at_or_above)).
-    pub(crate) fn lock(path: &CStr, floor: i32) -> Result<(Pidfile, Previous), Error> {
-        let shown = Shown(path.to_bytes());
-        let fail = |kind, errno| Error::new(kind, errno, format_args!("{shown}"));
-        let (dir_path, name) = split(path).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOption,
-                None,
-                format_args!("pidfile path {shown} names no file"),
-            )
-        })?;
-        let dir_path = dir_path.as_c_str();
-        let dir = fs::open(
-            dir_path,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
-        let dir = crate::fds::at_or_above(dir, floor)
-            .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
-        let name_c = CStr::from_bytes_until_nul(&name).unwrap_or_default();
-        for _ in 0..ATTEMPTS {
-            let (file, created) = open_file(&dir, name_c).map_err(|e| match e {
-                Errno::LOOP => insecure(&shown, "is a symbolic link"),
-                Errno::ISDIR => insecure(&shown, "is a directory"),
-                e => fail(ErrorKind::OpenPidfile, Some(e)),
-            })?;
-            let file = crate::fds::at_or_above(file, floor)
-                .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
-            let st = fs::fstat(&file).map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
-            if st.st_nlink == 0 {
-                continue; // unlinked since our open: start over
+    /// Opens and locks the pidfile with `mode`; its descriptors are placed at `floor`
+    /// or above (see [`fds::at_or_above`](crate::fds::at_or_above)). With `keep_dir`
+    /// (or a relative path) the directory is kept open, to find the file after a
+    /// chroot or chdir.
+    pub(crate) fn lock(
+        path: CPath<'a>,
+        mode: u32,
+        floor: i32,
+        keep_dir: bool,
+    ) -> Result<(Pidfile<'a>, Previous), Error> {
+        let (dir, name_at) = where_is(path.as_c_str(), keep_dir, floor)?;
+        let at = dir.as_ref().map_or(CWD, |d| d.as_fd());
+        let name = name_in(path.as_c_str(), dir.is_some(), name_at);
+        let mut attempts = ATTEMPTS;
+        let (lock, previous) = loop {
+            match take(at, name, mode, floor) {
+                Err(Refused::Retry) if attempts > 0 => attempts -= 1,
+                Err(Refused::Retry) => break Err(Refused::Lock(Errno::AGAIN)),
+                other => break other,
             }
-            let writable = if created { 0 } else { 0o022 };
-            check(&st, writable).map_err(|why| insecure(&shown, why))?;
-            // Before locking: the creator may lose the lock to another starter,
-            // and the file must not stay as the umask made it.
-            if created && st.st_mode & 0o7777 != 0o644 {
-                // The umask shaped the new file's mode; the pidfile must be 0644 regardless.
-                fs::fchmod(&file, Mode::from_raw_mode(0o644))
-                    .map_err(|e| fail(ErrorKind::OpenPidfile, Some(e)))?;
-            }
-
-            match lock_exclusive(&file) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let pid = read_pid(&file).filter(|&pid| pid != getpid());
-                    return Err(Error::new(
-                        ErrorKind::AlreadyRunning { pid },
-                        None,
-                        format_args!("{shown}"),
-                    ));
-                }
-                Err(e) => return Err(fail(ErrorKind::LockPidfile, Some(e))),
-            }
-            // The path may have been unlinked or replaced between our open and our lock.
-            match fs::statat(&dir, name_c, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(now) if now.st_dev == st.st_dev && now.st_ino == st.st_ino => {}
-                Ok(_) | Err(Errno::NOENT) => continue,
-                Err(e) => return Err(fail(ErrorKind::OpenPidfile, Some(e))),
-            }
-            let mut previous = Previous {
-                created,
-                len: 0,
-                content: [0; CONTENT_CAP],
-            };
-            if st.st_size > 0 {
-                previous.len = rustix::io::pread(&file, &mut previous.content, 0).unwrap_or(0);
-                // Empty from the moment we hold the lock: until the daemon writes its
-                // PID, the old one (perhaps reused by an unrelated process by now) must
-                // not look like a live daemon's to `stop` or `status`.
-                fs::ftruncate(&file, 0).map_err(|e| fail(ErrorKind::WritePidfile, Some(e)))?;
-            }
-            return Ok((
-                Pidfile {
-                    file,
-                    dir,
-                    name,
-                    owner: true,
-                },
-                previous,
-            ));
         }
-        Err(fail(ErrorKind::LockPidfile, Some(Errno::AGAIN)))
+        .map_err(|r| r.error(path.bytes()))?;
+        let pidfile = Pidfile {
+            lock,
+            writer: None,
+            dir,
+            path,
+            name_at,
+            owner: true,
+        };
+        Ok((pidfile, previous))
+    }
+
+    /// Opens the write-only descriptor (at `floor` or above), and empties the file if
+    /// it held an old PID: until the daemon writes its own, the old one (perhaps
+    /// reused by an unrelated process by now) must not look like a live daemon's.
+    pub(crate) fn open_writer(&mut self, floor: i32, previous: &Previous) -> Result<(), Error> {
+        let at = self.dir.as_ref().map_or(CWD, |d| d.as_fd());
+        match open_writer(&self.lock, at, self.name_c(), floor, previous) {
+            Ok(writer) => {
+                self.writer = Some(writer);
+                Ok(())
+            }
+            Err(r) => Err(r.error(self.shown())),
+        }
     }
 
     /// Replaces the pidfile's content with `pid` and a newline.
@@ -180,22 +165,27 @@ impl Pidfile {
     /// # Ok::<(), daemonic::Error>(())
     /// ```
     pub fn write(&self, pid: Pid) -> Result<(), Error> {
-        self.write_pid(pid).map_err(|e| {
-            Error::new(
-                ErrorKind::WritePidfile,
-                Some(e),
-                format_args!("{}", Shown(self.name().to_bytes())),
-            )
-        })
+        // Truncate first: a shorter PID must not leave digits of a longer one behind.
+        let writer = self.writer.as_ref().ok_or(Errno::BADF);
+        writer
+            .and_then(|w| fs::ftruncate(w, 0))
+            .and_then(|()| self.write_pid(pid))
+            .map_err(|e| Error::os(ErrorKind::WritePidfile, e).path(self.shown()))
     }
 
-    /// `write` without building an [`Error`]: safe between fork and return.
+    /// Writes `pid` and a newline into the file, which the lock made empty: safe
+    /// between fork and return.
     pub(crate) fn write_pid(&self, pid: Pid) -> Result<(), Errno> {
-        let mut buf = [0u8; 12];
-        let text = decimal(pid.as_raw_nonzero().get() as u32, &mut buf);
-        // Truncate first: a shorter PID must not leave digits of a longer one behind.
-        fs::ftruncate(&self.file, 0)?;
-        if rustix::io::pwrite(&self.file, text, 0)? != text.len() {
+        let writer = self.writer.as_ref().ok_or(Errno::BADF)?;
+        let mut digits = [0u8; 20];
+        let mut text = Stack::<u8, 21>::new();
+        let _ = text.extend(crate::text::decimal(
+            pid.as_raw_nonzero().get() as u64,
+            &mut digits,
+        ));
+        let _ = text.push(b'\n');
+        let text = text.as_slice();
+        if rustix::io::pwrite(writer, text, 0)? != text.len() {
             return Err(Errno::IO);
         }
         Ok(())
@@ -203,130 +193,364 @@ impl Pidfile {
 
     /// The PID the pidfile currently names, if it holds one in FHS format.
     pub fn read(&self) -> Option<Pid> {
-        read_pid(&self.file)
+        match read(&self.lock) {
+            Ok(Content::Pid(pid)) => Some(pid),
+            _ => None,
+        }
     }
 
     /// Removes the pidfile, while still holding the lock, then unlocks it.
     ///
     /// The file is removed only if its path still names the locked file. When the
     /// directory no longer lets us remove it (the daemon dropped its privileges and the
-    /// directory belongs to root), the file is emptied instead: an unlocked, empty
-    /// pidfile names nobody, and the next start reuses it.
+    /// directory belongs to root), the file stays, unlocked: the next start reuses it.
     pub fn release(mut self) -> Result<(), Error> {
-        self.remove().map_err(|e| {
-            Error::new(
-                ErrorKind::WritePidfile,
-                Some(e),
-                format_args!("{}", Shown(self.name().to_bytes())),
-            )
-        })
+        self.remove()
+            .map_err(|e| Error::os(ErrorKind::WritePidfile, e).path(self.shown()))
     }
 
     fn remove(&mut self) -> Result<(), Errno> {
         if !core::mem::replace(&mut self.owner, false) {
             return Ok(());
         }
-        let st = fs::fstat(&self.file)?;
-        let name = CStr::from_bytes_until_nul(&self.name).unwrap_or_default();
-        match fs::statat(&self.dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(now) if now.st_dev == st.st_dev && now.st_ino == st.st_ino => {}
+        let st = fs::fstat(&self.lock)?;
+        let name = self.name_c();
+        let at = self.dir.as_ref().map_or(CWD, |d| d.as_fd());
+        match fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(now) if same_file(&now, &st) => {}
             // Someone else's file now: leave it alone.
             Ok(_) | Err(Errno::NOENT) => return Ok(()),
             Err(e) => return Err(e),
         }
-        match fs::unlinkat(&self.dir, name, AtFlags::empty()) {
-            Ok(()) => Ok(()),
-            Err(Errno::ACCESS | Errno::PERM | Errno::ROFS) => fs::ftruncate(&self.file, 0),
-            Err(e) => Err(e),
+        match fs::unlinkat(at, name, AtFlags::empty()) {
+            Err(Errno::ACCESS | Errno::PERM | Errno::ROFS) => match &self.writer {
+                Some(writer) => fs::ftruncate(writer, 0),
+                None => Ok(()),
+            },
+            other => other,
         }
     }
 
-    /// The file name of the pidfile inside its directory.
-    fn name(&self) -> &CStr {
-        CStr::from_bytes_until_nul(&self.name).unwrap_or_default()
+    /// The name to give `at()`: the file's name in `dir`, or the whole path.
+    fn name_c(&self) -> &CStr {
+        name_in(self.path.as_c_str(), self.dir.is_some(), self.name_at)
     }
 
-    /// Puts back what the pidfile held before a failed start, and unlocks it.
+    /// The path, for messages.
+    pub(crate) fn shown(&self) -> &[u8] {
+        self.path.bytes()
+    }
+
+    /// Puts back what the pidfile held before a failed start, and unlocks it. Errors
+    /// are ignored: the start has failed already, and the file is left as near to
+    /// its old self as the system allows.
     pub(crate) fn restore(mut self, previous: &Previous) {
         if previous.created {
             let _ = self.remove();
         } else {
-            self.owner = false;
-            let _ = fs::ftruncate(&self.file, 0);
-            let _ = rustix::io::pwrite(&self.file, &previous.content[..previous.len], 0);
+            if let Some(writer) = &self.writer {
+                let old = previous.content.as_slice();
+                let _ = rustix::io::pwrite(writer, old, 0);
+                let _ = fs::ftruncate(writer, old.len() as u64);
+            }
+            if let Some(mode) = previous.mode {
+                let _ = fs::fchmod(&self.lock, Mode::from_raw_mode(mode));
+            }
         }
+        self.owner = false;
+        // The lock belongs to the open file description, which the failed daemon's
+        // processes may still share for a moment: unlock it for all of them now.
+        let _ = fs::flock(&self.lock, FlockOperation::Unlock);
     }
 
-    /// Closes this process's descriptor without touching the file: the original
+    /// Closes this process's descriptors without touching the file: the original
     /// process does this once the daemon, which shares the lock, is ready.
     pub(crate) fn disown(mut self) {
         self.owner = false;
     }
 
-    /// The descriptors the daemon must keep open: the locked file and its directory.
-    pub(crate) fn raw_fds(&self) -> [i32; 2] {
-        [self.file.as_raw_fd(), self.dir.as_raw_fd()]
+    /// The locked descriptor, which the daemon keeps, and the directory's, which it
+    /// keeps when there is one.
+    pub(crate) fn kept_fds(&self) -> [i32; 2] {
+        [
+            self.lock.as_raw_fd(),
+            self.dir.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+        ]
+    }
+
+    /// Forgets the writer without closing it: the daemon's close step closed it.
+    pub(crate) fn forget_writer(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            core::mem::forget(writer);
+        }
+    }
+
+    /// Closes the writer (before dropping privileges or executing a program).
+    pub(crate) fn close_writer(&mut self) {
+        self.writer = None;
     }
 }
 
-impl Drop for Pidfile {
+impl Drop for Pidfile<'_> {
     fn drop(&mut self) {
         let _ = self.remove();
     }
 }
 
-fn insecure(shown: &Shown<'_>, why: &str) -> Error {
-    Error::new(
-        ErrorKind::InsecurePidfile,
-        None,
-        format_args!("{shown}: it {why}"),
-    )
+/// Removes the pidfile at `path` if it names the daemon `pid` that just exited and
+/// nobody holds its lock: a program that was exec'd cannot remove its own. A new
+/// daemon that locked the path meanwhile keeps its file.
+pub(crate) fn remove_stale(path: &CStr, pid: Pid) {
+    let Ok((dir, name_at)) = where_is(path, false, 3) else {
+        return;
+    };
+    let at = dir.as_ref().map_or(CWD, |d| d.as_fd());
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let name = name_in(path, dir.is_some(), name_at);
+    let Ok(lock) = fs::openat(at, name, flags, Mode::empty()) else {
+        return;
+    };
+    if fs::flock(&lock, FlockOperation::NonBlockingLockExclusive).is_err()
+        || read(&lock) != Ok(Content::Pid(pid))
+    {
+        return;
+    }
+    let mut pidfile = Pidfile {
+        lock,
+        writer: None,
+        dir,
+        path: CPath::Borrowed(path),
+        name_at,
+        owner: true,
+    };
+    // `remove` checks that the path still names the file we locked.
+    let _ = pidfile.remove();
 }
 
-/// Opens the file, creating it exclusively if absent, and says whether we created it.
-fn open_file(dir: &OwnedFd, name: &CStr) -> Result<(OwnedFd, bool), Errno> {
+/// Why a pidfile was not taken, until it becomes an [`Error`] naming the path: small,
+/// so the steps pass it around for nothing.
+#[derive(Clone, Copy, Debug)]
+enum Refused {
+    /// Opening, locking, reading or writing the file failed.
+    Open(Errno),
+    Lock(Errno),
+    Read(Errno),
+    Write(Errno),
+    /// The file is not one to trust, for this reason.
+    Insecure(&'static str),
+    /// Another process holds the lock; the PID the file names.
+    Running(Option<Pid>),
+    /// The path changed under us: start over.
+    Retry,
+}
+
+impl Refused {
+    #[inline(never)]
+    fn error(self, path: &[u8]) -> Error {
+        match self {
+            Refused::Open(errno) => Error::os(ErrorKind::OpenPidfile, errno).path(path),
+            Refused::Lock(errno) => Error::os(ErrorKind::LockPidfile, errno).path(path),
+            Refused::Read(errno) => Error::os(ErrorKind::ReadPidfile, errno).path(path),
+            Refused::Write(errno) => Error::os(ErrorKind::WritePidfile, errno).path(path),
+            Refused::Insecure(why) => Error::new(ErrorKind::InsecurePidfile).path(path).text(why),
+            Refused::Running(pid) => already_running(pid, path),
+            Refused::Retry => Error::os(ErrorKind::LockPidfile, Errno::AGAIN).path(path),
+        }
+    }
+}
+
+pub(crate) fn already_running(pid: Option<Pid>, path: &[u8]) -> Error {
+    let e = Error::new(ErrorKind::AlreadyRunning { pid });
+    match pid {
+        Some(pid) => e
+            .text("pid ")
+            .number(pid.as_raw_nonzero().get() as u64)
+            .text("; pidfile ")
+            .path(path),
+        None => e
+            .text("pid unknown; pidfile ")
+            .path(path)
+            .text(" is locked"),
+    }
+}
+
+/// One attempt at taking the file: open (creating it exclusively with `mode` if
+/// absent), check, lock, check that the path still names it, read what it held.
+fn take(
+    at: BorrowedFd<'_>,
+    name: &CStr,
+    mode: u32,
+    floor: i32,
+) -> Result<(OwnedFd, Previous), Refused> {
     // NOFOLLOW: never write through a planted symlink. NONBLOCK: a FIFO planted at the
     // path must not hang us; fstat then refuses it. NOCTTY: never acquire a terminal.
     let flags =
-        OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
-    loop {
-        match fs::openat(
-            dir,
-            name,
-            flags | OFlags::CREATE | OFlags::EXCL,
-            Mode::from_raw_mode(0o644),
-        ) {
-            Ok(fd) => return Ok((fd, true)),
-            Err(Errno::EXIST) => {}
-            Err(e) => return Err(e),
-        }
-        match fs::openat(dir, name, flags, Mode::empty()) {
-            Ok(fd) => return Ok((fd, false)),
-            // Removed between our two opens: create it after all.
-            Err(Errno::NOENT) => continue,
-            Err(e) => return Err(e),
-        }
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let create = flags | OFlags::CREATE | OFlags::EXCL;
+    let (file, created) = match fs::openat(at, name, create, Mode::from_raw_mode(mode)) {
+        Ok(fd) => (fd, true),
+        Err(Errno::EXIST) => match fs::openat(at, name, flags, Mode::empty()) {
+            Ok(fd) => (fd, false),
+            // Removed between our two opens.
+            Err(Errno::NOENT) => return Err(Refused::Retry),
+            Err(e) => return Err(refused_open(e)),
+        },
+        Err(e) => return Err(refused_open(e)),
+    };
+    let file = crate::fds::at_or_above(file, floor).map_err(Refused::Open)?;
+    let st = fs::fstat(&file).map_err(Refused::Open)?;
+    if st.st_nlink == 0 {
+        return Err(Refused::Retry); // unlinked since our open
     }
+    check(&st, if created { 0 } else { 0o022 }).map_err(Refused::Insecure)?;
+    if !lock_exclusive(&file).map_err(Refused::Lock)? {
+        let pid = match read(&file) {
+            Ok(Content::Pid(pid)) if pid != getpid() => Some(pid),
+            _ => None,
+        };
+        return Err(Refused::Running(pid));
+    }
+    // The path may have been unlinked or replaced between our open and our lock.
+    match fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(now) if same_file(&now, &st) => {}
+        Ok(_) | Err(Errno::NOENT) => return Err(Refused::Retry),
+        Err(e) => return Err(Refused::Open(e)),
+    }
+    let mut previous = Previous {
+        created,
+        content: Stack::new(),
+        mode: None,
+    };
+    if st.st_size > 0 {
+        // Only a pidfile's content (at most 32 bytes of digits and whitespace) is
+        // taken over: anything else is somebody's file, which a start must not touch.
+        let mut buf = [0u8; CONTENT_CAP + 1];
+        let n = rustix::io::pread(&file, &mut buf, 0).map_err(Refused::Read)?;
+        let pidlike = |b: &u8| b.is_ascii_digit() || b.is_ascii_whitespace();
+        if n > CONTENT_CAP || !buf[..n].iter().all(pidlike) {
+            return Err(Refused::Insecure(": it holds something other than a PID"));
+        }
+        let _ = previous.content.extend(&buf[..n]);
+    }
+    if st.st_mode & 0o7777 != mode {
+        fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(Refused::Open)?;
+        previous.mode = Some(st.st_mode & 0o7777);
+    }
+    Ok((file, previous))
+}
+
+fn refused_open(errno: Errno) -> Refused {
+    match errno {
+        Errno::LOOP => Refused::Insecure(": it is a symbolic link"),
+        Errno::ISDIR => Refused::Insecure(": it is a directory"),
+        e => Refused::Open(e),
+    }
+}
+
+/// A second, write-only open of the locked file: through `/proc/self/fd`, which
+/// reaches the very inode, or without `/proc` by name, checked to be the same file;
+/// emptied if it held an old PID.
+fn open_writer(
+    locked: &OwnedFd,
+    at: BorrowedFd<'_>,
+    name: &CStr,
+    floor: i32,
+    previous: &Previous,
+) -> Result<OwnedFd, Refused> {
+    let flags = OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let mut path = Stack::<u8, 32>::new();
+    let mut digits = [0; 20];
+    let _ = path.extend(b"/proc/self/fd/");
+    let _ = path.extend(crate::text::decimal(locked.as_raw_fd() as u64, &mut digits));
+    let _ = path.push(0);
+    let via_proc = crate::text::c_str(path.as_slice()).unwrap_or_default();
+    let writer = match fs::open(via_proc, flags, Mode::empty()) {
+        Ok(writer) => writer,
+        Err(Errno::NOENT | Errno::NOTDIR) => {
+            let writer = fs::openat(at, name, flags | OFlags::NOFOLLOW, Mode::empty())
+                .map_err(Refused::Open)?;
+            let (a, b) = (fs::fstat(&writer), fs::fstat(locked));
+            match (a, b) {
+                (Ok(a), Ok(b)) if same_file(&a, &b) => writer,
+                _ => return Err(Refused::Open(Errno::STALE)),
+            }
+        }
+        Err(e) => return Err(Refused::Open(e)),
+    };
+    let writer = crate::fds::at_or_above(writer, floor).map_err(Refused::Open)?;
+    if !previous.content.as_slice().is_empty() {
+        fs::ftruncate(&writer, 0).map_err(Refused::Write)?;
+    }
+    Ok(writer)
+}
+
+/// Where the file is found: the directory to keep (for a relative path, or when
+/// asked) and where the file's name starts in `path`.
+fn where_is(path: &CStr, keep_dir: bool, floor: i32) -> Result<(Option<OwnedFd>, usize), Error> {
+    let bytes = path.to_bytes();
+    let slash = bytes.iter().rposition(|&b| b == b'/');
+    let name_at = slash.map_or(0, |i| i + 1);
+    let name = &bytes[name_at..];
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(Error::invalid("pidfile path names no file: ").path(bytes));
+    }
+    if bytes[0] == b'/' && !keep_dir {
+        return Ok((None, name_at));
+    }
+    let dir = match slash {
+        None => open_dir(c"."),
+        Some(0) => open_dir(c"/"),
+        Some(i) => {
+            let mut dir = Stack::<u8, PATH_CAP>::new();
+            let _ = dir.extend(&bytes[..i]);
+            let _ = dir.push(0);
+            open_dir(crate::text::c_str(dir.as_slice()).unwrap_or_default())
+        }
+    };
+    let dir = dir
+        .and_then(|d| crate::fds::at_or_above(d, floor))
+        .map_err(|e| Error::os(ErrorKind::OpenPidfile, e).path(bytes))?;
+    Ok((Some(dir), name_at))
+}
+
+fn open_dir(path: &CStr) -> Result<OwnedFd, Errno> {
+    fs::open(
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// The name of the file in its directory (`in_dir`), or the whole path.
+fn name_in(path: &CStr, in_dir: bool, name_at: usize) -> &CStr {
+    crate::text::c_suffix(path, if in_dir { name_at } else { 0 })
+}
+
+fn same_file(a: &Stat, b: &Stat) -> bool {
+    a.st_dev == b.st_dev && a.st_ino == b.st_ino
 }
 
 /// The checks of start-stop-daemon 1.19.3 and FreeBSD pidfile(3) on an opened pidfile:
 /// a regular file with one link, owned by root or us, with none of the `writable`
 /// mode bits (group and others for a starter, others for a reader) set.
-fn check(st: &Stat, writable: u32) -> Result<(), &'static str> {
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err("is not a regular file");
+pub(crate) fn check(st: &Stat, writable: u32) -> Result<(), &'static str> {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => {}
+        FileType::Directory => return Err(": it is a directory"),
+        _ => return Err(": it is not a regular file"),
     }
     if st.st_nlink != 1 {
-        return Err("has more than one hard link");
+        return Err(": it has more than one hard link");
     }
     if st.st_uid != 0 && st.st_uid != geteuid().as_raw() {
-        return Err("is owned by another user");
+        return Err(": it is owned by another user");
     }
     if st.st_mode & writable & 0o022 != 0 {
         return Err(if st.st_mode & 0o002 != 0 {
-            "is writable by others"
+            ": it is writable by others"
         } else {
-            "is writable by its group"
+            ": it is writable by its group"
         });
     }
     Ok(())
@@ -339,10 +563,10 @@ const PROBE_PAUSE: core::time::Duration = core::time::Duration::from_micros(200)
 
 /// Takes the exclusive lock; `Ok(false)` when a daemon holds it.
 ///
-/// A status probe ([`status`](crate::status)) holds a *shared* lock for an instant.
-/// When the exclusive lock is refused, a shared one tells the two holders apart: if it
-/// is granted, only probes hold the file and we try again shortly; if it is refused,
-/// an exclusive holder, a daemon (or a starter about to become one), has it.
+/// A prober (another tool's `status`) may hold a *shared* lock for an instant. When
+/// the exclusive lock is refused, a shared one tells the two holders apart: if it is
+/// granted, only probes hold the file and we try again shortly; if it is refused, an
+/// exclusive holder, a daemon (or a starter about to become one), has it.
 fn lock_exclusive(file: &OwnedFd) -> Result<bool, Errno> {
     for _ in 0..PROBE_RETRIES {
         match fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
@@ -360,224 +584,48 @@ fn lock_exclusive(file: &OwnedFd) -> Result<bool, Errno> {
     Err(Errno::AGAIN)
 }
 
-/// Whether another process holds a lock on `file`, tested with a shared lock that is
-/// released at once (so a starter's exclusive attempt meanwhile is retried, see
-/// [`lock_exclusive`]).
-pub(crate) fn is_locked(file: &OwnedFd) -> Result<bool, Errno> {
-    match fs::flock(file, FlockOperation::NonBlockingLockShared) {
-        Ok(()) => fs::flock(file, FlockOperation::Unlock).map(|()| false),
-        Err(Errno::WOULDBLOCK) => Ok(true),
-        Err(e) => Err(e),
-    }
-}
-
-/// What a pidfile says, for status and stop: its descriptor, and its content, which
-/// is `Ok(None)` when empty and `Err(())` when malformed.
-pub(crate) struct Contents {
-    pub(crate) file: OwnedFd,
-    pub(crate) pid: Result<Option<Pid>, ()>,
-}
-
-/// Opens a pidfile to read it: `Ok(None)` when there is none. Refuses, as
-/// start-stop-daemon does, a symlink, a hard link, something other than a regular
-/// file, a file owned by a user other than root or us, or one writable by others.
-pub(crate) fn inspect(path: &CStr) -> Result<Option<Contents>, Error> {
-    let shown = Shown(path.to_bytes());
-    let fail = |e| Error::new(ErrorKind::ReadPidfile, Some(e), format_args!("{shown}"));
-    let flags =
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
-    let file = match fs::open(path, flags, Mode::empty()) {
-        Ok(file) => file,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(Errno::LOOP) => return Err(insecure(&shown, "is a symbolic link")),
-        Err(e) => return Err(fail(e)),
-    };
-    let st = fs::fstat(&file).map_err(fail)?;
-    if st.st_nlink == 0 {
-        return Ok(None); // removed since our open
-    }
-    check(&st, 0o002).map_err(|why| insecure(&shown, why))?;
-    let pid = read_content(&file).map_err(fail)?;
-    Ok(Some(Contents { file, pid }))
-}
-
-/// Reads and parses a pidfile's content (see [`parse_pid`]); a PID above the
-/// kernel's `pid_max`, or our own PID (a container restarted with the same small
-/// PIDs), names no daemon.
-pub(crate) fn read_content(file: &OwnedFd) -> Result<Result<Option<Pid>, ()>, Errno> {
+/// Reads what a pidfile holds: the one reader of pidfile content.
+pub(crate) fn read(file: impl AsFd) -> Result<Content, Errno> {
     let mut buf = [0u8; CONTENT_CAP + 1];
     let n = rustix::io::pread(file, &mut buf, 0)?;
-    if n > CONTENT_CAP {
-        return Ok(Err(()));
-    }
-    let content = &buf[..n];
-    if content.trim_ascii().is_empty() {
-        return Ok(Ok(None));
-    }
-    let pid = parse_pid(content).filter(|pid| pid.as_raw_nonzero().get() <= pid_max());
-    Ok(match pid {
-        Some(pid) if pid == getpid() => Ok(None),
-        Some(pid) => Ok(Some(pid)),
-        None => Err(()),
+    Ok(if n > CONTENT_CAP {
+        Content::Other
+    } else {
+        parse(&buf[..n])
     })
 }
 
-/// Removes the pidfile at `path` if it names the daemon `pid` that just exited and
-/// nobody holds its lock: a program that was exec'd cannot remove its own. A new
-/// daemon that locked the path meanwhile keeps its file.
-pub(crate) fn remove_stale(path: &CStr, pid: Pid) {
-    let Some((dir_path, name)) = split(path) else {
-        return;
-    };
-    let name = CStr::from_bytes_until_nul(&name).unwrap_or_default();
-    let Ok(dir) = fs::open(
-        dir_path.as_c_str(),
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return;
-    };
-    let flags =
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
-    let Ok(file) = fs::openat(&dir, name, flags, Mode::empty()) else {
-        return;
-    };
-    if fs::flock(&file, FlockOperation::NonBlockingLockExclusive).is_err()
-        || read_pid(&file) != Some(pid)
-    {
-        return;
-    }
-    let mut pidfile = Pidfile {
-        file,
-        dir,
-        name: [0; NAME_CAP],
-        owner: true,
-    };
-    pidfile.name[..name.to_bytes().len()].copy_from_slice(name.to_bytes());
-    // `remove` checks that the path still names the file we locked.
-    let _ = pidfile.remove();
-}
-
-/// The kernel's largest PID (`/proc/sys/kernel/pid_max`), or its ceiling, 2^22.
-fn pid_max() -> i32 {
-    const CEILING: i32 = 1 << 22;
-    let Ok(file) = fs::open(
-        c"/proc/sys/kernel/pid_max",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return CEILING;
-    };
-    let mut buf = [0u8; 16];
-    let n = rustix::io::read(&file, &mut buf).unwrap_or(0);
-    parse_pid(&buf[..n]).map_or(CEILING, |max| max.as_raw_nonzero().get())
-}
-
-/// Splits `path` into its directory (as a C string) and its file name (NUL-terminated).
-fn split(path: &CStr) -> Option<(Buf<PATH_CAP>, [u8; NAME_CAP])> {
-    let bytes = path.to_bytes();
-    let (dir, name) = match bytes.iter().rposition(|&b| b == b'/') {
-        Some(0) => (&b"/"[..], &bytes[1..]),
-        Some(i) => (&bytes[..i], &bytes[i + 1..]),
-        None => (&b"."[..], bytes),
-    };
-    if name.is_empty()
-        || name == b"."
-        || name == b".."
-        || name.len() >= NAME_CAP
-        || dir.len() >= PATH_CAP
-    {
-        return None;
-    }
-    let mut name_buf = [0u8; NAME_CAP];
-    name_buf[..name.len()].copy_from_slice(name);
-    Some((Buf::new(dir), name_buf))
-}
-
-/// A NUL-terminated copy of a short byte string on the stack.
-struct Buf<const N: usize> {
-    bytes: [u8; N],
-}
-
-impl<const N: usize> Buf<N> {
-    /// `src` must be shorter than `N` and contain no NUL (it comes from a `CStr`).
-    fn new(src: &[u8]) -> Self {
-        let mut bytes = [0u8; N];
-        bytes[..src.len()].copy_from_slice(src);
-        Buf { bytes }
-    }
-
-    fn as_c_str(&self) -> &CStr {
-        CStr::from_bytes_until_nul(&self.bytes).unwrap_or_default()
-    }
-}
-
-/// Reads and parses the PID a pidfile descriptor holds.
-fn read_pid(file: &OwnedFd) -> Option<Pid> {
-    let mut buf = [0u8; CONTENT_CAP];
-    let n = rustix::io::pread(file, &mut buf, 0).ok()?;
-    parse_pid(&buf[..n])
-}
-
 /// Parses FHS pidfile content: a positive decimal PID, optionally surrounded by
-/// whitespace. Anything else is `None`, never 0 or -1 (which would signal whole
-/// process groups).
-pub(crate) fn parse_pid(content: &[u8]) -> Option<Pid> {
-    let digits = content.trim_ascii();
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
+/// whitespace. Anything else is [`Content::Other`], never PID 0 or -1 (which would
+/// signal whole process groups).
+pub(crate) fn parse(content: &[u8]) -> Content {
+    let digits = crate::text::trim(content);
+    if digits.is_empty() {
+        return Content::Empty;
     }
-    let start = digits
-        .iter()
-        .position(|&d| d != b'0')
-        .unwrap_or(digits.len());
-    let digits = &digits[start..];
-    if digits.len() > 10 {
-        return None;
-    }
-    let value = digits
-        .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    Pid::from_raw(i32::try_from(value).ok()?)
-}
-
-/// `n` in decimal, without the newline [`decimal`] adds.
-pub(crate) fn digits(n: u32, buf: &mut [u8; 12]) -> &[u8] {
-    let text = decimal(n, buf);
-    &text[..text.len() - 1]
-}
-
-/// Formats `n` in decimal with a trailing newline into `buf`, without `core::fmt`.
-pub(crate) fn decimal(mut n: u32, buf: &mut [u8; 12]) -> &[u8] {
-    let mut i = buf.len() - 1;
-    buf[i] = b'\n';
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
+    let pid = crate::text::parse_decimal(digits)
+        .and_then(|n| i32::try_from(n).ok())
+        .and_then(Pid::from_raw);
+    pid.map_or(Content::Other, Content::Pid)
 }
 
 #[cfg(test)]
 mod tests {
-    extern crate std;
     use super::*;
-    use std::borrow::ToOwned;
-    use std::string::ToString;
 
     #[test]
     fn parses_fhs_content() {
-        let pid = |s: &[u8]| parse_pid(s).map(|p| p.as_raw_nonzero().get());
+        let pid = |s: &[u8]| match parse(s) {
+            Content::Pid(p) => Some(p.as_raw_nonzero().get()),
+            _ => None,
+        };
         assert_eq!(pid(b"123\n"), Some(123));
         assert_eq!(pid(b"  0042 \n"), Some(42));
         assert_eq!(pid(b"2147483647"), Some(i32::MAX));
+        assert_eq!(parse(b""), Content::Empty);
+        assert_eq!(parse(b" \n"), Content::Empty);
         for bad in [
-            &b""[..],
-            b"\n",
-            b"abc",
+            &b"abc"[..],
             b"-1",
             b"0",
             b"12 34",
@@ -585,35 +633,20 @@ mod tests {
             b"2147483648",
             b"12x",
         ] {
-            assert_eq!(pid(bad), None, "{:?}", bad.escape_ascii().to_string());
+            assert_eq!(parse(bad), Content::Other, "{:?}", bad);
         }
     }
 
     #[test]
-    fn formats_decimal() {
-        let mut buf = [0; 12];
-        assert_eq!(decimal(0, &mut buf), b"0\n");
-        assert_eq!(decimal(7, &mut buf), b"7\n");
-        assert_eq!(decimal(4294967295, &mut buf), b"4294967295\n");
-    }
-
-    #[test]
-    fn splits_paths() {
-        let parts = |p: &CStr| {
-            split(p).map(|(d, n)| {
-                (
-                    d.as_c_str().to_owned(),
-                    CStr::from_bytes_until_nul(&n).unwrap().to_owned(),
-                )
-            })
-        };
-        assert_eq!(
-            parts(c"/run/a.pid"),
-            Some((c"/run".into(), c"a.pid".into()))
-        );
-        assert_eq!(parts(c"/a.pid"), Some((c"/".into(), c"a.pid".into())));
-        assert_eq!(parts(c"a.pid"), Some((c".".into(), c"a.pid".into())));
-        assert_eq!(parts(c"/run/"), None);
-        assert_eq!(parts(c"/run/.."), None);
+    fn a_path_names_a_file() {
+        for bad in [c"/run/", c"/run/..", c"."] {
+            assert!(where_is(bad, false, 3).is_err(), "{bad:?}");
+        }
+        let (dir, at) = where_is(c"/run/a.pid", false, 3).unwrap();
+        assert!(dir.is_none());
+        assert_eq!(name_in(c"/run/a.pid", false, at), c"/run/a.pid");
+        let (dir, at) = where_is(c"/a.pid", true, 3).unwrap();
+        assert!(dir.is_some());
+        assert_eq!(name_in(c"/a.pid", true, at), c"a.pid");
     }
 }

@@ -27,10 +27,7 @@ pub(crate) fn numeric_entries(path: &CStr, mut each: impl FnMut(i32, i32)) -> Re
 }
 
 fn parse_number(name: &[u8]) -> Option<i32> {
-    if name.is_empty() || name.len() > 9 || !name.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(name.iter().fold(0, |n, d| n * 10 + i32::from(d - b'0')))
+    i32::try_from(crate::text::parse_decimal(name)?).ok()
 }
 
 /// What the daemon's start needs from `/proc/thread-self/status`, read once.
@@ -45,6 +42,9 @@ pub(crate) struct Status {
 /// Reads `/proc/thread-self/status` (Linux 3.17): the signal mask is the calling
 /// thread's, which is the one a fork copies; the rest is the process's. `None`
 /// without `/proc` or when a field is missing.
+///
+/// One `read`: the kernel renders the whole file (about 1.5 KiB) at once, and a
+/// read of a larger buffer returns all of it.
 pub(crate) fn status() -> Option<Status> {
     let file = fs::open(
         c"/proc/thread-self/status",
@@ -52,29 +52,27 @@ pub(crate) fn status() -> Option<Status> {
         Mode::empty(),
     )
     .ok()?;
-    // The file is about 1.5 KiB; the lines we want come well before 4 KiB.
     let mut buf = [0u8; 4096];
-    let mut len = 0;
-    while len < buf.len() {
-        match rustix::io::read(&file, &mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
+    let len = loop {
+        match rustix::io::read(&file, &mut buf) {
             Err(Errno::INTR) => continue,
-            Err(_) => return None,
+            other => break other.ok()?,
         }
-    }
-    let field = |name: &[u8], radix| {
-        let line = buf[..len]
+    };
+    let text = &buf[..len];
+    let field = |name: &[u8]| {
+        let line = text
             .split(|&b| b == b'\n')
             .find_map(|l| l.strip_prefix(name))?;
-        u64::from_str_radix(core::str::from_utf8(line).ok()?.trim(), radix).ok()
+        Some(crate::text::trim(line))
     };
+    let mask = |name| crate::text::parse_hex(field(name)?);
     Some(Status {
-        threads: field(b"Threads:", 10)?,
+        threads: crate::text::parse_decimal(field(b"Threads:")?)?,
         dispositions: crate::sys::Dispositions {
-            ignored: field(b"SigIgn:", 16)?,
-            caught: field(b"SigCgt:", 16)?,
-            blocked: field(b"SigBlk:", 16)?,
+            ignored: mask(b"SigIgn:")?,
+            caught: mask(b"SigCgt:")?,
+            blocked: mask(b"SigBlk:")?,
         },
     })
 }

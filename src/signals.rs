@@ -1,6 +1,68 @@
-//! The signal map: which signals the daemon ignores.
+//! Signal sets, the signal map (which signals the daemon ignores) and signal names.
 
 use rustix::process::Signal;
+
+bitflags::bitflags! {
+    /// A set of signals, one bit per signal number (bit `n - 1` for signal `n`), as
+    /// the kernel's signal masks and `/proc/PID/status` are.
+    ///
+    /// ```
+    /// use daemonic::SignalSet;
+    ///
+    /// let jobs = SignalSet::TSTP | SignalSet::TTIN | SignalSet::TTOU;
+    /// assert!(jobs.contains(SignalSet::of(daemonic::Signal::TSTP)));
+    /// assert_eq!(jobs.bits(), 0x38_0000);
+    /// ```
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct SignalSet: u64 {
+        /// SIGHUP.
+        const HUP = bit(libc::SIGHUP);
+        /// SIGINT.
+        const INT = bit(libc::SIGINT);
+        /// SIGQUIT.
+        const QUIT = bit(libc::SIGQUIT);
+        /// SIGUSR1.
+        const USR1 = bit(libc::SIGUSR1);
+        /// SIGUSR2.
+        const USR2 = bit(libc::SIGUSR2);
+        /// SIGPIPE.
+        const PIPE = bit(libc::SIGPIPE);
+        /// SIGALRM.
+        const ALRM = bit(libc::SIGALRM);
+        /// SIGTERM.
+        const TERM = bit(libc::SIGTERM);
+        /// SIGCHLD.
+        const CHLD = bit(libc::SIGCHLD);
+        /// SIGKILL, which can be neither caught nor ignored.
+        const KILL = bit(libc::SIGKILL);
+        /// SIGSTOP, which can be neither caught nor ignored.
+        const STOP = bit(libc::SIGSTOP);
+        /// SIGTSTP (terminal stop).
+        const TSTP = bit(libc::SIGTSTP);
+        /// SIGTTIN (background read from the terminal).
+        const TTIN = bit(libc::SIGTTIN);
+        /// SIGTTOU (background write to the terminal).
+        const TTOU = bit(libc::SIGTTOU);
+        /// SIGWINCH.
+        const WINCH = bit(libc::SIGWINCH);
+        // Every other signal number is a member too, unnamed.
+        const _ = !0;
+    }
+}
+
+const fn bit(signal: i32) -> u64 {
+    match signal {
+        n @ 1..=64 => 1 << (n - 1),
+        _ => 0,
+    }
+}
+
+impl SignalSet {
+    /// The set holding just `signal`.
+    pub const fn of(signal: Signal) -> SignalSet {
+        SignalSet::from_bits_retain(bit(signal.as_raw()))
+    }
+}
 
 /// What the daemon does on a signal, once its dispositions are reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,21 +88,24 @@ pub enum Disposition {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignalMap {
-    /// Bit `n - 1` is set when signal `n` is ignored.
-    ignored: u64,
+    ignored: SignalSet,
 }
 
 impl SignalMap {
     /// The default map: SIGTSTP, SIGTTIN and SIGTTOU ignored.
     pub const fn new() -> SignalMap {
         SignalMap {
-            ignored: bit(Signal::TSTP) | bit(Signal::TTIN) | bit(Signal::TTOU),
+            ignored: SignalSet::TSTP
+                .union(SignalSet::TTIN)
+                .union(SignalSet::TTOU),
         }
     }
 
     /// A map that ignores nothing: every signal keeps its default action.
     pub const fn empty() -> SignalMap {
-        SignalMap { ignored: 0 }
+        SignalMap {
+            ignored: SignalSet::empty(),
+        }
     }
 
     /// Sets `signal`'s disposition. SIGKILL and SIGSTOP cannot be ignored; the daemon
@@ -48,19 +113,19 @@ impl SignalMap {
     #[must_use]
     pub const fn set(self, signal: Signal, disposition: Disposition) -> SignalMap {
         let ignored = match disposition {
-            Disposition::Ignore => self.ignored | bit(signal),
-            Disposition::Default => self.ignored & !bit(signal),
+            Disposition::Ignore => self.ignored.union(SignalSet::of(signal)),
+            Disposition::Default => self.ignored.difference(SignalSet::of(signal)),
         };
         SignalMap { ignored }
     }
 
     /// Whether `signal` is ignored.
     pub const fn ignores(&self, signal: Signal) -> bool {
-        self.ignored & bit(signal) != 0
+        self.ignored.contains(SignalSet::of(signal))
     }
 
-    /// The raw mask (bit `n - 1` for signal `n`).
-    pub(crate) const fn mask(&self) -> u64 {
+    /// The signals ignored.
+    pub const fn ignored(&self) -> SignalSet {
         self.ignored
     }
 
@@ -75,13 +140,6 @@ impl SignalMap {
 impl Default for SignalMap {
     fn default() -> SignalMap {
         SignalMap::new()
-    }
-}
-
-const fn bit(signal: Signal) -> u64 {
-    match signal.as_raw() {
-        n @ 1..=64 => 1 << (n - 1),
-        _ => 0,
     }
 }
 
@@ -133,18 +191,17 @@ const NAMES: [(&str, Signal); 31] = [
 /// assert_eq!(parse_signal("NOPE"), None);
 /// ```
 pub fn parse_signal(text: &str) -> Option<Signal> {
-    let text = text.strip_prefix('-').unwrap_or(text);
-    if let Ok(n) = text.parse::<i32>() {
-        return Signal::from_named_raw(n);
-    }
-    let upper = |b: &u8| b.to_ascii_uppercase();
     let bytes = text.as_bytes();
-    let name = match bytes.get(..3).map(|p| p.iter().map(upper).eq(*b"SIG")) {
-        Some(true) => &bytes[3..],
+    let bytes = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    if let Some(n) = crate::text::parse_decimal(bytes) {
+        return Signal::from_named_raw(i32::try_from(n).ok()?);
+    }
+    let name = match bytes.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case(b"SIG") => &bytes[3..],
         _ => bytes,
     };
     NAMES
         .iter()
-        .find(|(n, _)| n.as_bytes().iter().copied().eq(name.iter().map(upper)))
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
         .map(|&(_, s)| s)
 }

@@ -4,11 +4,12 @@
 //! a program the `daemonic` command executes.
 //!
 //! Everything is read from the environment before the fork, into fixed buffers: the
-//! daemon needs no allocation and no environment to notify.
+//! daemon needs no allocation and no environment to notify. Only the builder's
+//! supervisor setters name [`find`], so a daemon that tells no supervisor does not
+//! contain any of it.
 
 use core::ffi::CStr;
 use core::mem::MaybeUninit;
-use core::time::Duration;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{
@@ -17,18 +18,169 @@ use rustix::net::{
 };
 use rustix::process::{getpid, Pid, Uid};
 
+use crate::channel::Deadline;
+use crate::error::{Error, ErrorKind};
+use crate::fds::Keep;
+use crate::stack::Stack;
 use crate::sys;
 
 /// The longest `AF_UNIX` address (`sun_path`).
 const SUN_PATH: usize = 108;
 
+/// Where s6's notification descriptor comes from
+/// ([`Daemon::s6_notification_fd`](crate::Daemon::s6_notification_fd)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationFd<'a> {
+    /// This descriptor number.
+    Fd(i32),
+    /// The number in this environment variable (read before the fork).
+    Env(&'a CStr),
+}
+
+/// Finds the supervisors: `(options, detach, exec, descriptors to keep)`.
+pub(crate) type Find = fn(&Supervisors<'_>, bool, bool, &mut Keep) -> Result<Option<Tellers>, Error>;
+
+/// The supervisor options of the builder, and the code that acts on them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Supervisors<'a> {
+    pub(crate) sd_notify: bool,
+    pub(crate) s6: Option<NotificationFd<'a>>,
+    pub(crate) socket_activation: bool,
+    pub(crate) clear_env: bool,
+    pub(crate) find: Find,
+}
+
+impl Supervisors<'_> {
+    pub(crate) const fn new() -> Self {
+        Supervisors {
+            sd_notify: false,
+            s6: None,
+            socket_activation: false,
+            clear_env: true,
+            find,
+        }
+    }
+}
+
+/// The supervisors the daemon tells when it is ready, found before the fork.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tellers {
+    /// `$NOTIFY_SOCKET` (systemd).
+    pub(crate) socket: Option<NotifySocket>,
+    /// s6's notification descriptor, until it is used.
+    pub(crate) s6_fd: Option<i32>,
+    /// Whether the daemon forked: then `MAINPID=` tells systemd who it is.
+    pub(crate) detached: bool,
+    pub(crate) ready: fn(&mut Tellers, Pid) -> Result<(), Error>,
+}
+
+/// Finds what the daemon must tell or keep for its supervisor: `$NOTIFY_SOCKET` and
+/// s6's descriptor (for a daemon that returns into Rust: an exec'd program gets the
+/// environment and talks to them itself), and in the foreground the socket
+/// activation descriptors, which are kept. Then removes the supervisor's variables
+/// from the environment, unless told not to.
+fn find(
+    s: &Supervisors<'_>,
+    detach: bool,
+    exec: bool,
+    keep: &mut Keep,
+) -> Result<Option<Tellers>, Error> {
+    let too_many = |_| Error::invalid("too many descriptors to preserve");
+    let mut tellers = Tellers {
+        socket: None,
+        s6_fd: None,
+        detached: detach,
+        ready,
+    };
+    if !exec && s.sd_notify {
+        tellers.socket = match NotifySocket::from_env() {
+            Some(Ok(socket)) => Some(socket),
+            Some(Err(())) => {
+                return Err(Error::invalid(
+                    "NOTIFY_SOCKET is neither a path nor an @abstract name",
+                ))
+            }
+            None => None,
+        };
+    }
+    if let (false, Some(s6)) = (exec, s.s6) {
+        let fd = match s6 {
+            NotificationFd::Fd(fd) => fd,
+            NotificationFd::Env(name) => fd_from_env(name).ok_or_else(|| {
+                Error::invalid("")
+                    .path(name.to_bytes())
+                    .text(" does not hold a descriptor number")
+            })?,
+        };
+        if fd < 3 || !sys::is_open(fd) {
+            return Err(Error::invalid("s6 notification descriptor ")
+                .number(fd as u64)
+                .text(" is not open"));
+        }
+        keep.insert(fd).map_err(too_many)?;
+        tellers.s6_fd = Some(fd);
+    }
+    if s.socket_activation && !detach {
+        for fd in 3..3 + listen_fds().unwrap_or(0) {
+            keep.insert(fd).map_err(too_many)?;
+        }
+    }
+    // The thread check made sure no other thread reads the environment meanwhile;
+    // an exec'd program gets its environment explicitly instead.
+    if s.clear_env && !exec {
+        for name in SUPERVISOR_VARIABLES {
+            sys::unsetenv(name);
+        }
+    }
+    Ok(Some(tellers))
+}
+
+/// `READY=1` to systemd, a newline to s6. Both are tried; the first error is returned.
+fn ready(t: &mut Tellers, pid: Pid) -> Result<(), Error> {
+    let systemd = match &t.socket {
+        Some(socket) => {
+            let mut message = Stack::<u8, 32>::new();
+            ready_message(t.detached.then_some(pid), &mut message);
+            socket.send(message.as_slice())
+        }
+        None => Ok(()),
+    };
+    let s6 = match t.s6_fd.take() {
+        Some(fd) => {
+            // SAFETY: the descriptor was checked open and kept through the close step.
+            let written = rustix::io::write(unsafe { sys::borrow(fd) }, b"\n");
+            sys::close(fd);
+            written.map(drop).map_err(|e| {
+                Error::os(ErrorKind::Notify, e)
+                    .text("s6 descriptor ")
+                    .number(fd as u64)
+            })
+        }
+        None => Ok(()),
+    };
+    systemd.and(s6)
+}
+
+/// `READY=1`, and `MAINPID=<pid>` for a daemon that forked.
+pub(crate) fn ready_message(pid: Option<Pid>, buf: &mut Stack<u8, 32>) {
+    let _ = buf.extend(b"READY=1\n");
+    if let Some(pid) = pid {
+        let mut digits = [0u8; 20];
+        let _ = buf.extend(b"MAINPID=");
+        let _ = buf.extend(crate::text::decimal(
+            pid.as_raw_nonzero().get() as u64,
+            &mut digits,
+        ));
+        let _ = buf.push(b'\n');
+    }
+}
+
 /// `$NOTIFY_SOCKET`, copied out of the environment: a path, or `@name` for Linux's
 /// abstract namespace.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct NotifySocket {
-    len: usize,
-    /// The address, NUL-terminated for a path.
-    addr: [u8; SUN_PATH + 1],
+    /// The address, NUL-terminated.
+    addr: Stack<u8, { SUN_PATH + 1 }>,
 }
 
 impl NotifySocket {
@@ -36,27 +188,35 @@ impl NotifySocket {
     /// an abstract name: systemd's `vsock:` addresses are not supported).
     pub(crate) fn from_env() -> Option<Result<NotifySocket, ()>> {
         let value = sys::getenv(c"NOTIFY_SOCKET")?.to_bytes();
-        let usable = matches!(value.first(), Some(b'/' | b'@')) && value.len() < SUN_PATH;
+        let mut addr = Stack::new();
+        let usable = matches!(value.first(), Some(b'/' | b'@'))
+            && value.len() < SUN_PATH
+            && addr.extend(value).is_ok()
+            && addr.push(0).is_ok();
         Some(if usable {
-            let mut addr = [0; SUN_PATH + 1];
-            addr[..value.len()].copy_from_slice(value);
-            Ok(NotifySocket {
-                len: value.len(),
-                addr,
-            })
+            Ok(NotifySocket { addr })
         } else {
             Err(())
         })
     }
 
     /// Sends one `sd_notify` message (`READY=1`, `STATUS=...`, `STOPPING=1`, ...).
-    pub(crate) fn send(&self, message: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn send(&self, message: &[u8]) -> Result<(), Error> {
+        self.send_raw(message).map_err(|e| {
+            Error::os(ErrorKind::Notify, e)
+                .text("NOTIFY_SOCKET=")
+                .path(self.shown())
+        })
+    }
+
+    fn send_raw(&self, message: &[u8]) -> Result<(), Errno> {
         let socket = datagram_socket()?;
-        let addr = match self.addr[0] {
-            b'@' => SocketAddrUnix::new_abstract_name(&self.addr[1..self.len])?,
-            _ => SocketAddrUnix::new(
-                CStr::from_bytes_until_nul(&self.addr).map_err(|_| Errno::INVAL)?,
-            )?,
+        let shown = self.shown();
+        let addr = match shown.first() {
+            Some(b'@') => SocketAddrUnix::new_abstract_name(&shown[1..])?,
+            _ => {
+                SocketAddrUnix::new(crate::text::c_str(self.addr.as_slice()).ok_or(Errno::INVAL)?)?
+            }
         };
         let sent = sendto(&socket, message, SendFlags::NOSIGNAL, &addr)?;
         if sent == message.len() {
@@ -68,22 +228,18 @@ impl NotifySocket {
 
     /// The address as text, for messages.
     pub(crate) fn shown(&self) -> &[u8] {
-        &self.addr[..self.len]
+        let a = self.addr.as_slice();
+        &a[..a.len().saturating_sub(1)]
     }
 }
 
 /// Socket activation: how many descriptors (from 3) systemd passed to *this* process,
 /// per `$LISTEN_PID` and `$LISTEN_FDS`.
 pub(crate) fn listen_fds() -> Option<i32> {
-    let number = |name| {
-        core::str::from_utf8(sys::getenv(name)?.to_bytes())
-            .ok()?
-            .parse::<i32>()
-            .ok()
-    };
+    let number = |name| crate::text::parse_decimal(sys::getenv(name)?.to_bytes());
     let pid = number(c"LISTEN_PID")?;
-    let fds = number(c"LISTEN_FDS")?;
-    (Pid::from_raw(pid) == Some(getpid()) && fds > 0).then_some(fds)
+    let fds = i32::try_from(number(c"LISTEN_FDS")?).ok()?;
+    (i32::try_from(pid).ok().and_then(Pid::from_raw) == Some(getpid()) && fds > 0).then_some(fds)
 }
 
 /// The variables a supervisor sets for the process it starts, and that the daemon's
@@ -97,11 +253,7 @@ pub(crate) const SUPERVISOR_VARIABLES: [&CStr; 4] = [
 
 /// Reads the number in the environment variable `name` (s6's notification fd).
 pub(crate) fn fd_from_env(name: &CStr) -> Option<i32> {
-    core::str::from_utf8(sys::getenv(name)?.to_bytes())
-        .ok()?
-        .parse::<i32>()
-        .ok()
-        .filter(|fd| *fd >= 0)
+    i32::try_from(crate::text::parse_decimal(sys::getenv(name)?.to_bytes())?).ok()
 }
 
 /// The receiving end of `sd_notify` for an exec'd program (start-stop-daemon's
@@ -109,8 +261,7 @@ pub(crate) fn fd_from_env(name: &CStr) -> Option<i32> {
 /// credentials so that only messages from root or the daemon's user count.
 pub(crate) struct NotifyListener {
     socket: OwnedFd,
-    len: usize,
-    name: [u8; 40],
+    name: Stack<u8, 40>,
 }
 
 /// What the program said.
@@ -121,35 +272,33 @@ pub(crate) enum Notified {
 
 impl NotifyListener {
     pub(crate) fn new() -> Result<NotifyListener, Errno> {
-        const LABEL: &[u8] = b"daemonic-notify-";
-        let mut name = [0u8; 40];
-        let mut digits = [0u8; 12];
-        let pid = crate::pidfile::digits(getpid().as_raw_nonzero().get() as u32, &mut digits);
-        name[..LABEL.len()].copy_from_slice(LABEL);
-        name[LABEL.len()..LABEL.len() + pid.len()].copy_from_slice(pid);
-        let len = LABEL.len() + pid.len();
-        let socket = datagram_socket()?;
-        let socket = crate::fds::above_stdio(socket)?;
+        let mut name = Stack::new();
+        let mut digits = [0u8; 20];
+        let pid = crate::text::decimal(getpid().as_raw_nonzero().get() as u64, &mut digits);
+        let _ = name.extend(b"daemonic-notify-");
+        let _ = name.extend(pid);
+        let socket = crate::fds::above_stdio(datagram_socket()?)?;
         sockopt::set_socket_passcred(&socket, true)?;
-        bind(&socket, &SocketAddrUnix::new_abstract_name(&name[..len])?)?;
-        Ok(NotifyListener { socket, len, name })
+        bind(
+            &socket,
+            &SocketAddrUnix::new_abstract_name(name.as_slice())?,
+        )?;
+        Ok(NotifyListener { socket, name })
     }
 
     /// Writes the program's `NOTIFY_SOCKET=@name` entry into `buf`.
-    pub(crate) fn variable<'b>(&self, buf: &'b mut [u8; 64]) -> &'b CStr {
-        const PREFIX: &[u8] = b"NOTIFY_SOCKET=@";
-        buf[..PREFIX.len()].copy_from_slice(PREFIX);
-        buf[PREFIX.len()..PREFIX.len() + self.len].copy_from_slice(&self.name[..self.len]);
-        buf[PREFIX.len() + self.len] = 0;
-        CStr::from_bytes_until_nul(&buf[..]).unwrap_or_default()
+    pub(crate) fn variable<'b>(&self, buf: &'b mut Stack<u8, 64>) -> &'b CStr {
+        let _ = buf.extend(b"NOTIFY_SOCKET=@");
+        let _ = buf.extend(self.name.as_slice());
+        let _ = buf.push(0);
+        crate::text::c_str(buf.as_slice()).unwrap_or_default()
     }
 
-    /// Waits for `READY=1` or `ERRNO=`; `EXTEND_TIMEOUT_USEC=` sets the time left.
-    /// Messages from other users than root and `uid` are ignored.
-    pub(crate) fn wait(&self, uid: Uid, mut timeout: Duration) -> Result<Notified, Errno> {
+    /// Waits for `READY=1` or `ERRNO=` until the `deadline`; `EXTEND_TIMEOUT_USEC=`
+    /// moves the deadline. Messages from other users than root and `uid` are ignored.
+    pub(crate) fn wait(&self, uid: Uid, deadline: &Deadline) -> Result<Notified, Errno> {
         loop {
-            let start = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-            crate::channel::wait_readable(self.socket.as_fd(), Some(timeout))?;
+            deadline.wait(self.socket.as_fd())?;
             let mut buf = [0u8; 4096];
             let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
             let mut control = RecvAncillaryBuffer::new(&mut space);
@@ -163,39 +312,26 @@ impl NotifyListener {
             let trusted = control.drain().any(|m| {
                 matches!(m, RecvAncillaryMessage::ScmCredentials(c) if c.uid.is_root() || c.uid == uid)
             });
-            let mut extended = false;
-            if trusted {
-                for line in buf[..len].split(|&b| b == b'\n') {
-                    if line == b"READY=1" {
-                        return Ok(Notified::Ready);
-                    }
-                    if let Some(n) = line.strip_prefix(b"ERRNO=").and_then(number) {
-                        return Ok(Notified::Failed(Errno::from_raw_os_error(
-                            n.clamp(1, 4095) as i32
-                        )));
-                    }
-                    if let Some(usec) = line.strip_prefix(b"EXTEND_TIMEOUT_USEC=").and_then(number)
-                    {
-                        // systemd's meaning: this much time from now on.
-                        timeout = Duration::from_micros(usec);
-                        extended = true;
-                    }
-                }
+            if !trusted {
+                continue;
             }
-            if !extended {
-                // Whatever else arrived, the time spent waiting for it is gone.
-                timeout = timeout.saturating_sub(elapsed(start));
+            for line in buf[..len].split(|&b| b == b'\n') {
+                if line == b"READY=1" {
+                    return Ok(Notified::Ready);
+                }
+                let number = |prefix: &[u8]| crate::text::parse_decimal(line.strip_prefix(prefix)?);
+                if let Some(n) = number(b"ERRNO=") {
+                    return Ok(Notified::Failed(Errno::from_raw_os_error(
+                        n.clamp(1, 4095) as i32
+                    )));
+                }
+                if let Some(usec) = number(b"EXTEND_TIMEOUT_USEC=") {
+                    // systemd's meaning: this much time from now on.
+                    deadline.extend(core::time::Duration::from_micros(usec))?;
+                }
             }
         }
     }
-}
-
-/// The time since `start` on the monotonic clock.
-fn elapsed(start: rustix::time::Timespec) -> Duration {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let nanos = i128::from(now.tv_sec - start.tv_sec) * 1_000_000_000
-        + i128::from(now.tv_nsec - start.tv_nsec);
-    Duration::from_nanos(nanos.clamp(0, u64::MAX as i128) as u64)
 }
 
 /// A close-on-exec `AF_UNIX` datagram socket, sd_notify's transport.
@@ -208,6 +344,17 @@ fn datagram_socket() -> Result<OwnedFd, Errno> {
     )
 }
 
-fn number(text: &[u8]) -> Option<u64> {
-    core::str::from_utf8(text).ok()?.trim().parse().ok()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_message_names_the_main_pid_of_a_forked_daemon() {
+        let mut m = Stack::new();
+        ready_message(None, &mut m);
+        assert_eq!(m.as_slice(), b"READY=1\n");
+        let mut m = Stack::new();
+        ready_message(Pid::from_raw(4242), &mut m);
+        assert_eq!(m.as_slice(), b"READY=1\nMAINPID=4242\n");
+    }
 }

@@ -1,12 +1,13 @@
 //! The few calls rustix deliberately leaves to the C library, and nothing else.
 //!
 //! rustix does not wrap `fork`, `_exit`, `sigaction` or `sigprocmask`: they interact
-//! with libc's own state (atfork handlers, stdio, the signal numbers libc reserves for
-//! threads), so they must go through libc. `close_range` has no wrapper in musl at all
-//! (and `libc::close_range` is glibc-only), so it is issued as a raw syscall. Each
-//! function here is safe to call between `fork` and the daemon's return: none
-//! allocates, locks or formats.
+//! with libc's own state (its thread list, stdio, the signal numbers libc reserves
+//! for threads), so they must go through libc. `close_range` and `rt_sigaction` for
+//! libc's reserved signals have no wrapper in musl, so they are raw syscalls. The
+//! environment is libc's (`environ`). Each function here is safe to call between
+//! `fork` and the daemon's return: none allocates, locks or formats.
 
+use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 use rustix::process::Pid;
 
@@ -16,15 +17,31 @@ fn last_errno() -> Errno {
     Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
 }
 
+#[cfg(target_env = "musl")]
+extern "C" {
+    /// musl's async-signal-safe fork (musl 1.2.2+, in every Rust musl target).
+    fn _Fork() -> libc::pid_t;
+}
+
 /// `fork()`: `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
 ///
-/// Uses libc's `fork` (not a raw `clone`) so that libc resets its internal locks
-/// and caches in the child. The caller guarantees the process is single-threaded,
-/// or that the child only calls async-signal-safe functions.
+/// On musl this is `_Fork`, the async-signal-safe fork: it resets libc's thread list
+/// and thread id in the child like `fork`, but runs no `pthread_atfork` handlers and
+/// takes none of libc's internal locks (malloc's, stdio's), which `fork` does to
+/// keep them consistent for a multithreaded parent. daemonic forks only a
+/// single-threaded process, or one whose child only makes async-signal-safe calls
+/// before `execve`, so the locks cannot be held; `_Fork` spares their code and four
+/// system calls per fork. Handlers registered with `pthread_atfork` do not run.
+/// Elsewhere (glibc) it is `fork`.
 pub(crate) fn fork() -> Result<Option<Pid>, Errno> {
-    // SAFETY: fork has no memory-safety preconditions; the soundness of what the
-    // child runs afterwards is the caller's contract (see the module docs).
-    match unsafe { libc::fork() } {
+    // SAFETY: (_)fork has no memory-safety preconditions; the soundness of what the
+    // child runs afterwards is the caller's contract (see above).
+    #[cfg(target_env = "musl")]
+    let pid = unsafe { _Fork() };
+    // SAFETY: as above.
+    #[cfg(not(target_env = "musl"))]
+    let pid = unsafe { libc::fork() };
+    match pid {
         -1 => Err(last_errno()),
         0 => Ok(None),
         pid => Ok(Pid::from_raw(pid)),
@@ -53,15 +70,24 @@ pub(crate) struct Dispositions {
     pub(crate) blocked: u64,
 }
 
+/// The real-time signals the C library reserves for itself (thread cancellation,
+/// `setxid` broadcasts): glibc 32-33, musl 32-34. A handler it installed there is
+/// its business and stays; an ignore inherited from the parent is undone.
+#[cfg(target_env = "musl")]
+const LIBC_RESERVED: core::ops::RangeInclusive<i32> = 32..=34;
+#[cfg(not(target_env = "musl"))]
+const LIBC_RESERVED: core::ops::RangeInclusive<i32> = 32..=33;
+
 /// daemon(7) steps 2 and 3: every signal back to `SIG_DFL` (including SIGPIPE,
 /// which Rust's runtime ignores), except those in `ignore` (bit `n - 1` for signal
 /// `n`), which are set to `SIG_IGN`; then an empty signal mask.
 ///
 /// With the current dispositions known (`now`), only the signals that differ from
-/// the target are changed: a few syscalls instead of 64. libc refuses (EINVAL) to
-/// touch the real-time signals it reserves for itself (glibc 32-33, musl 32-34): a
-/// handler libc installed there stays, but an ignore inherited from the parent is
-/// undone with the raw syscall, or the daemon would ignore it for good.
+/// the target are changed: a few syscalls instead of 64.
+///
+/// Raw `rt_sigaction`, not libc's `sigaction`: for `SIG_DFL` and `SIG_IGN` libc adds
+/// nothing (no handler, so no restorer trampoline), and its wrapper refuses the
+/// signals it reserves, which we handle ourselves.
 pub(crate) fn reset_signals(ignore: u64, now: Option<Dispositions>) -> Result<(), (i32, Errno)> {
     for sig in 1..NSIG {
         let bit = 1u64 << (sig - 1);
@@ -76,68 +102,58 @@ pub(crate) fn reset_signals(ignore: u64, now: Option<Dispositions>) -> Result<()
         if wanted_ignored == ignored && !caught {
             continue;
         }
-        match set_disposition(sig, wanted_ignored) {
-            Ok(()) => {}
-            Err(Errno::INVAL) if !wanted_ignored && ignored => raw_reset_if_ignored(sig),
-            Err(Errno::INVAL) if !wanted_ignored => {}
-            Err(errno) => return Err((sig, errno)),
+        if LIBC_RESERVED.contains(&sig) {
+            if wanted_ignored {
+                return Err((sig, Errno::INVAL)); // as libc's sigaction says
+            }
+            if !ignored {
+                continue;
+            }
         }
+        set_disposition(sig, wanted_ignored).map_err(|e| (sig, e))?;
     }
     if now.is_some_and(|d| d.blocked == 0) {
         return Ok(());
     }
-    // SAFETY: a zeroed sigset_t is a valid value and the pointers are to live locals.
-    unsafe {
-        let mut empty: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        if libc::sigprocmask(libc::SIG_SETMASK, &empty, core::ptr::null_mut()) == -1 {
-            return Err((0, last_errno()));
-        }
+    let empty = 0u64;
+    // SAFETY: the new mask is a live 8-byte local, the kernel's sigset size; no old
+    // mask is asked for.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            core::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    if ret == -1 {
+        return Err((0, last_errno()));
     }
     Ok(())
 }
 
-/// `sigaction(sig, SIG_IGN or SIG_DFL)` through libc.
+/// `rt_sigaction(sig, SIG_IGN or SIG_DFL)`.
 fn set_disposition(sig: i32, ignore: bool) -> Result<(), Errno> {
-    // SAFETY: a zeroed `sigaction` is a valid value (SIG_DFL, empty mask, no flags)
-    // and the pointer is to a live local.
-    unsafe {
-        let mut action: libc::sigaction = core::mem::zeroed();
-        action.sa_sigaction = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
-        if libc::sigaction(sig, &action, core::ptr::null_mut()) == -1 {
-            return Err(last_errno());
-        }
-    }
-    Ok(())
-}
-
-/// For a signal libc reserves: `SIG_IGN` becomes `SIG_DFL`; a handler stays.
-fn raw_reset_if_ignored(sig: i32) {
     // The kernel's `struct sigaction` begins with the handler on every architecture
-    // but MIPS; an all-zero one is SIG_DFL with no flags and an empty mask. The
+    // but MIPS; the flags, restorer and mask that follow are all zero here. The
     // fourth argument is the kernel's sigset size, 8 bytes.
-    let mut old = [0u64; 4];
-    let dfl = [0u64; 4];
-    // SAFETY: both buffers are larger than the kernel's struct sigaction (32 bytes
-    // on x86_64 and aarch64) and live for the calls.
-    unsafe {
-        if libc::syscall(
+    let action = [if ignore { libc::SIG_IGN as u64 } else { 0 }, 0, 0, 0];
+    // SAFETY: the buffer is larger than the kernel's struct sigaction (32 bytes on
+    // x86_64 and aarch64, 20 on i686) and lives for the call; no old action is asked.
+    let ret = unsafe {
+        libc::syscall(
             libc::SYS_rt_sigaction,
             sig,
-            core::ptr::null::<u64>(),
-            old.as_mut_ptr(),
-            8,
-        ) == 0
-            && old[0] == libc::SIG_IGN as u64
-        {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                dfl.as_ptr(),
-                core::ptr::null_mut::<u64>(),
-                8,
-            );
-        }
+            action.as_ptr(),
+            core::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    if ret == -1 {
+        Err(last_errno())
+    } else {
+        Ok(())
     }
 }
 
@@ -154,18 +170,28 @@ pub(crate) fn close_range(first: u32, last: u32) -> Result<(), Errno> {
 }
 
 /// `close(fd)` for a number that may not be open (the fallbacks of `fds`); EBADF is
-/// expected and ignored. libc's `close`, because rustix's requires an open descriptor.
+/// expected and ignored. libc's `close`, because rustix's requires an owned descriptor.
 pub(crate) fn close(fd: i32) {
     // SAFETY: the caller owns `fd` by the close-everything contract: no `OwnedFd`
     // in this process refers to it any more (see `fds::close_inherited`).
     unsafe { libc::close(fd) };
 }
 
+/// Borrows a descriptor known only by number, for one call.
+///
+/// # Safety
+/// `fd` must be open for the whole borrow, or the call it is passed to must accept
+/// a closed number (failing with EBADF) and the borrow must end with that call.
+pub(crate) unsafe fn borrow<'a>(fd: i32) -> BorrowedFd<'a> {
+    // SAFETY: the caller's contract.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
 /// `dup2(from, to)` onto a standard stream (`to` is 0, 1 or 2).
 pub(crate) fn redirect(from: i32, to: i32) -> Result<(), Errno> {
-    // SAFETY: `from` is open for as long as the daemon plan that names it lives
-    // (`plan::Plan` owns or borrows it), which outlasts this call.
-    let from = unsafe { rustix::fd::BorrowedFd::borrow_raw(from) };
+    // SAFETY: `from` is open for as long as the plan that names it lives (the plan
+    // owns or was handed it), which outlasts this call.
+    let from = unsafe { borrow(from) };
     match to {
         0 => rustix::stdio::dup2_stdin(from),
         1 => rustix::stdio::dup2_stdout(from),
@@ -173,23 +199,25 @@ pub(crate) fn redirect(from: i32, to: i32) -> Result<(), Errno> {
     }
 }
 
-/// Writes `bytes` to stderr, ignoring errors (there is nowhere else to report them).
-pub(crate) fn write_stderr(bytes: &[u8]) {
-    // SAFETY: fd 2 is only borrowed for this call; if it is closed, write fails with EBADF.
-    let stderr = unsafe { rustix::fd::BorrowedFd::borrow_raw(2) };
-    let _ = rustix::io::write(stderr, bytes);
+/// Writes all of `bytes` to `fd` (1 or 2), ignoring errors: there is nowhere else
+/// to report them.
+pub(crate) fn write_all(fd: i32, mut bytes: &[u8]) {
+    // SAFETY: a write to a closed number fails with EBADF; the borrow ends with it.
+    let out = unsafe { borrow(fd) };
+    while !bytes.is_empty() {
+        match rustix::io::write(out, bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Whether `fd` is an open descriptor (`fcntl(F_GETFD)`).
 pub(crate) fn is_open(fd: i32) -> bool {
-    // SAFETY: the borrow lasts only for this query; a closed number gives EBADF.
-    fd >= 0 && rustix::io::fcntl_getfd(unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }).is_ok()
-}
-
-/// Borrows a descriptor known only by number, for a call that needs `AsFd`.
-pub(crate) fn borrow(fd: i32) -> rustix::fd::BorrowedFd<'static> {
-    // SAFETY: only used on numbers `is_open` just confirmed, for a single call.
-    unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }
+    // SAFETY: the query accepts a closed number (EBADF) and the borrow ends with it.
+    fd >= 0 && rustix::io::fcntl_getfd(unsafe { borrow(fd) }).is_ok()
 }
 
 /// `execve(path, argv, envp)`: returns only on failure, with the errno. libc's
@@ -200,7 +228,7 @@ pub(crate) fn execve(
     argv: &[*const core::ffi::c_char],
     envp: &[*const core::ffi::c_char],
 ) -> Errno {
-    // SAFETY: `argv` and `envp` end with a null pointer (see `plan::Pointers`) and
+    // SAFETY: `argv` and `envp` end with a null pointer (see `exec::Pointers`) and
     // every other entry points to a NUL-terminated string that outlives this call.
     unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     last_errno()
@@ -208,7 +236,8 @@ pub(crate) fn execve(
 
 /// Clears close-on-exec on `fd`, so an exec'd program inherits it.
 pub(crate) fn inherit(fd: i32) -> Result<(), Errno> {
-    rustix::io::fcntl_setfd(borrow(fd), rustix::io::FdFlags::empty())
+    // SAFETY: the call accepts a closed number (EBADF) and the borrow ends with it.
+    rustix::io::fcntl_setfd(unsafe { borrow(fd) }, rustix::io::FdFlags::empty())
 }
 
 /// `dup2(from, to)` for a descriptor number above 2 (`to` loses close-on-exec).
@@ -218,16 +247,17 @@ pub(crate) fn dup_onto(from: i32, to: i32) -> Result<(), Errno> {
         return inherit(to);
     }
     // SAFETY: `to` is a number the caller reserved for this (the daemon's close step
-    // closed whatever was there); wrapping it in an `OwnedFd` that is forgotten right
-    // after never closes it.
+    // closed whatever was there); wrapping it in an `OwnedFd` that is never dropped
+    // never closes it.
     let mut target = core::mem::ManuallyDrop::new(unsafe {
         <rustix::fd::OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(to)
     });
-    rustix::io::dup2(borrow(from), &mut target)
+    // SAFETY: `from` is the caller's open descriptor, borrowed for this call.
+    rustix::io::dup2(unsafe { borrow(from) }, &mut target)
 }
 
-/// `getenv(name)`. The environment is libc's (`environ`), so rustix has no access
-/// to it. Only called before the fork, where it is the caller's own data.
+/// `getenv(name)`. Only called before the fork, where the environment is the
+/// caller's own data.
 pub(crate) fn getenv(name: &core::ffi::CStr) -> Option<&'static core::ffi::CStr> {
     // SAFETY: `getenv` returns null or a NUL-terminated string in the environment;
     // callers copy it before anything could change the environment (see `unsetenv`).
@@ -246,21 +276,16 @@ pub(crate) fn unsetenv(name: &core::ffi::CStr) {
     unsafe { libc::unsetenv(name.as_ptr()) };
 }
 
-/// The C library's text for `errno` (`strerror_r`), written into `buf`. Only for
-/// builds without std, whose `Errno` display has no text; std's comes from the same
-/// table.
-#[cfg(not(feature = "std"))]
-pub(crate) fn strerror(errno: Errno, buf: &mut [u8; 128]) -> &str {
+/// The C library's text for `errno` (`strerror_r`), written into `buf`; empty when it
+/// has none. std's own error text comes from the same call.
+pub(crate) fn strerror(errno: Errno, buf: &mut [u8; 128]) -> &[u8] {
     // SAFETY: `buf` is writable for its whole length, which is what we pass; the
     // XSI `strerror_r` (the one the libc crate binds) NUL-terminates on success.
     let ok =
         unsafe { libc::strerror_r(errno.raw_os_error(), buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let text = core::ffi::CStr::from_bytes_until_nul(buf)
-        .map(core::ffi::CStr::to_bytes)
-        .unwrap_or_default();
-    if ok {
-        core::str::from_utf8(text).unwrap_or("")
-    } else {
-        ""
+    if !ok {
+        return &[];
     }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    &buf[..len]
 }

@@ -17,6 +17,8 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 
+use crate::stack::Stack;
+
 /// Maximum supplementary groups we collect (Linux `NGROUPS_MAX` is 65536; 256 covers real systems).
 pub(crate) const MAX_GROUPS: usize = 256;
 /// Longest user name we keep (Linux `LOGIN_NAME_MAX` is 256 including NUL).
@@ -47,8 +49,7 @@ pub(crate) enum UserKey<'a> {
 pub(crate) struct Account {
     uid: Uid,
     gid: Gid,
-    name_len: usize,
-    name: [u8; NAME_MAX],
+    name: Stack<u8, NAME_MAX>,
 }
 
 impl Account {
@@ -61,7 +62,7 @@ impl Account {
     }
 
     pub(crate) fn name(&self) -> &[u8] {
-        self.name.get(..self.name_len).unwrap_or(&[])
+        self.name.as_slice()
     }
 }
 
@@ -76,20 +77,16 @@ pub(crate) fn find_user(passwd: &CStr, key: UserKey<'_>) -> Result<Option<Accoun
             UserKey::Name(key) => key == name,
             UserKey::Id(key) => key.as_raw() == uid,
         };
+        let mut stored = Stack::new();
         // A name we could not store is treated like any other malformed line.
-        if !hit || name.len() > NAME_MAX {
+        if !hit || stored.extend(name).is_err() {
             return ControlFlow::Continue(());
         }
-        let mut account = Account {
+        found = Some(Account {
             uid: Uid::from_raw(uid),
             gid: Gid::from_raw(gid),
-            name_len: name.len(),
-            name: [0; NAME_MAX],
-        };
-        for (dst, src) in account.name.iter_mut().zip(name) {
-            *dst = *src;
-        }
-        found = Some(account);
+            name: stored,
+        });
         ControlFlow::Break(Ok(()))
     })?;
     Ok(found)
@@ -109,18 +106,15 @@ pub(crate) fn find_group(group: &CStr, name: &[u8]) -> Result<Option<Gid>, Looku
 }
 
 /// A fixed-capacity, duplicate-free list of gids.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct GroupList {
-    len: usize,
-    gids: [Gid; MAX_GROUPS],
+    gids: Stack<Gid, MAX_GROUPS>,
 }
 
 impl GroupList {
     /// An empty list.
     pub(crate) const fn new() -> Self {
-        Self {
-            len: 0,
-            gids: [Gid::ROOT; MAX_GROUPS],
-        }
+        Self { gids: Stack::new() }
     }
 
     /// Appends `gid` unless already present; `TooManyGroups` when full.
@@ -128,16 +122,15 @@ impl GroupList {
         if self.as_slice().contains(&gid) {
             return Ok(());
         }
-        *self
-            .gids
-            .get_mut(self.len)
-            .ok_or(LookupError::TooManyGroups)? = gid;
-        self.len += 1;
-        Ok(())
+        self.gids.push(gid).map_err(|_| LookupError::TooManyGroups)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.gids.truncate(0);
     }
 
     pub(crate) fn as_slice(&self) -> &[Gid] {
-        self.gids.get(..self.len).unwrap_or(&[])
+        self.gids.as_slice()
     }
 }
 
@@ -151,7 +144,7 @@ pub(crate) fn supplementary_groups(
     primary: Gid,
     out: &mut GroupList,
 ) -> Result<(), LookupError> {
-    out.len = 0;
+    out.clear();
     out.push(primary)?;
     // An empty name would match the empty member list of every group.
     if user.is_empty() {

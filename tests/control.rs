@@ -996,7 +996,7 @@ fn insecure_fifo() -> Outcome {
 fn insecure_directory() -> Outcome {
     let t = Test::new();
     fs::create_dir(t.pidfile()).unwrap();
-    assert_refused_by_control(&t.pidfile(), "is not a regular file", &[], &[]);
+    assert_refused_by_control(&t.pidfile(), "is a directory", &[], &[]);
     assert_start_refused(&t, "is a directory");
     Passed
 }
@@ -1136,7 +1136,7 @@ fn concurrent_starts_one_daemon() -> Outcome {
     Passed
 }
 
-/// The pidfile a starter creates is 0644 whatever the umask (the launcher's is 077),
+/// The pidfile a starter creates is 0600 whatever the umask (the launcher's is 077),
 /// even when that starter loses the lock to another process and a later start
 /// (which did not create the file) becomes the daemon. Here the other process is a
 /// runner thread that locks the file as soon as it appears; a round where the
@@ -1175,7 +1175,7 @@ fn pidfile_mode_after_its_creator_lost() -> Outcome {
         assert_holds_pidfile(&p, d);
         assert_eq!(
             mode_of(&p),
-            0o644,
+            0o600,
             "the pidfile created under umask 077 by a starter that lost the lock"
         );
         return Passed;

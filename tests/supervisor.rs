@@ -97,7 +97,11 @@ fn helper(mode: &str) -> ! {
         std::env::set_var("LISTEN_PID", std::process::id().to_string());
         std::env::set_var("LISTEN_FDS", "2");
     }
-    let mut daemon = Daemon::new().pidfile(pidfile.as_path());
+    // Asked for, as a systemd service would: READY=1 and the activation descriptors.
+    let mut daemon = Daemon::new()
+        .pidfile(pidfile.as_path())
+        .sd_notify(true)
+        .socket_activation(true);
     daemon = match mode {
         "detached" => daemon,
         "foreground" | "activated" => daemon.detach(Detach::Never),

@@ -115,15 +115,15 @@ pub fn run(scenario: &str) -> ! {
     in_daemon(started, after)
 }
 
-enum Started {
-    Pending(Pending),
-    Running(Running),
+enum Started<'a> {
+    Pending(Pending<'a>),
+    Running(Running<'a>),
 }
 
 /// For the calls that return in both processes: the original process prints the
 /// daemon's PID and exits 0 (or prints the error and exits with its code); the
 /// daemon carries on.
-fn from_fork(forked: Result<Fork, daemonic::Error>) -> Started {
+fn from_fork(forked: Result<Fork<'_>, daemonic::Error>) -> Started<'_> {
     match forked {
         Ok(Fork::Daemon(pending)) => Started::Pending(pending),
         Ok(Fork::Parent(pid)) => {
@@ -323,7 +323,7 @@ fn detach(spec: &str) -> Detach {
 
 /// The daemon: writes its report, then does what `then` says (default: report ready
 /// and sleep until killed).
-fn in_daemon(started: Started, after: usize) -> ! {
+fn in_daemon(started: Started<'_>, after: usize) -> ! {
     // `term_releases`: SIGTERM is blocked before anything lets the runner see the
     // daemon, and awaited at the end; then `Running` is dropped (the pidfile is removed
     // while still locked) and the daemon exits, as a daemon that handles SIGTERM does.

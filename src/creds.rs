@@ -1,0 +1,236 @@
+//! Credentials: the user and groups to run as, resolved before the fork from
+//! `/etc/passwd` and `/etc/group` ([`crate::users`]), and dropped to in the daemon.
+
+use core::ffi::CStr;
+use rustix::process::{getegid, geteuid, getgid, getuid, Gid, Uid};
+use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid, set_thread_uid};
+
+use crate::error::{Error, ErrorKind, Failure};
+use crate::users::{self, GroupList, LookupError, UserKey};
+
+const PASSWD: &CStr = c"/etc/passwd";
+const GROUP: &CStr = c"/etc/group";
+
+/// The user to run as: a name looked up in `/etc/passwd`, or a numeric id.
+///
+/// ```
+/// use daemonic::User;
+/// assert_eq!(User::from("nobody"), User::Name("nobody"));
+/// assert_eq!(User::from(65534), User::Id(65534));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum User<'a> {
+    /// A login name.
+    Name(&'a str),
+    /// A numeric uid; it needs no `/etc/passwd` entry if a group is also given.
+    Id(u32),
+}
+
+impl<'a> From<&'a str> for User<'a> {
+    fn from(name: &'a str) -> User<'a> {
+        User::Name(name)
+    }
+}
+
+impl From<u32> for User<'_> {
+    fn from(uid: u32) -> Self {
+        User::Id(uid)
+    }
+}
+
+/// The group to run as: a name looked up in `/etc/group`, or a numeric id.
+///
+/// ```
+/// use daemonic::Group;
+/// assert_eq!(Group::from("daemon"), Group::Name("daemon"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group<'a> {
+    /// A group name.
+    Name(&'a str),
+    /// A numeric gid.
+    Id(u32),
+}
+
+impl<'a> From<&'a str> for Group<'a> {
+    fn from(name: &'a str) -> Group<'a> {
+        Group::Name(name)
+    }
+}
+
+impl From<u32> for Group<'_> {
+    fn from(gid: u32) -> Self {
+        Group::Id(gid)
+    }
+}
+
+/// The supplementary groups the daemon gets when it changes user or group. Whatever
+/// the choice, the groups of the process that started it (often root's) never remain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Groups<'a> {
+    /// `initgroups(3)`: the target group plus every group of `/etc/group` that lists
+    /// the user as a member. Without a user (or for a uid with no passwd entry), just
+    /// the target group. The default.
+    #[default]
+    Initgroups,
+    /// Exactly these gids.
+    List(&'a [u32]),
+    /// None at all.
+    Empty,
+}
+
+/// The identity options, and the code that resolves them: only the setters that
+/// change identity name [`resolve`], so a daemon that keeps its identity does not
+/// contain the `/etc/passwd` parser.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Credentials<'a> {
+    pub(crate) user: Option<User<'a>>,
+    pub(crate) group: Option<Group<'a>>,
+    pub(crate) groups: Groups<'a>,
+    pub(crate) resolve: fn(&Credentials<'_>) -> Result<Option<Creds>, Error>,
+}
+
+impl Credentials<'_> {
+    pub(crate) const fn new() -> Self {
+        Credentials {
+            user: None,
+            group: None,
+            groups: Groups::Initgroups,
+            resolve,
+        }
+    }
+}
+
+/// The identity the daemon switches to, and the step that does it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Creds {
+    pub(crate) uid: Option<Uid>,
+    pub(crate) gid: Gid,
+    pub(crate) groups: GroupList,
+    pub(crate) apply: fn(&Creds) -> Result<(), Failure>,
+    pub(crate) describe: fn(&Creds, Failure) -> Error,
+}
+
+/// Resolves the user, group and supplementary groups, before any chroot; `None`
+/// when there is nothing to change.
+fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
+    if c.user.is_none() && c.group.is_none() {
+        return Ok(None);
+    }
+    let lookup = |file: &CStr, e: LookupError| match e {
+        LookupError::Io(errno) => Error::os(ErrorKind::ReadAccounts, errno).path(file.to_bytes()),
+        LookupError::LineTooLong => Error::new(ErrorKind::ReadAccounts)
+            .path(file.to_bytes())
+            .text(": a line is too long"),
+        LookupError::TooManyGroups => Error::invalid("more than ")
+            .number(users::MAX_GROUPS as u64)
+            .text(" supplementary groups"),
+    };
+    let account = match c.user {
+        Some(User::Name(name)) => Some(
+            users::find_user(PASSWD, UserKey::Name(name.as_bytes()))
+                .map_err(|e| lookup(PASSWD, e))?
+                .ok_or_else(|| Error::new(ErrorKind::UnknownUser).path(name.as_bytes()))?,
+        ),
+        Some(User::Id(uid)) => users::find_user(PASSWD, UserKey::Id(Uid::from_raw(uid)))
+            .map_err(|e| lookup(PASSWD, e))?,
+        None => None,
+    };
+    let uid = match c.user {
+        Some(User::Id(u)) => Some(Uid::from_raw(u)),
+        Some(User::Name(_)) => account.map(|a| a.uid()),
+        None => None,
+    };
+    let gid = match c.group {
+        Some(Group::Name(name)) => users::find_group(GROUP, name.as_bytes())
+            .map_err(|e| lookup(GROUP, e))?
+            .ok_or_else(|| Error::new(ErrorKind::UnknownGroup).path(name.as_bytes()))?,
+        Some(Group::Id(g)) => Gid::from_raw(g),
+        None => match account {
+            Some(a) => a.gid(),
+            None => {
+                return Err(Error::new(ErrorKind::UnknownUser)
+                    .number(uid.map_or(0, Uid::as_raw).into())
+                    .text(": no /etc/passwd entry to take a group from; set a group"));
+            }
+        },
+    };
+    // Nothing to drop, and nothing we could change without privileges.
+    if !geteuid().is_root() && uid.map_or(true, |u| u == geteuid()) && gid == getegid() {
+        return Ok(None);
+    }
+    let mut groups = GroupList::new();
+    match c.groups {
+        Groups::List(list) => {
+            for &g in list {
+                groups
+                    .push(Gid::from_raw(g))
+                    .map_err(|e| lookup(GROUP, e))?;
+            }
+        }
+        Groups::Empty => {}
+        Groups::Initgroups => match account {
+            Some(a) => users::supplementary_groups(GROUP, a.name(), gid, &mut groups)
+                .map_err(|e| lookup(GROUP, e))?,
+            None => groups.push(gid).map_err(|e| lookup(GROUP, e))?,
+        },
+    }
+    Ok(Some(Creds {
+        uid,
+        gid,
+        groups,
+        apply,
+        describe,
+    }))
+}
+
+/// The privilege drop, after the fork: groups first (needs CAP_SETGID), then the gid,
+/// then the uid, which gives up the capabilities the other two need; then a check
+/// that root cannot be regained. The process has one thread here, so the
+/// per-thread calls change the whole process.
+fn apply(creds: &Creds) -> Result<(), Failure> {
+    set_thread_groups(creds.groups.as_slice()).map_err(Failure::of(ErrorKind::SetGroups))?;
+    let gid = creds.gid;
+    set_thread_res_gid(gid, gid, gid).map_err(Failure::of(ErrorKind::SetGid))?;
+    let Some(uid) = creds.uid else {
+        return Ok(());
+    };
+    set_thread_res_uid(uid, uid, uid).map_err(Failure::of(ErrorKind::SetUid))?;
+    let regained = Failure {
+        kind: ErrorKind::PrivilegesRegained,
+        aux: 0,
+        errno: None,
+    };
+    if getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid {
+        return Err(regained);
+    }
+    if !uid.is_root() && set_thread_uid(Uid::ROOT).is_ok() {
+        return Err(regained);
+    }
+    Ok(())
+}
+
+/// The error for a failed step of [`apply`], naming the ids it failed on.
+fn describe(creds: &Creds, f: Failure) -> Error {
+    {
+        let this = creds;
+        use ErrorKind as K;
+        let e = match f.kind {
+            K::SetGroups => {
+                let mut e = Error::new(K::SetGroups);
+                for (i, gid) in this.groups.as_slice().iter().enumerate() {
+                    e = if i == 0 { e } else { e.text(",") }.number(gid.as_raw().into());
+                }
+                e
+            }
+            K::SetGid => Error::new(K::SetGid).number(this.gid.as_raw().into()),
+            K::SetUid => Error::new(K::SetUid),
+            _ => Error::new(K::PrivilegesRegained),
+        };
+        let e = match f.kind {
+            K::SetUid | K::PrivilegesRegained => e.number(this.uid.map_or(0, Uid::as_raw).into()),
+            _ => e,
+        };
+        e.with_errno(f.errno)
+    }
+}

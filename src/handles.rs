@@ -1,0 +1,197 @@
+//! What a start hands back: [`Fork`] in both processes, [`Pending`] and [`Running`]
+//! in the daemon.
+
+use rustix::fd::OwnedFd;
+use rustix::process::Pid;
+
+use crate::channel::{self, Report};
+use crate::error::Error;
+use crate::pidfile::Pidfile;
+use crate::supervisor::Tellers;
+
+/// What [`Daemon::fork`](crate::Daemon::fork) returns.
+// `Pending` is large because the pidfile keeps its path inline (no allocation); it
+// is returned once per process, so boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Fork<'a> {
+    /// In the original process: the daemon is ready, with this PID.
+    Parent(Pid),
+    /// In the daemon: report readiness with the handle.
+    Daemon(Pending<'a>),
+}
+
+/// The daemon before it has reported readiness.
+///
+/// Report with [`ready`](Pending::ready) or [`fail`](Pending::fail). Dropping it
+/// without either closes the channel: the original process then says the daemon
+/// exited before reporting readiness, and puts the pidfile back as it was.
+///
+/// ```no_run
+/// let pending = daemonic::Daemon::new().pidfile("/run/app.pid").start_pending();
+/// // Only the daemon gets here: load configuration, then
+/// let _running = pending.ready();
+/// ```
+#[derive(Debug)]
+#[must_use = "the original process waits until the daemon reports ready() or fail()"]
+pub struct Pending<'a> {
+    /// The daemon's end of the report channel; `None` in the foreground.
+    reports: Option<OwnedFd>,
+    pid: Pid,
+    pidfile: Option<Pidfile<'a>>,
+    tellers: Option<Tellers>,
+}
+
+impl<'a> Pending<'a> {
+    pub(crate) fn new(
+        reports: Option<OwnedFd>,
+        pid: Pid,
+        pidfile: Option<Pidfile<'a>>,
+        tellers: Option<Tellers>,
+    ) -> Pending<'a> {
+        Pending {
+            reports,
+            pid,
+            pidfile,
+            tellers,
+        }
+    }
+
+    /// Tells the original process the daemon is ready (it exits with status 0), and
+    /// the supervisors it was asked to tell ([`Daemon::sd_notify`](crate::Daemon::sd_notify),
+    /// [`Daemon::s6_notification_fd`](crate::Daemon::s6_notification_fd)).
+    ///
+    /// A supervisor that cannot be told is an error, which carries the [`Running`]
+    /// daemon all the same ([`NotifyError::into_running`]).
+    ///
+    /// ```no_run
+    /// let pending = daemonic::Daemon::new().start_pending();
+    /// let running = pending.ready().unwrap_or_else(daemonic::NotifyError::into_running);
+    /// # drop(running);
+    /// ```
+    // The error carries the `Running` daemon (the pidfile's path is inline, for
+    // no_std); it is built at most once, so its size costs nothing.
+    #[allow(clippy::result_large_err)]
+    pub fn ready(mut self) -> Result<Running<'a>, NotifyError<'a>> {
+        if let Some(reports) = self.reports.take() {
+            channel::send_report(&reports, Report::Ready(self.pid));
+        }
+        let mut tellers = self.tellers.take();
+        let told = match &mut tellers {
+            Some(t) => (t.ready)(t, self.pid),
+            None => Ok(()),
+        };
+        let running = Running {
+            pidfile: self.pidfile.take(),
+            tellers,
+        };
+        match told {
+            Ok(()) => Ok(running),
+            Err(error) => Err(NotifyError { running, error }),
+        }
+    }
+
+    /// Tells the original process the daemon failed to start; it prints the code and
+    /// exits with it (or 3 for 0), after putting the pidfile back as it was. In the
+    /// foreground the pidfile is released here. The daemon should exit next.
+    ///
+    /// ```no_run
+    /// let pending = daemonic::Daemon::new().start_pending();
+    /// pending.fail(4); // the original process exits with status 4
+    /// std::process::exit(4);
+    /// ```
+    pub fn fail(self, code: u8) {
+        if let Some(reports) = &self.reports {
+            channel::send_report(reports, Report::Code(code));
+        }
+    }
+
+    /// The daemon's PID.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        // Not ready: the intermediate process restores the pidfile (it shares the
+        // lock); removing it here too would race with that.
+        if self.reports.is_some() {
+            if let Some(pidfile) = self.pidfile.take() {
+                pidfile.disown();
+            }
+        }
+    }
+}
+
+/// A supervisor could not be told the daemon is ready; the daemon runs all the same.
+///
+/// ```no_run
+/// let pending = daemonic::Daemon::new().start_pending();
+/// let running = pending.ready().unwrap_or_else(|e| {
+///     // log e.error() somewhere the daemon can write to
+///     e.into_running()
+/// });
+/// # drop(running);
+/// ```
+#[derive(Debug)]
+pub struct NotifyError<'a> {
+    running: Running<'a>,
+    error: Error,
+}
+
+impl<'a> NotifyError<'a> {
+    /// What failed.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The running daemon, to carry on with.
+    pub fn into_running(self) -> Running<'a> {
+        self.running
+    }
+}
+
+impl core::fmt::Display for NotifyError<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl core::error::Error for NotifyError<'_> {}
+
+/// A started daemon. Dropping it releases the pidfile (removes it while locked).
+///
+/// ```no_run
+/// let running = daemonic::Daemon::new().pidfile("/run/app.pid").start();
+/// assert!(running.pidfile().is_some());
+/// ```
+#[derive(Debug)]
+pub struct Running<'a> {
+    pidfile: Option<Pidfile<'a>>,
+    tellers: Option<Tellers>,
+}
+
+impl<'a> Running<'a> {
+    /// The locked pidfile, if one was configured.
+    pub fn pidfile(&self) -> Option<&Pidfile<'a>> {
+        self.pidfile.as_ref()
+    }
+
+    /// Sends an `sd_notify` message to systemd, e.g. `"STATUS=serving 12 clients"`,
+    /// `"RELOADING=1"` or `"STOPPING=1"`. Without [`Daemon::sd_notify`](crate::Daemon::sd_notify),
+    /// or without `$NOTIFY_SOCKET` when the daemon started, there is no one to tell,
+    /// and this does nothing.
+    ///
+    /// ```no_run
+    /// # let running = daemonic::Daemon::new().sd_notify(true).start();
+    /// running.notify("STOPPING=1")?;
+    /// # Ok::<(), daemonic::Error>(())
+    /// ```
+    pub fn notify(&self, message: &str) -> Result<(), Error> {
+        match self.tellers.as_ref().and_then(|t| t.socket.as_ref()) {
+            Some(socket) => socket.send(message.as_bytes()),
+            None => Ok(()),
+        }
+    }
+}

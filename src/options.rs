@@ -1,0 +1,117 @@
+//! The builder's option data and its checks: plain values, no system calls.
+
+use crate::channel::Timeout;
+use crate::creds::Credentials;
+use crate::error::Error;
+use crate::fds::Keep;
+use crate::path::CPath;
+use crate::signals::SignalMap;
+use crate::stdio::Stdio;
+use crate::supervisor::Supervisors;
+
+/// Whether to fork into the background.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Detach {
+    /// Fork, `setsid`, fork again (SysV style): the daemon is reparented and can never
+    /// reacquire a controlling terminal. The default.
+    #[default]
+    Always,
+    /// Stay in the foreground: the right choice under systemd (other than
+    /// `Type=forking`), s6, runit or a container runtime, which supervise the process
+    /// they started and want no fork.
+    Never,
+    /// PEP 3143's `detach_process=None`: stay in the foreground when the parent is
+    /// PID 1 (started by init), when we *are* PID 1 (a container's entrypoint, where
+    /// detaching would end the container), or when stdin is a socket (started by
+    /// inetd); detach otherwise.
+    ///
+    /// These are heuristics: under a subreaper (systemd user managers, `tini -s`,
+    /// `docker run --init`) the parent is not PID 1 although a supervisor is there,
+    /// and in a PID namespace "PID 1" is the namespace's init. Prefer telling the
+    /// daemon explicitly, e.g. from a command-line flag.
+    Auto,
+}
+
+/// Every option of [`Daemon`](crate::Daemon).
+#[derive(Clone, Debug)]
+pub(crate) struct Options<'a> {
+    pub(crate) chroot: Option<CPath<'a>>,
+    pub(crate) workdir: CPath<'a>,
+    pub(crate) umask: u32,
+    pub(crate) creds: Option<Credentials<'a>>,
+    pub(crate) prevent_core: bool,
+    pub(crate) detach: Detach,
+    pub(crate) preserve: Keep,
+    pub(crate) pidfile: Option<CPath<'a>>,
+    pub(crate) pidfile_mode: u32,
+    pub(crate) stdio: [Stdio<'a>; 3],
+    pub(crate) output_mode: u32,
+    pub(crate) signals: SignalMap,
+    pub(crate) timeout: Option<Timeout>,
+    pub(crate) ok_if_running: bool,
+    pub(crate) supervisors: Option<Supervisors<'a>>,
+    /// For an exec'd program: the readiness descriptor's number.
+    pub(crate) readiness: Option<i32>,
+    /// For an exec'd program: be the receiving end of `sd_notify`.
+    pub(crate) await_notify: bool,
+    /// The first invalid option, reported when the daemon starts.
+    pub(crate) invalid: Option<Error>,
+}
+
+/// The highest descriptor number the program's readiness descriptor may have: the
+/// daemon's own descriptors go above it.
+pub(crate) const MAX_READINESS_FD: i32 = 1 << 20;
+
+impl<'a> Options<'a> {
+    /// PEP 3143's defaults.
+    pub(crate) const fn new() -> Options<'a> {
+        Options {
+            chroot: None,
+            workdir: CPath::Borrowed(c"/"),
+            umask: 0,
+            creds: None,
+            prevent_core: true,
+            detach: Detach::Always,
+            preserve: Keep::new(),
+            pidfile: None,
+            pidfile_mode: crate::pidfile::DEFAULT_MODE,
+            stdio: [Stdio::null(), Stdio::null(), Stdio::null()],
+            output_mode: 0o640,
+            signals: SignalMap::new(),
+            timeout: None,
+            ok_if_running: false,
+            supervisors: None,
+            readiness: None,
+            await_notify: false,
+            invalid: None,
+        }
+    }
+
+    /// Checks the options without touching the system. (Each setter checks its own
+    /// value and records the first invalid one; what is left is what options say
+    /// together.)
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if let Some(err) = &self.invalid {
+            return Err(err.clone());
+        }
+        if self.workdir.bytes().first() != Some(&b'/') {
+            return Err(
+                Error::invalid("working directory is not an absolute path: ")
+                    .path(self.workdir.bytes()),
+            );
+        }
+        if let Some(signal) = self.signals.unignorable() {
+            return Err(Error::invalid("signal ")
+                .number(signal.as_raw() as u64)
+                .text(" cannot be ignored"));
+        }
+        Ok(())
+    }
+
+    /// The lowest number for a descriptor the daemon keeps until it execs: above the
+    /// readiness descriptor's number, so the caller's choice never collides with ours.
+    pub(crate) fn floor(&self) -> i32 {
+        self.readiness
+            .map_or(3, |n| n.clamp(2, MAX_READINESS_FD) + 1)
+    }
+}

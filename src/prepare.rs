@@ -1,0 +1,157 @@
+//! R4: everything that can fail for a reason the user can fix, before any fork, in
+//! the original process: the options become an owned [`Plan`].
+
+use rustix::fd::AsRawFd;
+use rustix::fs::{fstat, FileType};
+use rustix::io::Errno;
+use rustix::process::{getpid, getppid};
+
+use crate::channel::{self, Deadline};
+use crate::error::{Error, ErrorKind};
+use crate::fds;
+use crate::options::{Detach, Options};
+use crate::pidfile::Pidfile;
+use crate::plan::{Channels, Plan};
+use crate::stdio;
+use crate::stdio::Stdio;
+use crate::supervisor::Supervisors;
+use crate::sys::{self, Dispositions};
+
+/// Resolves names, opens the pidfile (locked), the channels and the streams' files,
+/// and reads what the daemon needs from the environment. `exec`: the daemon will
+/// execute a program (which gets its environment and talks to supervisors itself).
+pub(crate) fn prepare<'a>(
+    o: Options<'a>,
+    dispositions: Option<Dispositions>,
+    exec: bool,
+) -> Result<Plan<'a>, Error> {
+    let detach = detaches(o.detach);
+    let floor = o.floor();
+    let creds = match &o.creds {
+        Some(c) => (c.resolve)(c)?,
+        None => None,
+    };
+    for &fd in o.preserve.as_slice() {
+        if !sys::is_open(fd) {
+            return Err(Error::os(ErrorKind::InvalidOption, Errno::BADF)
+                .text("descriptor ")
+                .number(fd as u64)
+                .text(" to preserve is not open"));
+        }
+    }
+    // The pidfile first: a start refused as "already running" must not have created
+    // output files.
+    let pidfile = match o.pidfile {
+        Some(path) => Some(Pidfile::lock(
+            path,
+            o.pidfile_mode,
+            floor,
+            o.chroot.is_some(),
+        )?),
+        None => None,
+    };
+    let mut plan = Plan {
+        signals: o.signals,
+        dispositions,
+        chroot: o.chroot,
+        workdir: o.workdir,
+        umask: o.umask,
+        prevent_core: o.prevent_core,
+        pidfile,
+        creds,
+        stdio: [-1; 3],
+        opened: [None, None, None],
+        keep: o.preserve,
+        preserved: o.preserve,
+        guard_closes: crate::stack::Stack::new(),
+        tellers: None,
+        deadline: Deadline::none(),
+        timeout: o.timeout,
+        detach,
+        channels: None,
+    };
+    // From here on a failure puts the pidfile back.
+    match open_all(
+        &mut plan,
+        &o.stdio,
+        o.output_mode,
+        o.supervisors.as_ref(),
+        floor,
+        exec,
+    ) {
+        Ok(()) => Ok(plan),
+        Err(e) => Err(plan.abandon(e)),
+    }
+}
+
+/// What the daemon keeps of the pidfile, the channels (the daemon's end right after
+/// the lock, so that what it keeps sits together: one `close_range`), the pidfile's
+/// writer, the streams, what the supervisors need, and the deadline.
+fn open_all<'a>(
+    plan: &mut Plan<'a>,
+    stdio: &[Stdio<'a>; 3],
+    output_mode: u32,
+    supervisors: Option<&Supervisors<'_>>,
+    floor: i32,
+    exec: bool,
+) -> Result<(), Error> {
+    let kept = plan.pidfile.as_ref().map(|(p, _)| p.kept_fds());
+    for fd in kept.into_iter().flatten() {
+        plan.keep(fd)?;
+    }
+    if plan.detach {
+        let channels = open_channels(floor)
+            .map_err(|e| Error::os(ErrorKind::Channel, e).text("socketpair"))?;
+        plan.keep(channels.reports.0.as_raw_fd())?;
+        plan.channels = Some(channels);
+    }
+    if let Some((pidfile, previous)) = &mut plan.pidfile {
+        pidfile.open_writer(floor, previous)?;
+    }
+    let streams = stdio::open_streams(stdio, output_mode)?;
+    plan.stdio = streams.sources;
+    plan.opened = streams.opened;
+    if let Some(s) = supervisors {
+        plan.tellers = (s.find)(s, plan.detach, exec, &mut plan.keep)?;
+    }
+    if let Some(timeout) = &plan.timeout {
+        plan.deadline = timeout.arm()?;
+    }
+    Ok(())
+}
+
+/// The report channel (the daemon's end below the original's) and the verdict
+/// channel, at `floor` or above.
+fn open_channels(floor: i32) -> Result<Channels, Errno> {
+    let (a, b) = channel::pair()?;
+    let reports = (fds::at_or_above(a, floor)?, fds::at_or_above(b, floor)?);
+    let (c, d) = channel::pair()?;
+    let verdicts = (fds::at_or_above(c, floor)?, fds::at_or_above(d, floor)?);
+    Ok(Channels { reports, verdicts })
+}
+
+/// R5: forking a multithreaded process and then running Rust code is unsound (the
+/// other threads may hold the allocator's lock). Without `/proc` we cannot count
+/// threads, and proceed.
+pub(crate) fn check_threads(threads: Option<u64>) -> Result<(), Error> {
+    match threads {
+        Some(n) if n > 1 => Err(Error::new(ErrorKind::Threads).number(n)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether to fork, for [`Detach::Auto`]: not when started by init, when we are init,
+/// or when stdin is a socket (inetd).
+fn detaches(detach: Detach) -> bool {
+    match detach {
+        Detach::Always => true,
+        Detach::Never => false,
+        Detach::Auto => {
+            let by_init = getppid().is_some_and(|p| p.is_init());
+            // SAFETY: fstat accepts a closed number (EBADF); the borrow ends with it.
+            let stdin_socket = fstat(unsafe { sys::borrow(0) })
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
+            !(by_init || getpid().is_init() || stdin_socket)
+        }
+    }
+}

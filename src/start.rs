@@ -1,0 +1,216 @@
+//! The ways to start: the entry points sit above everything they use. Each checks
+//! the options, makes the plan, and hands it to the launch; what differs is what
+//! happens once the daemon is ready.
+
+use rustix::process::Pid;
+
+use crate::control::Stopped;
+use crate::daemon::Daemon;
+use crate::error::{Error, ErrorKind};
+use crate::exec::Program;
+use crate::handles::{Fork, NotifyError, Pending, Running};
+use crate::launch::{self, Mode, Side};
+use crate::prepare::{check_threads, prepare};
+use crate::schedule::Schedule;
+use crate::text::Line;
+use crate::{procfs, sys};
+
+impl<'a> Daemon<'a> {
+    /// Daemonizes; returns only in the daemon, which is reported ready at once.
+    ///
+    /// The original process exits with status 0 once the daemon is ready, or prints
+    /// `daemonic: <error>` on stderr and exits with [`Error::exit_code`]. In the
+    /// foreground ([`Detach::Never`](crate::Detach::Never)) this process is the
+    /// daemon: on failure it prints the same line and exits.
+    ///
+    /// ```no_run
+    /// let _running = daemonic::Daemon::new().pidfile("/run/app.pid").start();
+    /// // Only the daemon gets here.
+    /// ```
+    pub fn start(self) -> Running<'a> {
+        // Nothing to report a supervisor's failure to here: `start_pending` shows it.
+        self.start_pending()
+            .ready()
+            .unwrap_or_else(NotifyError::into_running)
+    }
+
+    /// Daemonizes; returns only in the daemon, which must then report
+    /// [`ready`](Pending::ready) or [`fail`](Pending::fail). The original process
+    /// waits for that report and exits as [`start`](Daemon::start) describes.
+    ///
+    /// ```no_run
+    /// let pending = daemonic::Daemon::new().pidfile("/run/app.pid").start_pending();
+    /// match std::net::TcpListener::bind("127.0.0.1:8080") {
+    ///     Ok(listener) => {
+    ///         let _running = pending.ready();
+    ///         // serve on `listener`
+    /// #       drop(listener);
+    ///     }
+    ///     Err(_) => pending.fail(4), // the original process exits with status 4
+    /// }
+    /// ```
+    pub fn start_pending(self) -> Pending<'a> {
+        let ok_if_running = self.options.ok_if_running;
+        match self.begin(Mode::ExitWhenReady) {
+            Ok(Started::Daemon(pending)) => pending,
+            Ok(Started::Parent(_)) => exit(0),
+            Err(err) if ok_if_running && matches!(err.kind(), ErrorKind::AlreadyRunning { .. }) => {
+                exit(0)
+            }
+            Err(err) => {
+                report(&err);
+                exit(err.exit_code())
+            }
+        }
+    }
+
+    /// Daemonizes, returning in both processes: [`Fork::Parent`] with the daemon's PID
+    /// in the original process once the daemon is ready, [`Fork::Daemon`] in the
+    /// daemon. An `Err` is always returned in the original process, and means no
+    /// daemon is running and the pidfile is as it was. In the foreground there is no
+    /// original process: `Fork::Daemon` comes back in this one.
+    ///
+    /// ```no_run
+    /// use daemonic::{Daemon, Fork};
+    ///
+    /// match Daemon::new().pidfile("/run/app.pid").fork() {
+    ///     Ok(Fork::Parent(pid)) => println!("daemon {} is ready", pid.as_raw_nonzero()),
+    ///     Ok(Fork::Daemon(pending)) => {
+    ///         let _running = pending.ready();
+    ///         // ... serve
+    ///     }
+    ///     Err(e) => eprintln!("cannot start: {e}"),
+    /// }
+    /// ```
+    pub fn fork(self) -> Result<Fork<'a>, Error> {
+        self.begin(Mode::Return).map(|side| match side {
+            Started::Daemon(pending) => Fork::Daemon(pending),
+            Started::Parent(pid) => Fork::Parent(pid),
+        })
+    }
+
+    /// Daemonizes, then executes `program` in the daemon (the `daemonic` command's
+    /// path). Returns in the original process only: `Ok` with the daemon's PID once
+    /// `execve` succeeded (and, with [`readiness_fd`](Daemon::readiness_fd) or
+    /// [`await_notify_socket`](Daemon::await_notify_socket), once the program said it
+    /// is ready), or the error, after which nothing runs and the pidfile is as it was.
+    ///
+    /// The pidfile's locked descriptor (read-only: the program cannot rewrite the PID)
+    /// is passed to the program (its close-on-exec flag is cleared), and its number is
+    /// in the environment variable `DAEMONIC_PIDFILE_FD`: the lock lasts exactly as
+    /// long as the program, which must not close that descriptor. Preserved
+    /// descriptors are passed the same way. Between the fork and `execve` nothing
+    /// allocates, so unlike [`fork`](Daemon::fork) this is sound from a multithreaded
+    /// process.
+    ///
+    /// In the foreground this process becomes the program; `exec` returns only on
+    /// failure (with stdio possibly redirected already).
+    ///
+    /// ```no_run
+    /// use daemonic::{Daemon, Program};
+    ///
+    /// let program = Program { path: c"/usr/sbin/nginx", args: &[c"nginx", c"-g", c"daemon off;"], env: &[] };
+    /// match Daemon::new().pidfile("/run/nginx.pid").exec(&program) {
+    ///     Ok(pid) => println!("nginx runs as {}", pid.as_raw_nonzero()),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn exec(self, program: &Program<'_>) -> Result<Pid, Error> {
+        let mut o = self.options;
+        o.check()?;
+        if o.await_notify && o.timeout.is_none() {
+            o.timeout = Some(crate::channel::Timeout::new(
+                core::time::Duration::from_secs(60),
+            ));
+        }
+        let (readiness, await_notify) = (o.readiness, o.await_notify);
+        // A program that execs runs only async-signal-safe code until `execve`, which
+        // is sound in a multithreaded process: no thread check.
+        let dispositions = procfs::status().map(|s| s.dispositions);
+        let plan = prepare(o, dispositions, true)?;
+        crate::exec::run(plan, program, readiness, await_notify)
+    }
+
+    /// Stops the daemon that holds this daemon's pidfile, following `schedule`, then
+    /// starts as [`fork`](Daemon::fork) does. A daemon that is not running is simply
+    /// started; one that outlives the schedule fails the restart with
+    /// [`ErrorKind::StillRunning`]. See [`stop`](crate::stop) for what stopping guarantees.
+    ///
+    /// ```no_run
+    /// use daemonic::{Daemon, Fork, Schedule, Signal};
+    ///
+    /// let schedule = Schedule::parse("TERM/30/KILL/5", Signal::TERM)?;
+    /// if let Fork::Daemon(pending) = Daemon::new().pidfile("/run/app.pid").restart(&schedule)? {
+    ///     let _running = pending.ready();
+    /// }
+    /// # Ok::<(), daemonic::Error>(())
+    /// ```
+    pub fn restart(self, schedule: &Schedule) -> Result<Fork<'a>, Error> {
+        let Some(path) = &self.options.pidfile else {
+            return Err(Error::invalid("restart needs a pidfile"));
+        };
+        if let Stopped::StillRunning { pid } = crate::control::stop(path.as_c_str(), schedule)? {
+            return Err(
+                Error::new(ErrorKind::StillRunning).number(pid.as_raw_nonzero().get() as u64)
+            );
+        }
+        self.fork()
+    }
+
+    /// The common start of [`start_pending`](Daemon::start_pending) and
+    /// [`fork`](Daemon::fork): check, prepare, launch, and wait for the daemon.
+    fn begin(self, mode: Mode<'_>) -> Result<Started<'a>, Error> {
+        self.options.check()?;
+        let status = procfs::status();
+        check_threads(status.map(|s| s.threads))?;
+        let mut plan = prepare(self.options, status.map(|s| s.dispositions), false)?;
+        match launch::run(&mut plan)? {
+            Side::Daemon { pid, reports } => {
+                let pidfile = plan.take_pidfile();
+                Ok(Started::Daemon(Pending::new(
+                    reports,
+                    pid,
+                    pidfile,
+                    plan.tellers.take(),
+                )))
+            }
+            Side::Original(launched) => {
+                let outcome = launched.wait(&plan, mode);
+                let pid = launched.conclude(&mut plan, outcome)?;
+                if mode == Mode::ExitWhenReady {
+                    // Nothing to close one by one: the descriptors go with the process.
+                    exit(0);
+                }
+                if let Some(pidfile) = plan.take_pidfile() {
+                    pidfile.disown();
+                }
+                Ok(Started::Parent(pid))
+            }
+        }
+    }
+}
+
+/// Where [`Daemon::begin`] returns.
+// Returned once per process: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Started<'a> {
+    Daemon(Pending<'a>),
+    Parent(Pid),
+}
+
+/// Writes `daemonic: <err>` to stderr in one `write`, without allocating or
+/// formatting.
+fn report(err: &Error) {
+    let mut line = Line::<384>::new();
+    line.str("daemonic: ");
+    err.render(&mut line);
+    sys::write_all(2, line.finish());
+}
+
+/// Ends the original process.
+fn exit(code: i32) -> ! {
+    #[cfg(feature = "std")]
+    std::process::exit(code);
+    #[cfg(not(feature = "std"))]
+    sys::exit_immediately(code)
+}

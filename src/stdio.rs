@@ -1,0 +1,176 @@
+//! Where the daemon's standard streams go, and opening their targets before the fork.
+
+use core::ffi::CStr;
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::{fcntl_dupfd_cloexec, Errno};
+
+use crate::error::{Error, ErrorKind};
+use crate::path::{CPath, IntoCPath};
+
+/// The standard streams, by number.
+pub(crate) const STREAMS: [&str; 3] = ["stdin", "stdout", "stderr"];
+
+/// Where a standard stream of the daemon goes.
+///
+/// ```
+/// use daemonic::{Daemon, Stdio};
+///
+/// let daemon = Daemon::new()
+///     .stdout(Stdio::file("/var/log/app.log"))
+///     .stderr(Stdio::file("/var/log/app.log")); // one shared descriptor
+/// # let _ = daemon;
+/// ```
+#[derive(Clone, Debug)]
+pub struct Stdio<'a>(pub(crate) Target<'a>);
+
+#[derive(Clone, Debug)]
+pub(crate) enum Target<'a> {
+    Null,
+    Inherit,
+    /// A file or a caller's descriptor, and the function that opens it: only
+    /// [`Stdio::file`] and [`Stdio::fd`] name one, so a daemon whose streams all go
+    /// to `/dev/null` does not contain the code.
+    Open(Source<'a>, Open),
+    /// A path with a NUL byte, refused by the setter.
+    Invalid,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Source<'a> {
+    File(CPath<'a>),
+    Fd(i32),
+}
+
+/// Opens stream `n` of `all`, whose source is `source`.
+pub(crate) type Open = fn(&[Stdio<'_>; 3], usize, &Source<'_>, u32) -> Result<Opened, Error>;
+
+/// What a stream gets.
+pub(crate) enum Opened {
+    /// A descriptor we opened.
+    Own(OwnedFd),
+    /// The caller's descriptor, as it is.
+    Theirs(i32),
+    /// The same descriptor as this earlier stream.
+    SameAs(usize),
+}
+
+impl<'a> Stdio<'a> {
+    /// `/dev/null`, the default for all three.
+    pub const fn null() -> Stdio<'a> {
+        Stdio(Target::Null)
+    }
+
+    /// Whatever the original process had.
+    pub const fn inherit() -> Stdio<'a> {
+        Stdio(Target::Inherit)
+    }
+
+    /// A file: opened for reading as stdin; as stdout or stderr, opened for appending
+    /// and created with [`Daemon::output_mode`](crate::Daemon::output_mode) if missing.
+    /// Opened before the fork, so a path inside a chroot is given as seen from
+    /// outside it.
+    pub fn file(path: impl IntoCPath<'a>) -> Stdio<'a> {
+        match path.into_c_path() {
+            Ok(path) => Stdio(Target::Open(Source::File(path), open)),
+            Err(_) => Stdio(Target::Invalid),
+        }
+    }
+
+    /// A descriptor of the original process (duplicated onto the stream).
+    pub const fn fd(fd: i32) -> Stdio<'a> {
+        Stdio(Target::Open(Source::Fd(fd), open))
+    }
+}
+
+/// Opens a file or takes a descriptor, for [`Stdio::file`] and [`Stdio::fd`].
+fn open(all: &[Stdio<'_>; 3], n: usize, source: &Source<'_>, mode: u32) -> Result<Opened, Error> {
+    match source {
+        Source::File(path) => {
+            // stdout and stderr to one file share one descriptor, so their writes
+            // interleave in order.
+            let same = |s: &Stdio<'_>| matches!(&s.0, Target::Open(Source::File(p), _) if p.bytes() == path.bytes());
+            if n == 2 && same(&all[1]) {
+                return Ok(Opened::SameAs(1));
+            }
+            let flags = match n {
+                0 => OFlags::RDONLY,
+                _ => OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE,
+            };
+            open_path(path.as_c_str(), flags, mode)
+                .map(Opened::Own)
+                .map_err(|e| {
+                    Error::os(ErrorKind::OpenStdio, e)
+                        .path(path.bytes())
+                        .text(" for ")
+                        .text(STREAMS[n])
+                })
+        }
+        &Source::Fd(fd) => {
+            let fail = |e| {
+                Error::os(ErrorKind::InvalidOption, e)
+                    .text("descriptor ")
+                    .number(fd as u64)
+                    .text(" for ")
+                    .text(STREAMS[n])
+            };
+            if !crate::sys::is_open(fd) {
+                return Err(fail(Errno::BADF).text(" is not open"));
+            }
+            if fd < 3 && fd as usize != n {
+                // Another stream's number: redirecting that stream first would lose it.
+                // SAFETY: `is_open` just confirmed `fd`; the borrow ends with the call.
+                let copy = fcntl_dupfd_cloexec(unsafe { crate::sys::borrow(fd) }, 3);
+                return copy.map(Opened::Own).map_err(fail);
+            }
+            Ok(Opened::Theirs(fd))
+        }
+    }
+}
+
+fn open_path(path: &CStr, flags: OFlags, mode: u32) -> Result<OwnedFd, Errno> {
+    let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
+    crate::fds::above_stdio(rustix::fs::open(path, flags, Mode::from_raw_mode(mode))?)
+}
+
+/// The descriptor each standard stream gets (-1: left as it is), and those we
+/// opened for them.
+pub(crate) struct Streams {
+    pub(crate) sources: [i32; 3],
+    pub(crate) opened: [Option<OwnedFd>; 3],
+}
+
+/// Opens `/dev/null` (once, for every stream that goes there) and the streams' files.
+pub(crate) fn open_streams(stdio: &[Stdio<'_>; 3], mode: u32) -> Result<Streams, Error> {
+    let mut streams = Streams {
+        sources: [-1; 3],
+        opened: [None, None, None],
+    };
+    let mut null = -1;
+    for (n, stream) in stdio.iter().enumerate() {
+        let opened = match &stream.0 {
+            Target::Null if null >= 0 => Opened::Theirs(null),
+            Target::Null => {
+                let fd = open_path(c"/dev/null", OFlags::RDWR, 0).map_err(|e| {
+                    Error::os(ErrorKind::OpenStdio, e)
+                        .text("/dev/null for ")
+                        .text(STREAMS[n])
+                })?;
+                null = fd.as_raw_fd();
+                Opened::Own(fd)
+            }
+            Target::Open(source, open) => open(stdio, n, source, mode)?,
+            Target::Inherit | Target::Invalid => continue,
+        };
+        streams.sources[n] = match opened {
+            Opened::Own(fd) => {
+                let raw = fd.as_raw_fd();
+                streams.opened[n] = Some(fd);
+                raw
+            }
+            Opened::Theirs(fd) => fd,
+            Opened::SameAs(other) => streams.sources[other],
+        };
+    }
+    Ok(streams)
+}

@@ -16,16 +16,21 @@
 //! through its pidfd either way; start-stop-daemon, which takes a zombie for a live
 //! process, runs while the runner reaps.
 
-// Shared with tests/daemon.rs, which uses what this binary does not.
-#[allow(dead_code)]
-mod support;
+mod support {
+    pub mod files;
+    pub mod launch;
+    pub mod output;
+    pub mod proc;
+    pub mod runner;
+    pub mod scenario;
+    pub mod test;
+    pub mod wait;
+}
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{chown, symlink, PermissionsExt};
+use std::os::unix::fs::{chown, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,23 +38,16 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use daemonic::{status, stop, Error, ErrorKind, Pid, Schedule, Signal, Status, Stopped};
-use support::{
-    file_state, is_locked, passwd_entry, pidfile_pid, reap_children, runner_pid, wait_until,
-    Launched, Output, Proc, Test, DEADLINE,
+use support::files::{
+    chmod, file_state, find_tool, flock_n, is_locked, mkfifo, mode_of, passwd_entry, pidfile_pid,
 };
-
+use support::launch::{runner_pid, Launched};
+use support::output::Output;
+use support::proc::Proc;
 use support::runner::{require_root, tests, Outcome, Outcome::Passed};
-
-/// Returns early on architectures the seccomp filter does not know.
-macro_rules! require_x86_64 {
-    () => {
-        if !cfg!(target_arch = "x86_64") {
-            return Outcome::Skipped(
-                "needs x86_64 because the seccomp filter is written for it".into(),
-            );
-        }
-    };
-}
+use support::scenario::require_x86_64;
+use support::test::{reap_children, Test};
+use support::wait::{kill, wait_until, DEADLINE};
 
 const TESTS: &[(&str, support::runner::TestFn)] = tests![
     status_follows_a_daemons_life,
@@ -91,6 +89,7 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
 ];
 
 fn main() {
+    support::scenario::run_if_helper();
     support::runner::main(TESTS);
 }
 
@@ -194,11 +193,6 @@ fn stubborn_daemon(t: &Test) -> i32 {
     pid
 }
 
-fn kill(pid: i32, signal: i32) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(pid, signal) };
-}
-
 /// SIGKILLs the runner's child `pid` and reaps it, as init would.
 fn kill_and_reap(pid: i32) {
     kill(pid, libc::SIGKILL);
@@ -222,34 +216,16 @@ fn wait_gone(pid: i32) {
 fn unrelated_process(t: &Test) -> i32 {
     let child = t.command("sleep").arg("300").spawn().unwrap();
     let pid = child.id() as i32;
-    t.track(pid);
+    t.learn(pid);
     // `spawn` may return before the kernel has set up the new program's environment:
-    // until then /proc shows none, and the guard, which finds the test's processes by
-    // their tag, would spare this one.
-    let tag = format!("DAEMONIC_TAG={}", t.dir.display());
+    // until then /proc shows none, and the guard's scan for the test's processes by
+    // their tag would miss this one.
     wait_until(&format!("the tag in the environment of {pid}"), || {
-        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if environ.split(|&b| b == 0).any(|v| v == tag.as_bytes()) {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&environ).into_owned())
-        }
+        t.owns(pid)
+            .then_some(())
+            .ok_or_else(|| Proc(pid).cmdline_text())
     });
     pid
-}
-
-fn mode_of(path: &Path) -> u32 {
-    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
-}
-
-fn chmod(path: &Path, mode: u32) {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn mkfifo(path: &Path) {
-    let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid C string.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
 }
 
 fn pid_max() -> i64 {
@@ -282,38 +258,15 @@ fn assert_holds_pidfile(p: &Path, pid: i32) {
     );
     assert_eq!(pidfile_pid(p), pid, "the pidfile names another process");
     assert!(is_locked(p), "the pidfile is not locked");
-    let name = p.display().to_string();
+    let name = p.display();
     let fds = Proc(pid).fds();
     assert!(
-        fds.values().any(|target| *target == name),
+        fds.values().any(|target| target == p),
         "daemon {pid} has no descriptor for {name} (it locked another file): {fds:?}"
     );
     if let Some(code) = flock_n(p) {
         assert_eq!(code, 1, "flock -n {name} true succeeded while {pid} runs");
     }
-}
-
-/// A program from PATH or the sbin directories (start-stop-daemon lives in /sbin).
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-/// `flock -n P true`'s exit code (1: locked), or `None` without util-linux's flock.
-/// Note that flock(1) creates a missing file: call it only on an existing one.
-fn flock_n(p: &Path) -> Option<i32> {
-    let flock = find_tool("flock")?;
-    let status = Command::new(flock)
-        .arg("-n")
-        .arg(p)
-        .arg("true")
-        .stdin(Stdio::null())
-        .status()
-        .unwrap();
-    status.code()
 }
 
 /// Runs the "ctl" helper: one `verb` ("status" or "stop") on `path`, from a process
@@ -898,7 +851,7 @@ fn assert_start_refused(t: &Test, why: &str) {
     let before = file_state(&p);
     let out = t.launch("start").pidfile().run();
     out.assert_failure(3, &[&format!("refusing pidfile {}: it {why}", p.display())]);
-    t.assert_no_daemon();
+    t.assert_none_left(DEADLINE);
     assert_eq!(file_state(&p), before, "the start changed the pidfile");
 }
 
@@ -1120,10 +1073,9 @@ fn concurrent_starts_one_daemon() -> Outcome {
         })
         .collect();
     let go = release(&t, &fifo, STARTERS);
-    let outs: Vec<Output<'_>> = launched.into_iter().map(Launched::finish).collect();
+    let outs: Vec<Output> = launched.into_iter().map(Launched::finish).collect();
     drop(go);
-    let (won, lost): (Vec<&Output<'_>>, Vec<&Output<'_>>) =
-        outs.iter().partition(|o| o.code == Some(0));
+    let (won, lost): (Vec<&Output>, Vec<&Output>) = outs.iter().partition(|o| o.code == Some(0));
     let codes: Vec<_> = outs.iter().map(|o| o.code).collect();
     assert_eq!(won.len(), 1, "{} starters succeeded: {codes:?}", won.len());
     for out in &lost {
@@ -1198,7 +1150,7 @@ struct ProbeRun {
 
 /// `cycles` times: a helper start (`launch`), then `stop` with `TERM/5/KILL/1`; all the
 /// while, a thread calls `status` on the pidfile in a tight loop (at least 1,000 times).
-fn probe_cycles<'t>(t: &'t Test, cycles: usize, launch: impl Fn() -> Output<'t>) -> ProbeRun {
+fn probe_cycles(t: &Test, cycles: usize, launch: impl Fn() -> Output) -> ProbeRun {
     const MIN_PROBES: usize = 1000;
     let p = t.pidfile();
     let schedule = schedule("TERM/5/KILL/1");
@@ -1329,7 +1281,7 @@ fn starters_race_a_stopping_daemon() -> Outcome {
         let (stopped, outs) = std::thread::scope(|s| {
             let stopper = s.spawn(|| stop_with(&p, "TERM/5/KILL/1"));
             let go = release(&t, &fifo, STARTERS);
-            let outs: Vec<Output<'_>> = launched.into_iter().map(Launched::finish).collect();
+            let outs: Vec<Output> = launched.into_iter().map(Launched::finish).collect();
             drop(go);
             (stopper.join().unwrap(), outs)
         });
@@ -1397,7 +1349,7 @@ fn starters_race_a_releasing_lock_holder() -> Outcome {
             })
             .collect();
         let go = release(&t, &fifo, STARTERS);
-        let outs: Vec<Output<'_>> = launched.into_iter().map(Launched::finish).collect();
+        let outs: Vec<Output> = launched.into_iter().map(Launched::finish).collect();
         drop(go);
         fs::write(&until, "").unwrap();
         let churned = churner.finish();
@@ -1458,7 +1410,7 @@ fn starts_during_releases_never_refused() -> Outcome {
         })
         .collect();
     let go = release(&t, &fifo, 2);
-    let outs: Vec<Output<'_>> = churners.into_iter().map(Launched::finish).collect();
+    let outs: Vec<Output> = churners.into_iter().map(Launched::finish).collect();
     drop(go);
     let counts: Vec<BTreeMap<String, String>> = outs
         .iter()

@@ -10,20 +10,33 @@
 //! The runner makes itself a child subreaper, so every daemon is reparented to it: the
 //! daemons' parent is known, and the runner reaps them when it kills them.
 
-mod support;
+mod support {
+    pub mod files;
+    pub mod launch;
+    pub mod output;
+    pub mod proc;
+    pub mod runner;
+    pub mod scenario;
+    pub mod test;
+    pub mod wait;
+}
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{
-    file_state, initgroups, is_locked, is_root, passwd_entry, pidfile_pid, runner_pid, wait_until,
-    zombie_children, Launch, Launched, Proc, Test,
+use support::files::{
+    file_state, initgroups, is_locked, mode_of, other_group, passwd_entry, pidfile_pid,
 };
-
+use support::launch::{runner_pid, Launch, Launched};
+use support::proc::{zombie_children, Proc};
 use support::runner::{require_root, tests, Outcome, Outcome::Passed};
+use support::scenario::require_x86_64;
+use support::test::Test;
+use support::wait::{is_root, kill, wait_until, DEADLINE};
 
 /// SIGTSTP, SIGTTIN and SIGTTOU: what the default signal map ignores.
 const JOB_CONTROL: u64 = (1 << 19) | (1 << 20) | (1 << 21);
@@ -87,6 +100,7 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
 ];
 
 fn main() {
+    support::scenario::run_if_helper();
     support::runner::main(TESTS);
 }
 
@@ -115,8 +129,16 @@ fn descriptor_layout(stdio: [&str; 3], others: &[&str]) -> Layout {
     (stdio.map(str::to_owned).to_vec(), others)
 }
 
+/// Each descriptor's target as text, any socket as just `socket`.
 fn layout_of(pid: i32) -> Layout {
-    let fds = Proc(pid).fds();
+    let fds: BTreeMap<i32, String> = Proc(pid)
+        .fds()
+        .into_iter()
+        .map(|(fd, target)| match target.to_string_lossy() {
+            t if t.starts_with("socket:") => (fd, "socket".to_owned()),
+            t => (fd, t.into_owned()),
+        })
+        .collect();
     let stdio = (0..3)
         .map(|fd| fds.get(&fd).cloned().unwrap_or_else(|| "closed".into()))
         .collect();
@@ -140,7 +162,7 @@ fn assert_pidfile_fds_only(t: &Test, pid: i32) {
 
 /// A failed start left nothing behind: no daemon, the pidfile as `before` and unlocked.
 fn assert_nothing_left(t: &Test, before: &Option<String>) {
-    t.assert_no_daemon();
+    t.assert_none_left(DEADLINE);
     let pidfile = t.pidfile();
     assert_eq!(&file_state(&pidfile), before, "the pidfile changed");
     if fs::symlink_metadata(&pidfile).is_ok_and(|m| m.is_file()) {
@@ -209,7 +231,11 @@ fn topology_double_fork() -> Outcome {
         "the intermediate process {} still exists",
         stat.session
     );
-    assert_eq!(zombie_children(), Vec::<i32>::new(), "unreaped processes");
+    assert_eq!(
+        zombie_children(runner_pid()),
+        Vec::<i32>::new(),
+        "unreaped processes"
+    );
     Passed
 }
 
@@ -237,7 +263,7 @@ fn descriptors_preserved() -> Outcome {
     let pid = t.launch("start").pidfile().opt("preserve", "7").start();
     let [file, dir] = pidfile_fds(&t);
     assert_descriptors(pid, [DEV_NULL; 3], &[&file, &dir, "/dev/zero"]);
-    assert_eq!(Proc(pid).fds()[&7], "/dev/zero");
+    assert_eq!(Proc(pid).fds()[&7], Path::new("/dev/zero"));
     Passed
 }
 
@@ -263,8 +289,7 @@ fn pipe_check_detects_a_kept_copy() -> Outcome {
     let launched = t.launch("start").pidfile().opt("preserve", "250").spawn();
     let err = launched
         .finish_within(Duration::from_millis(500))
-        .err()
-        .expect("the pipe should still be open in the daemon");
+        .expect_err("the pipe should still be open in the daemon");
     assert!(err.contains("kept a copy"), "{err}");
     Passed
 }
@@ -296,8 +321,7 @@ fn stdout_and_stderr_share_a_file() -> Outcome {
         .opt("write_stdio", "1")
         .start();
     let fds = Proc(pid).fds();
-    let log_name = log.display().to_string();
-    assert_eq!((&fds[&1], &fds[&2]), (&log_name, &log_name));
+    assert_eq!((&fds[&1], &fds[&2]), (&log, &log));
     let flags = Proc(pid).fd_flags(1);
     assert_eq!(flags & libc::O_ACCMODE, libc::O_WRONLY);
     assert_ne!(flags & libc::O_APPEND, 0, "not opened for appending");
@@ -313,10 +337,6 @@ fn stdout_and_stderr_share_a_file() -> Outcome {
     assert_eq!(content, expected);
     assert_eq!(mode_of(&log), 0o640);
     Passed
-}
-
-fn mode_of(path: &Path) -> u32 {
-    fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
 /// `output_mode` sets a new file's mode, and the launcher's umask applies to it (as
@@ -454,16 +474,6 @@ fn core_limit_kept_on_request() -> Outcome {
 /// The launcher's supplementary groups: root, adm, sudo (by gid).
 const ROOT_GROUPS: &str = "0,4,27";
 
-/// A group to switch to that is none of root's groups nor nobody's primary group.
-fn other_group() -> (String, u32) {
-    let (_, nobody_gid) = passwd_entry(NOBODY);
-    support::groups()
-        .into_iter()
-        .find(|(_, gid, _)| ![0, 4, 27, nobody_gid].contains(gid))
-        .map(|(name, gid, _)| (name, gid))
-        .expect("a group in /etc/group other than 0, 4, 27 and nobody's")
-}
-
 const SETID: &str = "changing users and groups needs CAP_SETUID and CAP_SETGID";
 
 /// Starts a daemon from a root launcher that has root's supplementary groups, with
@@ -560,8 +570,7 @@ fn second_start_already_running() -> Outcome {
 fn stale_pidfile_reused() -> Outcome {
     let t = Test::new();
     let old = t.launch("start").pidfile().start();
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(old, libc::SIGKILL) };
+    kill(old, libc::SIGKILL);
     wait_until("the killed daemon to die", || match Proc(old).alive() {
         true => Err("alive".to_owned()),
         false => Ok(()),
@@ -835,17 +844,6 @@ fn auto_detaches_otherwise() -> Outcome {
 /// The launcher's seccomp filter makes `close_range` fail with EPERM.
 fn deny_close_range_launch(t: &Test) -> Launch<'_> {
     t.launch("start").pidfile().opt("deny_close_range", "1")
-}
-
-/// Returns early on architectures the seccomp filter does not know.
-macro_rules! require_x86_64 {
-    () => {
-        if !cfg!(target_arch = "x86_64") {
-            return Outcome::Skipped(
-                "needs x86_64 because the seccomp filter is written for it".into(),
-            );
-        }
-    };
 }
 
 /// The `/proc/self/fd` walk closes the leaked descriptors.

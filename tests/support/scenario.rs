@@ -75,8 +75,28 @@ fn check(ok: bool, what: &str) {
     }
 }
 
+/// Returns early from a test on architectures the seccomp filters here do not know.
+macro_rules! require_x86_64 {
+    () => {
+        if !cfg!(target_arch = "x86_64") {
+            return $crate::support::runner::Outcome::Skipped(
+                "needs x86_64 because the seccomp filter is written for it".into(),
+            );
+        }
+    };
+}
+pub(crate) use require_x86_64;
+
+/// In a helper process (`DAEMONIC_SCENARIO` set), runs the scenario and never
+/// returns; in the runner, returns at once.
+pub fn run_if_helper() {
+    if let Ok(scenario) = std::env::var("DAEMONIC_SCENARIO") {
+        run(&scenario);
+    }
+}
+
 /// Runs the scenario; never returns.
-pub fn run(scenario: &str) -> ! {
+fn run(scenario: &str) -> ! {
     match scenario {
         "ctl" => ctl(),
         "hold_pidfile" => hold_pidfile(),

@@ -1,8 +1,8 @@
 //! The runner's side of a scenario: launching a helper process (this very binary,
-//! with `DAEMONIC_SCENARIO` set), waiting for it, and for its daemon's report.
+//! with the [`Scenario`] in `DAEMONIC_SCENARIO`), waiting for it, and for its daemon's
+//! report.
 #![allow(dead_code)] // a toolbox: each test binary uses part of it
 
-use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::output::{Output, Spawned};
+use super::scenario::{Scenario, VAR};
 use super::test::{Report, Test};
 use super::wait::DEADLINE;
 
@@ -26,51 +27,49 @@ impl Test {
         jail
     }
 
-    /// A helper process running `scenario` ("start", "pending" or "fork").
-    pub fn launch(&self, scenario: &str) -> Launch<'_> {
-        let mut cmd = self.command(std::env::current_exe().unwrap());
-        cmd.env("DAEMONIC_SCENARIO", scenario);
+    /// A helper process running `scenario` (a `Scenario`, or just a `Call`), whose
+    /// daemon reports in the test's `report` file.
+    pub fn launch(&self, scenario: impl Into<Scenario>) -> Launch<'_> {
+        let cmd = self.command(std::env::current_exe().unwrap());
         Launch {
             test: self,
             cmd,
+            scenario: scenario.into(),
             report: self.path("report"),
         }
-        .opt("report", self.path("report"))
     }
 }
 
-/// A helper process to be started: the scenario's options go in `DAEMONIC_OPT_*`.
+/// A helper process to be started.
 pub struct Launch<'t> {
     test: &'t Test,
     cmd: Command,
+    scenario: Scenario,
     /// Where the daemon's report appears, as the runner sees it.
     report: PathBuf,
 }
 
 impl<'t> Launch<'t> {
-    pub fn opt(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
-        self.cmd
-            .env(format!("DAEMONIC_OPT_{}", key.to_uppercase()), value);
-        self
-    }
-
     /// The default pidfile of the test.
-    pub fn pidfile(self) -> Self {
-        let path = self.test.pidfile();
-        self.opt("pidfile", path)
+    pub fn pidfile(mut self) -> Self {
+        self.scenario.pidfile = Some(self.test.pidfile());
+        self
     }
 
     /// Chroots the daemon into `jail`; its report goes to the jail's `/report`.
     pub fn chroot(mut self, jail: &Path) -> Self {
         self.report = jail.join("report");
-        self.opt("chroot", jail).opt("report", "/report")
+        self.scenario.chroot = Some(jail.to_owned());
+        self.scenario.report = Some("/report".into());
+        self
     }
 
     /// Where the daemon writes its report: helpers launched at the same time need one
     /// each, as `spawn` recreates the file.
     pub fn report_to(mut self, path: PathBuf) -> Self {
-        self.report = path.clone();
-        self.opt("report", path)
+        self.scenario.report = Some(path.clone());
+        self.report = path;
+        self
     }
 
     pub fn stdin(mut self, stdin: impl Into<Stdio>) -> Self {
@@ -78,11 +77,23 @@ impl<'t> Launch<'t> {
         self
     }
 
-    pub fn spawn(self) -> Launched<'t> {
+    pub fn spawn(mut self) -> Launched<'t> {
         // A fresh, empty report any user can write: daemons that dropped root too.
         let _ = fs::remove_file(&self.report);
         File::create(&self.report).unwrap();
         fs::set_permissions(&self.report, fs::Permissions::from_mode(0o666)).unwrap();
+        let scenario = Scenario {
+            report: Some(self.scenario.report.take().unwrap_or(self.report.clone())),
+            ..self.scenario
+        };
+        let encoded = scenario.encode();
+        // Whatever is set must reach the helper: a field `encode` forgot fails here.
+        assert_eq!(
+            Scenario::decode(encoded.as_encoded_bytes()),
+            Ok(scenario),
+            "the scenario does not survive its encoding"
+        );
+        self.cmd.env(VAR, encoded);
         Launched {
             test: self.test,
             spawned: Spawned::spawn(self.cmd),

@@ -17,6 +17,7 @@
 //! process, runs while the runner reaps.
 
 mod support {
+    pub mod allocs;
     pub mod controller;
     pub mod files;
     pub mod helper;

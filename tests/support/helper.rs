@@ -5,54 +5,17 @@
 //! makes the library call, and in the daemon writes a report and does what the
 //! scenario says. The calls that start no daemon are in `controller.rs`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use daemonic::{Daemon, Fork, Groups, Pending, Running, Schedule, Signal, Stdio};
 
+use super::allocs::{self, Counts};
 use super::controller;
 use super::scenario::{Call, Scenario, Then, VAR};
 use super::seccomp;
-
-/// Counts every allocation, in the runner and in helpers alike.
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-/// The count right before the library call.
-static BEFORE: AtomicUsize = AtomicUsize::new(0);
-/// The count at the first `fork` (set by a `pthread_atfork` handler in the launcher,
-/// so the daemon inherits it): `after - AT_FORK` is exactly what was allocated
-/// between the fork and the library's return.
-static AT_FORK: AtomicUsize = AtomicUsize::new(usize::MAX);
-
-// SAFETY: every call is forwarded to the system allocator unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, SeqCst);
-        System.alloc(layout)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, SeqCst);
-        System.realloc(ptr, layout, size)
-    }
-}
-
-#[global_allocator]
-static COUNTING: Counting = Counting;
-
-extern "C" fn record_fork() {
-    // Only the first fork: the intermediate process's fork must not move it.
-    let _ = AT_FORK.compare_exchange(usize::MAX, ALLOCS.load(SeqCst), SeqCst, SeqCst);
-}
 
 /// A helper-side problem (not the library's): exit 99 so the runner's assertion on
 /// the exit code shows the message.
@@ -85,11 +48,6 @@ fn run(s: &Scenario) -> ! {
         Call::ChurnPidfile => controller::churn_pidfile(s),
         Call::Start | Call::StartPending | Call::Fork | Call::Restart => {}
     }
-    // SAFETY: registers a plain function; no other thread exists yet.
-    check(
-        unsafe { libc::pthread_atfork(Some(record_fork), None, None) } == 0,
-        "pthread_atfork",
-    );
     make_dirty(s);
     prepare_launcher(s);
     let daemon = configure(s);
@@ -99,7 +57,7 @@ fn run(s: &Scenario) -> ! {
     // Rust's stdout allocates its buffer on first use; the library flushes it before
     // forking. Touch it now so that allocation is not counted in the library call.
     let _ = std::io::stdout().flush();
-    BEFORE.store(ALLOCS.load(SeqCst), SeqCst);
+    allocs::count_forks();
     let started = match s.call {
         Call::Start => Started::Running(daemon.start()),
         Call::Fork => from_fork(daemon.fork()),
@@ -107,8 +65,8 @@ fn run(s: &Scenario) -> ! {
         _ => Started::Pending(daemon.start_pending()),
     };
     // First thing in the daemon, before anything can allocate.
-    let after = ALLOCS.load(SeqCst);
-    in_daemon(s, started, after)
+    let counts = allocs::counts();
+    in_daemon(s, started, counts)
 }
 
 /// The scenario's stop schedule, which `Restart` and `Stop` need.
@@ -281,17 +239,23 @@ fn configure(s: &Scenario) -> Daemon<'_> {
 }
 
 /// The daemon: writes its report, then does what the scenario says.
-fn in_daemon(s: &Scenario, started: Started, after: usize) -> ! {
+fn in_daemon(s: &Scenario, started: Started, counts: Counts) -> ! {
     // `term_releases`: SIGTERM is blocked before anything lets the runner see the
     // daemon. Use it with `StartPending` (`Start` reports ready before this runs).
     if s.term_releases {
         term_blocked();
     }
+    let Counts {
+        before,
+        after,
+        forked,
+        launcher,
+    } = counts;
     let report = format!(
-        "pid={}\nbefore={}\nat_fork={}\nafter={after}\nend\n",
+        "pid={}\nlauncher={launcher}\nbefore={before}\nafter={after}\nforked={forked}\n\
+         probe={}\nend\n",
         std::process::id(),
-        BEFORE.load(SeqCst),
-        AT_FORK.load(SeqCst),
+        allocs::probe(),
     );
     // The runner created the file, writable by anyone, for daemons that dropped root.
     let path = s.report.as_deref().unwrap_or_else(|| die("no report path"));

@@ -39,12 +39,12 @@ use support::files::{
 };
 use support::launch::{runner_pid, Launch, Launched};
 use support::output::run_with_limit;
-use support::proc::{zombie_children, Proc};
+use support::proc::{is_root, zombie_children, Proc};
 use support::runner::{require_root, tests, Outcome, Outcome::Passed};
 use support::scenario::{Call::*, Scenario, Then};
 use support::seccomp::require_x86_64;
 use support::test::Test;
-use support::wait::{is_root, kill, wait_until, DEADLINE};
+use support::wait::{kill, wait_until, DEADLINE};
 
 /// SIGTSTP, SIGTTIN and SIGTTOU: what the default signal map ignores.
 const JOB_CONTROL: u64 = (1 << 19) | (1 << 20) | (1 << 21);

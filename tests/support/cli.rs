@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 
 use super::files::pidfile_pid;
 use super::output::{run_with_limit, Output};
-use super::proc::Proc;
+use super::proc::{is_root, Proc};
 use super::test::Test;
-use super::wait::{is_root, wait_until, DEADLINE};
+use super::wait::{wait_until, DEADLINE};
 
 /// The binary under test: `$DAEMONIC_CLI` (CI points it at the static musl build), else
 /// the one cargo built for this test.

@@ -169,6 +169,12 @@ fn nul_separated(raw: Vec<u8>) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Whether this process runs as root (many tests need it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Every process there is.
 pub fn all_pids() -> Vec<i32> {
     fs::read_dir("/proc")

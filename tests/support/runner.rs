@@ -26,7 +26,7 @@ pub(crate) use tests;
 /// Returns early from a test that cannot run without root.
 macro_rules! require_root {
     ($why:expr) => {
-        if !$crate::support::wait::is_root() {
+        if !$crate::support::proc::is_root() {
             return $crate::support::runner::Outcome::Skipped(format!(
                 "needs root because {}",
                 $why

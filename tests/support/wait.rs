@@ -1,15 +1,10 @@
-//! Waiting for a condition, and the few process-wide facts every test asks about.
+//! Waiting for a condition, and signalling a process.
 
 use std::time::{Duration, Instant};
 
 /// How long a condition may take to hold. Generous: every wait ends as soon as the
 /// condition holds, so only a failing test ever waits this long.
 pub const DEADLINE: Duration = Duration::from_secs(10);
-
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 /// Polls `check` every 5 ms until it returns `Ok`; after `limit`, panics with `what`
 /// and the last `Err` (the state seen, for the failure message).

@@ -270,14 +270,18 @@ fn descriptors_closed() -> Outcome {
     Passed
 }
 
+/// A daemon that keeps descriptor `fd`.
+fn preserve(fd: i32) -> Scenario {
+    Scenario {
+        preserve: Some(fd),
+        ..Scenario::default()
+    }
+}
+
 /// `preserve_fd(7)`: 7 survives (still /dev/zero), 250 does not.
 fn descriptors_preserved() -> Outcome {
     let t = Test::new();
-    let preserve = Scenario {
-        preserve: Some(7),
-        ..Scenario::default()
-    };
-    let pid = t.launch(preserve).pidfile().start();
+    let pid = t.launch(preserve(7)).pidfile().start();
     let [file, dir] = pidfile_fds(&t);
     assert_descriptors(pid, [DEV_NULL; 3], &[&file, &dir, "/dev/zero"]);
     assert_eq!(Proc(pid).fds()[&7], Path::new("/dev/zero"));
@@ -303,11 +307,7 @@ fn command_substitution_returns() -> Outcome {
 /// and the runner notices.
 fn pipe_check_detects_a_kept_copy() -> Outcome {
     let t = Test::new();
-    let preserve = Scenario {
-        preserve: Some(250),
-        ..Scenario::default()
-    };
-    let launched = t.launch(preserve).pidfile().spawn();
+    let launched = t.launch(preserve(250)).pidfile().spawn();
     let err = launched
         .finish_within(Duration::from_millis(500))
         .expect_err("the pipe should still be open in the daemon");

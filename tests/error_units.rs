@@ -14,6 +14,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 use daemonic::{
     Daemon, Disposition, Errno, Error, ErrorKind, Pid, Pidfile, Schedule, Signal, Stdio,
@@ -220,17 +221,24 @@ fn pidfile_open_refuses_paths_that_name_no_file() {
     }
 }
 
+/// The test's pidfile, naming 4242, locked with `operation` (`LOCK_EX` or `LOCK_SH`)
+/// through a file of its own: the lock stays while the file is open.
+fn locked_pidfile(t: &Test, operation: i32) -> (PathBuf, File) {
+    let path = t.pidfile();
+    std::fs::write(&path, "4242\n").unwrap();
+    let file = File::open(&path).unwrap();
+    // SAFETY: flock on a descriptor we own; the lock goes with `file`.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), operation) }, 0);
+    (path, file)
+}
+
 /// `flock` locks belong to open files, so a second open in this process contends
 /// like another process: a held lock is "already running" (exit code 1), with the
 /// PID the file names if it names one.
 #[test]
 fn pidfile_open_on_a_locked_file_says_already_running() {
     let t = Test::new();
-    let path = t.pidfile();
-    std::fs::write(&path, "4242\n").unwrap();
-    let holder = File::open(&path).unwrap();
-    // SAFETY: flock on a descriptor we own; the lock goes with `holder`.
-    assert_eq!(unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let (path, _holder) = locked_pidfile(&t, libc::LOCK_EX);
     let err = Pidfile::open(path.as_path()).expect_err("locked twice");
     assert_eq!(
         err.kind(),
@@ -262,11 +270,7 @@ fn pidfile_open_on_a_locked_file_says_already_running() {
 #[test]
 fn pidfile_open_beside_a_probe_that_stays_is_a_lock_error() {
     let t = Test::new();
-    let path = t.pidfile();
-    std::fs::write(&path, "4242\n").unwrap();
-    let probe = File::open(&path).unwrap();
-    // SAFETY: flock on a descriptor we own; the lock goes with `probe`.
-    assert_eq!(unsafe { libc::flock(probe.as_raw_fd(), libc::LOCK_SH) }, 0);
+    let (path, _probe) = locked_pidfile(&t, libc::LOCK_SH);
     let err = Pidfile::open(path.as_path()).expect_err("locked beside a shared lock");
     assert_eq!(err.kind(), ErrorKind::LockPidfile, "{err}");
     assert_eq!(err.errno(), Some(Errno::AGAIN));

@@ -113,13 +113,7 @@ fn make_dirty(s: &Scenario) {
         }
         // dup2 never sets close-on-exec: both leak into any child.
         check(libc::dup2(1, 250) == 250, "leak fd 250");
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGUSR1);
-        check(
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0,
-            "block SIGUSR1",
-        );
+        block(libc::SIGUSR1);
         libc::signal(libc::SIGUSR2, libc::SIG_IGN);
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
         // Signal 32 is one glibc reserves and its sigaction refuses; the raw syscall
@@ -243,7 +237,7 @@ fn in_daemon(s: &Scenario, started: Started, counts: Counts) -> ! {
     // `term_releases`: SIGTERM is blocked before anything lets the runner see the
     // daemon. Use it with `StartPending` (`Start` reports ready before this runs).
     if s.term_releases {
-        term_blocked();
+        block(libc::SIGTERM);
     }
     let Counts {
         before,
@@ -307,23 +301,23 @@ fn in_daemon(s: &Scenario, started: Started, counts: Counts) -> ! {
     sleep_forever()
 }
 
-/// The set holding only SIGTERM, now blocked.
-fn term_blocked() -> libc::sigset_t {
+/// Blocks `signal`; returns the set holding only it.
+fn block(signal: libc::c_int) -> libc::sigset_t {
     // SAFETY: plain calls on a local signal set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, signal);
         check(
             libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0,
-            "block SIGTERM",
+            &format!("block signal {signal}"),
         );
         set
     }
 }
 
 fn wait_for_term() {
-    let set = term_blocked();
+    let set = block(libc::SIGTERM);
     let mut signal = 0;
     // SAFETY: `set` and `signal` are live locals.
     while unsafe { libc::sigwait(&set, &mut signal) } != 0 || signal != libc::SIGTERM {}

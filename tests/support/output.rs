@@ -5,13 +5,16 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A process started with its stdout and stderr piped to us.
 pub struct Spawned {
     child: Child,
+    /// Readable once the process has exited (`None` where the kernel has no pidfd:
+    /// then its exit is looked for every 2 ms).
+    pidfd: Option<OwnedFd>,
     start: Instant,
 }
 
@@ -23,7 +26,15 @@ impl Spawned {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
-        Spawned { child, start }
+        // SAFETY: pidfd_open with integer arguments; the PID is our unreaped child's.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id(), 0) };
+        // SAFETY: a descriptor pidfd_open just returned, owned by nobody else.
+        let pidfd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        Spawned {
+            child,
+            pidfd,
+            start,
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -55,8 +66,9 @@ impl Spawned {
                         None => format!("process {pid} still running {limit:?} after it started"),
                     });
                 }
-                _ if !open => std::thread::sleep(Duration::from_millis(2)),
-                _ => poll(&pipes, 10),
+                Some(_) => poll(&pipes, None),
+                None if open || self.pidfd.is_some() => poll(&pipes, self.pidfd.as_ref()),
+                None => std::thread::sleep(Duration::from_millis(2)),
             }
             pipes.iter_mut().for_each(Pipe::drain);
         };
@@ -82,19 +94,22 @@ pub fn run_with_limit(cmd: Command, limit: Duration) -> Output {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Waits up to `ms` for one of the open pipes to be readable (or closed).
-fn poll(pipes: &[Pipe], ms: i32) {
+/// Waits (10 ms at most) for one of the open pipes to be readable or closed, or for
+/// the `pidfd` to say that the process exited.
+fn poll(pipes: &[Pipe], pidfd: Option<&OwnedFd>) {
     let mut polled: Vec<libc::pollfd> = pipes
         .iter()
         .filter(|p| p.open)
-        .map(|p| libc::pollfd {
-            fd: p.fd.as_raw_fd(),
+        .map(|p| p.fd.as_raw_fd())
+        .chain(pidfd.map(AsRawFd::as_raw_fd))
+        .map(|fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
         })
         .collect();
     // SAFETY: `polled` is a valid array of pollfd for the duration of the call.
-    unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, ms) };
+    unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, 10) };
 }
 
 /// One of a process's output pipes, read without blocking.

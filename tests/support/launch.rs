@@ -28,14 +28,17 @@ impl Test {
     }
 
     /// A helper process running `scenario` (a `Scenario`, or just a `Call`), whose
-    /// daemon reports in the test's `report` file.
+    /// daemon reports in the test's `report` file unless the scenario names another.
     pub fn launch(&self, scenario: impl Into<Scenario>) -> Launch<'_> {
-        let cmd = self.command(std::env::current_exe().unwrap());
+        let scenario = scenario.into();
         Launch {
             test: self,
-            cmd,
-            scenario: scenario.into(),
-            report: self.path("report"),
+            cmd: self.command(std::env::current_exe().unwrap()),
+            report: scenario
+                .report
+                .clone()
+                .unwrap_or_else(|| self.path("report")),
+            scenario,
         }
     }
 }

@@ -160,6 +160,8 @@ impl Drop for Test {
                 killed.push(pid);
             }
         }
+        // A program in the middle of an exec shows no arguments for an instant: after
+        // the command ran, look a few times.
         let looks = if self.execs.load(Ordering::SeqCst) {
             3
         } else {

@@ -126,7 +126,11 @@ impl<'a> Daemon<'a> {
     #[must_use]
     pub fn umask(mut self, mask: u32) -> Self {
         if mask > 0o777 {
-            return self.invalid(Error::invalid("umask is not between 0 and 0777"));
+            return self.invalid(
+                Error::invalid("umask ")
+                    .octal(mask)
+                    .text(" is not between 0 and 0777"),
+            );
         }
         self.options.umask = mask;
         self
@@ -179,8 +183,12 @@ impl<'a> Daemon<'a> {
     /// other descriptor above 2 is closed. It must be open when the daemon starts.
     #[must_use]
     pub fn preserve_fd(mut self, fd: i32) -> Self {
-        if self.options.preserve.insert(fd).is_err() {
-            return self.invalid(Error::invalid("more than 64 descriptors to preserve"));
+        let preserve = &mut self.options.preserve;
+        let full = preserve.as_slice().len() >= crate::fds::MAX_PRESERVED && !preserve.contains(fd);
+        if fd < 0 || full || preserve.insert(fd).is_err() {
+            let e = Error::invalid("cannot preserve descriptor ");
+            let e = if fd < 0 { e.text("-") } else { e };
+            return self.invalid(e.number(fd.unsigned_abs().into()));
         }
         self
     }
@@ -237,7 +245,14 @@ impl<'a> Daemon<'a> {
     /// original process's umask applies, as to any `open`).
     #[must_use]
     pub fn output_mode(mut self, mode: u32) -> Self {
-        self.options.output_mode = mode & 0o7777;
+        if mode > 0o7777 {
+            return self.invalid(
+                Error::invalid("output mode ")
+                    .octal(mode)
+                    .text(" is not a file mode"),
+            );
+        }
+        self.options.output_mode = mode;
         self
     }
 

@@ -108,7 +108,7 @@ pub enum ErrorKind {
 /// [`PATH_SHOWN`] bytes, so the numbers and words around them always fit.
 const CONTEXT: usize = 88;
 /// The longest path shown whole; longer ones keep their start and end.
-const PATH_SHOWN: usize = 48;
+const PATH_SHOWN: usize = 40;
 
 /// An error from daemonizing or from a pidfile operation.
 ///
@@ -174,10 +174,19 @@ impl Error {
         if bytes.len() <= PATH_SHOWN {
             let _ = self.context.extend(bytes);
         } else {
-            let half = PATH_SHOWN / 2;
-            let _ = self.context.extend(&bytes[..half]);
+            // Keep the start and the end, cut between whole UTF-8 characters.
+            let continues = |i: usize| bytes[i] & 0xc0 == 0x80;
+            let mut head = PATH_SHOWN / 2;
+            while head > 0 && continues(head) {
+                head -= 1;
+            }
+            let mut tail = bytes.len() - PATH_SHOWN / 2;
+            while tail < bytes.len() && continues(tail) {
+                tail += 1;
+            }
+            let _ = self.context.extend(&bytes[..head]);
             let _ = self.context.extend(b"...");
-            let _ = self.context.extend(&bytes[bytes.len() - half..]);
+            let _ = self.context.extend(&bytes[tail..]);
         }
         self
     }
@@ -187,6 +196,22 @@ impl Error {
     pub(crate) fn number(mut self, n: u64) -> Error {
         let mut buf = [0; 20];
         let _ = self.context.extend(crate::text::decimal(n, &mut buf));
+        self
+    }
+
+    /// Appends a number in octal (a umask, a mode).
+    pub(crate) fn octal(mut self, mut n: u32) -> Error {
+        let mut digits = [0u8; 11];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n & 7) as u8;
+            n >>= 3;
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = self.context.extend(&digits[i..]);
         self
     }
 

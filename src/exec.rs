@@ -159,7 +159,7 @@ pub(crate) fn run(
         save_stderr(&mut plan)?
     };
     if let Some(pipe) = &pipe {
-        let _ = plan.keep(pipe.write.as_raw_fd());
+        plan.keep(pipe.write.as_raw_fd());
         let _ = plan.guard_closes.push(pipe.write.as_raw_fd());
     }
     match launch::run(&mut plan)? {
@@ -238,7 +238,7 @@ fn save_stderr(plan: &mut Plan<'_>) -> Result<Option<OwnedFd>, Error> {
     // SAFETY: stderr was just seen open; the borrow ends with the call.
     let copy = fcntl_dupfd_cloexec(unsafe { sys::borrow(2) }, 3)
         .map_err(|e| plan.abandon(Error::os(ErrorKind::Channel, e).text("copying stderr")))?;
-    plan.keep(copy.as_raw_fd()).map_err(|e| plan.abandon(e))?;
+    plan.keep(copy.as_raw_fd());
     Ok(Some(copy))
 }
 

@@ -13,8 +13,11 @@ use rustix::process::{getrlimit, Resource};
 use crate::stack::{Full, Stack};
 use crate::{procfs, sys};
 
-/// How many descriptors the daemon can be asked to keep.
-pub(crate) const MAX_KEEP: usize = 64;
+/// How many descriptors the caller can ask the daemon to keep.
+pub(crate) const MAX_PRESERVED: usize = 64;
+/// How many the daemon keeps at most: the preserved ones and a few of its own (the
+/// pidfile's, the report channel's, a supervisor's), which therefore always fit.
+pub(crate) const MAX_KEEP: usize = MAX_PRESERVED + 8;
 
 /// Moves `fd` to 3 or above if it landed on 0, 1 or 2 (the launcher had a standard
 /// stream closed), so that redirecting stdio in the daemon can never overwrite it.

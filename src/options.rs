@@ -95,10 +95,9 @@ impl<'a> Options<'a> {
             return Err(err.clone());
         }
         if self.workdir.bytes().first() != Some(&b'/') {
-            return Err(
-                Error::invalid("working directory is not an absolute path: ")
-                    .path(self.workdir.bytes()),
-            );
+            return Err(Error::invalid("working directory ")
+                .path(self.workdir.bytes())
+                .text(" is not an absolute path"));
         }
         if let Some(signal) = self.signals.unignorable() {
             return Err(Error::invalid("signal ")

@@ -493,7 +493,9 @@ fn where_is(path: &CStr, keep_dir: bool, floor: i32) -> Result<(Option<OwnedFd>,
     let name_at = slash.map_or(0, |i| i + 1);
     let name = &bytes[name_at..];
     if name.is_empty() || name == b"." || name == b".." {
-        return Err(Error::invalid("pidfile path names no file: ").path(bytes));
+        return Err(Error::invalid("pidfile path ")
+            .path(bytes)
+            .text(" names no file"));
     }
     if bytes[0] == b'/' && !keep_dir {
         return Ok((None, name_at));

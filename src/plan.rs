@@ -67,10 +67,9 @@ impl<'a> Plan<'a> {
     }
 
     /// Adds one of our own descriptors to those the daemon keeps.
-    pub(crate) fn keep(&mut self, fd: i32) -> Result<(), Error> {
-        self.keep
-            .insert(fd)
-            .map_err(|_| Error::invalid("too many descriptors to preserve"))
+    /// There is always room: the caller may preserve 64, and the set holds more.
+    pub(crate) fn keep(&mut self, fd: i32) {
+        let _ = self.keep.insert(fd);
     }
 
     /// After the daemon's close step: the descriptors we opened for the streams and

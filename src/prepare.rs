@@ -95,14 +95,15 @@ fn open_all<'a>(
     floor: i32,
     exec: bool,
 ) -> Result<(), Error> {
-    let kept = plan.pidfile.as_ref().map(|(p, _)| p.kept_fds());
-    for fd in kept.into_iter().flatten() {
-        plan.keep(fd)?;
+    if let Some((pidfile, _)) = &plan.pidfile {
+        let [lock, dir] = pidfile.kept_fds();
+        plan.keep(lock);
+        plan.keep(dir);
     }
     if plan.detach {
         let channels = open_channels(floor)
             .map_err(|e| Error::os(ErrorKind::Channel, e).text("socketpair"))?;
-        plan.keep(channels.reports.0.as_raw_fd())?;
+        plan.keep(channels.reports.0.as_raw_fd());
         plan.channels = Some(channels);
     }
     if let Some((pidfile, previous)) = &mut plan.pidfile {

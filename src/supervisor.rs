@@ -38,7 +38,8 @@ pub enum NotificationFd<'a> {
 }
 
 /// Finds the supervisors: `(options, detach, exec, descriptors to keep)`.
-pub(crate) type Find = fn(&Supervisors<'_>, bool, bool, &mut Keep) -> Result<Option<Tellers>, Error>;
+pub(crate) type Find =
+    fn(&Supervisors<'_>, bool, bool, &mut Keep) -> Result<Option<Tellers>, Error>;
 
 /// The supervisor options of the builder, and the code that acts on them.
 #[derive(Clone, Copy, Debug)]

@@ -107,18 +107,29 @@ impl<const N: usize> Line<N> {
         self.raw(text.as_bytes())
     }
 
-    /// Appends bytes as text: valid UTF-8 as it is, other bytes as `\xNN`.
+    /// Appends bytes as text: valid UTF-8 as it is, other bytes and ASCII control
+    /// characters as `\xNN`, so nothing can hide or break the line.
     pub(crate) fn shown(&mut self, bytes: &[u8]) -> &mut Self {
-        for chunk in bytes.utf8_chunks() {
-            self.str(chunk.valid());
-            for &b in chunk.invalid() {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                self.raw(&[
-                    b'\\',
-                    b'x',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 15)],
-                ]);
+        let mut rest = bytes;
+        while let Some(&b) = rest.first() {
+            let len = match b {
+                0x20..=0x7e => 1,
+                0xc2..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf4 => 4,
+                _ => 0,
+            };
+            match rest.get(..len) {
+                Some(seq) if len > 0 && core::str::from_utf8(seq).is_ok() => {
+                    self.raw(seq);
+                    rest = &rest[len..];
+                }
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
+                    self.raw(&[b'\\', b'x', hi, lo]);
+                    rest = &rest[1..];
+                }
             }
         }
         self
@@ -178,6 +189,9 @@ mod tests {
         let mut line = Line::<16>::new();
         line.str("a ").shown(b"b\xffc").str(" ").number(7);
         assert_eq!(line.as_str(), "a b\\xffc 7");
+        let mut line = Line::<32>::new();
+        line.shown("caf\u{e9}\n\t".as_bytes());
+        assert_eq!(line.as_str(), "caf\u{e9}\\x0a\\x09");
         let mut short = Line::<4>::new();
         short.str("abcdef");
         assert_eq!(short.finish(), b"abc\n");

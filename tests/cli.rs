@@ -1,11 +1,24 @@
 //! Black-box tests of the `daemonic` command: every test spawns the built binary
 //! (`$DAEMONIC_CLI`, else cargo's) with `std::process::Command` and reads the effects
 //! from `/proc` of the program it started. Each test has its own directory, pidfile
-//! and marker (see `cli_support`), so they run in parallel threads.
+//! and marker (see `support/test.rs`), so they run in parallel threads.
 
-mod cli_support;
+mod support {
+    pub mod cli;
+    pub mod files;
+    pub mod output;
+    pub mod proc;
+    pub mod test;
+    pub mod wait;
+}
 
-use cli_support::*;
+use support::cli::{bin, os, skip_unless_root};
+use support::files::{find_tool, flock_free, other_group};
+use support::output::{run_with_limit, Output};
+use support::proc::Proc;
+use support::test::Test;
+use support::wait::{kill, wait_until, DEADLINE};
+
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
@@ -28,7 +41,7 @@ const SAFE_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 
 /// The number `DAEMONIC_PIDFILE_FD` gives, if `pid`'s environment has it exactly once.
 fn try_pidfile_fd(pid: i32) -> Result<i32, String> {
-    let env = environ(pid);
+    let env = Proc(pid).environ();
     let vars: Vec<&String> = env
         .iter()
         .filter(|e| e.starts_with("DAEMONIC_PIDFILE_FD="))
@@ -56,7 +69,7 @@ fn assert_fds(pid: i32, pidfile: &Path, extra: &[i32]) -> i32 {
         let number = try_pidfile_fd(pid)?;
         let mut expected: BTreeSet<i32> = [0, 1, 2, number].into();
         expected.extend(extra);
-        let fds = fds(pid);
+        let fds = Proc(pid).fds();
         let linked = fds.get(&number).map(PathBuf::as_path) == Some(pidfile);
         let numbers: BTreeSet<i32> = fds.keys().copied().collect();
         if linked && numbers == expected {
@@ -71,9 +84,8 @@ fn assert_fds(pid: i32, pidfile: &Path, extra: &[i32]) -> i32 {
 
 /// `(ppid, pgrp, session, tty_nr)` of `pid`.
 fn ids(pid: i32) -> (i32, i32, i32, i32) {
-    let f = stat(pid).unwrap_or_else(|| panic!("{pid} is gone"));
-    let n = |i: usize| f[i].parse::<i32>().unwrap();
-    (n(1), n(2), n(3), n(4))
+    let s = Proc(pid).stat();
+    (s.ppid, s.pgrp, s.session, s.tty_nr)
 }
 
 /// Waits until `pid` runs `argv0 marker` (a script's own `exec` comes after the one
@@ -81,9 +93,9 @@ fn ids(pid: i32) -> (i32, i32, i32, i32) {
 fn wait_exec(pid: i32, argv0: &str, marker: &str) {
     let wanted = [argv0.as_bytes().to_vec(), marker.as_bytes().to_vec()];
     wait_until(&format!("{pid} to run {argv0} {marker}"), || {
-        (cmdline(pid) == wanted)
+        (Proc(pid).cmdline() == wanted)
             .then_some(())
-            .ok_or(cmdline_text(pid))
+            .ok_or(Proc(pid).cmdline_text())
     });
 }
 
@@ -193,9 +205,9 @@ fn start_runs_a_clean_detached_program() {
     let out = run_with_limit(cmd, DEADLINE);
     out.code(0).no_stderr().no_stdout();
     let pid = t.daemon_pid(&pidfile);
-    assert!(alive(pid), "the program is not running");
+    assert!(Proc(pid).alive(), "the program is not running");
     assert_eq!(
-        cmdline(pid),
+        Proc(pid).cmdline(),
         [b"/bin/sleep".to_vec(), t.marker.clone().into()]
     );
     assert_eq!(read(&pidfile), format!("{pid}\n"));
@@ -203,7 +215,7 @@ fn start_runs_a_clean_detached_program() {
     // Descriptors: the standard ones to /dev/null, and the locked pidfile.
     let fd = assert_fds(pid, &pidfile, &[]);
     assert!(fd > 2);
-    let fds = fds(pid);
+    let fds = Proc(pid).fds();
     for n in 0..3 {
         assert_eq!(fds[&n], Path::new("/dev/null"), "fd {n}: {fds:?}");
     }
@@ -226,22 +238,14 @@ fn start_runs_a_clean_detached_program() {
     );
 
     // Signals back to defaults, nothing blocked, umask 0, no core dumps.
-    let st = status(pid);
+    let st = Proc(pid).status_map();
     assert_eq!(st["SigIgn"], JOB_CONTROL_IGNORED, "{st:?}");
     assert_eq!(st["SigBlk"], "0000000000000000", "{st:?}");
     assert_eq!(st["Umask"], "0000", "{st:?}");
-    let limits = read(Path::new(&format!("/proc/{pid}/limits")));
-    let core: Vec<&str> = limits
-        .lines()
-        .find(|l| l.starts_with("Max core file size"))
-        .unwrap()
-        .split_whitespace()
-        .skip(4)
-        .collect();
-    assert_eq!(core[..2], ["0", "0"], "{limits}");
+    assert_eq!(Proc(pid).limit("Max core file size"), "0 0");
 
-    assert_eq!(link(pid, "cwd"), Path::new("/"));
-    assert_eq!(link(pid, "root"), Path::new("/"));
+    assert_eq!(Proc(pid).link("cwd"), Path::new("/"));
+    assert_eq!(Proc(pid).link("root"), Path::new("/"));
 }
 
 #[test]
@@ -253,17 +257,17 @@ fn start_without_pidfile_exports_no_pidfile_descriptor() {
     cmd.env("DAEMONIC_PIDFILE_FD", "77");
     run_with_limit(cmd, DEADLINE).code(0).no_stderr();
     let pids = wait_until("the program", || {
-        let pids = t.marked();
+        let pids = t.live_processes();
         (!pids.is_empty()).then_some(pids).ok_or(String::new())
     });
     assert_eq!(pids.len(), 1, "one program runs: {pids:?}");
-    let env = environ(pids[0]);
+    let env = Proc(pids[0]).environ();
     assert!(
         !env.iter().any(|e| e.starts_with("DAEMONIC_PIDFILE_FD=")),
         "{env:?}"
     );
     wait_until("descriptors 0, 1 and 2 only", || {
-        let fds = fds(pids[0]);
+        let fds = Proc(pids[0]).fds();
         (fds.keys().copied().collect::<Vec<_>>() == [0, 1, 2])
             .then_some(())
             .ok_or(format!("{fds:?}"))
@@ -288,7 +292,7 @@ fn start_with_closed_standard_streams() {
     let pid = t.daemon_pid(&t.pidfile());
     let fd = assert_fds(pid, &t.pidfile(), &[]);
     assert!(fd > 2, "the pidfile is a standard stream ({fd})");
-    let fds = fds(pid);
+    let fds = Proc(pid).fds();
     for n in 0..3 {
         assert_eq!(fds[&n], Path::new("/dev/null"), "fd {n}: {fds:?}");
     }
@@ -313,7 +317,7 @@ fn a_relative_pidfile_path_works() {
     out.code(0);
     assert_eq!(out.stdout, format!("running (pid {pid})\n"));
     run_in_dir(&["stop", "--pidfile", "rel.pid", "--retry", "TERM/5"]).code(0);
-    assert!(!alive(pid));
+    assert!(!Proc(pid).alive());
     assert!(!t.path("rel.pid").exists());
 }
 
@@ -329,12 +333,12 @@ fn chdir_and_umask_apply() {
         "--umask",
         "027",
     ]);
-    assert_eq!(link(pid, "cwd"), work);
-    assert_eq!(status(pid)["Umask"], "0027");
+    assert_eq!(Proc(pid).link("cwd"), work);
+    assert_eq!(Proc(pid).status("Umask"), "0027");
 
     let t = Test::new();
     let pid = t.start_sleep(&["--umask=0777"]);
-    assert_eq!(status(pid)["Umask"], "0777");
+    assert_eq!(Proc(pid).status("Umask"), "0777");
 }
 
 #[test]
@@ -354,15 +358,12 @@ fn stdout_and_stderr_share_one_appended_file() {
         let text = read(&log);
         (text == "old\nout\nerr\n").then_some(()).ok_or(text)
     });
-    let fds = fds(pid);
+    let fds = Proc(pid).fds();
     assert_eq!(fds[&1], log, "{fds:?}");
     assert_eq!(fds[&2], log, "{fds:?}");
     assert_eq!(fds[&0], Path::new("/dev/null"));
-    let flags = read(Path::new(&format!("/proc/{pid}/fdinfo/1")));
-    let flags = flags.lines().find(|l| l.starts_with("flags:")).unwrap();
-    let flags = u32::from_str_radix(flags["flags:".len()..].trim(), 8).unwrap();
     assert_ne!(
-        flags & libc::O_APPEND as u32,
+        Proc(pid).fd_flags(1) & libc::O_APPEND,
         0,
         "stdout not in append mode"
     );
@@ -403,7 +404,7 @@ fn stdout_and_stderr_to_separate_files() {
             .then_some(())
             .ok_or(format!("{a:?} {b:?}"))
     });
-    let fds = fds(pid);
+    let fds = Proc(pid).fds();
     assert_eq!((&fds[&1], &fds[&2]), (&o, &e));
 }
 
@@ -432,7 +433,7 @@ fn env_adds_and_overrides_variables() {
     run_with_limit(cmd, DEADLINE).code(0).no_stderr();
     let pid = t.daemon_pid(&t.pidfile());
     let fd = assert_fds(pid, &t.pidfile(), &[]);
-    let env: BTreeSet<String> = environ(pid).into_iter().collect();
+    let env: BTreeSet<String> = Proc(pid).environ().into_iter().collect();
     let expected: BTreeSet<String> = [
         "PATH=/usr/bin:/bin".to_owned(),
         "KEPT=overridden".to_owned(),
@@ -443,7 +444,11 @@ fn env_adds_and_overrides_variables() {
     ]
     .into();
     assert_eq!(env, expected);
-    assert_eq!(environ(pid).len(), expected.len(), "a variable twice");
+    assert_eq!(
+        Proc(pid).environ().len(),
+        expected.len(),
+        "a variable twice"
+    );
 }
 
 #[test]
@@ -458,7 +463,7 @@ fn clear_env_keeps_only_env_options_and_a_safe_path() {
     run_with_limit(cmd, DEADLINE).code(0).no_stderr();
     let pid = t.daemon_pid(&t.pidfile());
     let fd = pidfile_fd_from_environ(pid);
-    let mut env = environ(pid);
+    let mut env = Proc(pid).environ();
     env.sort();
     let mut expected = vec![
         "A=1".to_owned(),
@@ -478,7 +483,8 @@ fn clear_env_keeps_only_env_options_and_a_safe_path() {
     );
     out.code(0);
     let pid = t.daemon_pid(&t.pidfile());
-    let paths: Vec<String> = environ(pid)
+    let paths: Vec<String> = Proc(pid)
+        .environ()
         .into_iter()
         .filter(|e| e.starts_with("PATH="))
         .collect();
@@ -535,7 +541,7 @@ fn keep_fd_passes_a_descriptor_and_others_are_closed() {
     run_with_limit(cmd, DEADLINE).code(0).no_stderr();
     let pid = t.daemon_pid(&t.pidfile());
     assert_fds(pid, &t.pidfile(), &[9]);
-    assert_eq!(fds(pid)[&9], shared);
+    assert_eq!(Proc(pid).fds()[&9], shared);
 
     // Without --keep-fd the same inherited descriptor is closed.
     let t2 = Test::new();
@@ -595,7 +601,7 @@ fn auto_stays_in_the_foreground_under_inetd_and_detaches_otherwise() {
     );
     out.code(0).no_stderr();
     let pid = t.daemon_pid(&t.pidfile());
-    assert!(alive(pid));
+    assert!(Proc(pid).alive());
     assert_ne!(ids(pid).0, std::process::id() as i32);
 }
 
@@ -611,7 +617,7 @@ fn user_switches_uid_gid_and_groups() {
     }
     let t = Test::new();
     let pid = t.start_sleep(&["--user", "nobody"]);
-    let st = status(pid);
+    let st = Proc(pid).status_map();
     assert_eq!(
         st["Uid"].split_whitespace().collect::<Vec<_>>(),
         ["65534"; 4],
@@ -637,22 +643,8 @@ fn user_switches_uid_gid_and_groups() {
         "TERM/5",
     ])
     .code(0);
-    assert!(!alive(pid));
+    assert!(!Proc(pid).alive());
     assert!(!t.pidfile().exists());
-}
-
-/// A group from /etc/group other than nobody's own, and its gid.
-fn other_group() -> (String, String) {
-    let groups = read(Path::new("/etc/group"));
-    for wanted in ["daemon", "adm", "users", "nogroup"] {
-        for line in groups.lines() {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() >= 3 && f[0] == wanted {
-                return (f[0].to_owned(), f[2].to_owned());
-            }
-        }
-    }
-    panic!("no usable group in /etc/group");
 }
 
 #[test]
@@ -664,9 +656,10 @@ fn user_with_group_and_group_alone() {
         return;
     }
     let (name, gid) = other_group();
+    let gid = gid.to_string();
     let t = Test::new();
     let pid = t.start_sleep(&["--user", &format!("nobody:{name}")]);
-    let st = status(pid);
+    let st = Proc(pid).status_map();
     assert_eq!(st["Uid"].split_whitespace().next(), Some("65534"));
     assert_eq!(
         st["Gid"].split_whitespace().collect::<Vec<_>>(),
@@ -678,7 +671,7 @@ fn user_with_group_and_group_alone() {
     // --group alone: the uid stays, the gid changes, supplementary groups reset.
     let t = Test::new();
     let pid = t.start_sleep(&["--group", &name]);
-    let st = status(pid);
+    let st = Proc(pid).status_map();
     assert_eq!(st["Uid"].split_whitespace().next(), Some("0"));
     assert_eq!(
         st["Gid"].split_whitespace().collect::<Vec<_>>(),
@@ -745,10 +738,13 @@ fn chroot_and_chdir_inside_it() {
     );
     out.code(0).no_stderr();
     let pid = t.daemon_pid(&t.pidfile());
-    assert!(alive(pid));
-    assert_eq!(link(pid, "root"), root);
-    assert_eq!(link(pid, "cwd"), root.join("work"));
-    assert_eq!(cmdline(pid), [b"sleep".to_vec(), t.marker.clone().into()]);
+    assert!(Proc(pid).alive());
+    assert_eq!(Proc(pid).link("root"), root);
+    assert_eq!(Proc(pid).link("cwd"), root.join("work"));
+    assert_eq!(
+        Proc(pid).cmdline(),
+        [b"sleep".to_vec(), t.marker.clone().into()]
+    );
     // The pidfile was opened outside the chroot.
     assert_fds(pid, &t.pidfile(), &[]);
 
@@ -761,7 +757,7 @@ fn chroot_and_chdir_inside_it() {
     );
     out.code(0).no_stderr();
     let pid = t2.daemon_pid(&t2.pidfile());
-    assert_eq!(link(pid, "cwd"), root);
+    assert_eq!(Proc(pid).link("cwd"), root);
 }
 
 // --- readiness ------------------------------------------------------------------------
@@ -785,13 +781,13 @@ fn notify_fd_waits_for_the_newline() {
             out.elapsed
         );
         let pid = t.daemon_pid(&t.pidfile());
-        assert!(alive(pid));
+        assert!(Proc(pid).alive());
         wait_exec(pid, "sleep", &t.marker);
         // The readiness descriptor is a pipe's write end, and not the pidfile's number.
         let number: i32 = NOTIFY_FD.parse().unwrap();
         let pidfile_fd = assert_fds(pid, &t.pidfile(), &[number]);
         assert_ne!(pidfile_fd, number);
-        let pipe = fds(pid)[&number].to_string_lossy().into_owned();
+        let pipe = Proc(pid).fds()[&number].to_string_lossy().into_owned();
         assert!(pipe.starts_with("pipe:"), "fd {number} is {pipe}");
     }
 }
@@ -946,7 +942,7 @@ fn start_twice_says_already_running() {
         .one_error_line(&format!("already running (pid {pid}"))
         .no_stdout();
     assert_eq!(read(&t.pidfile()), format!("{pid}\n"));
-    assert_eq!(t.marked(), [pid], "a second program runs");
+    assert_eq!(t.live_processes(), [pid], "a second program runs");
 
     let out = t.start(&["--oknodo"], &t.pidfile(), &t.sleep());
     out.code(0).no_stderr();
@@ -956,7 +952,7 @@ fn start_twice_says_already_running() {
     );
     let out = t.start(&["--oknodo", "--quiet"], &t.pidfile(), &t.sleep());
     out.code(0).no_stderr().no_stdout();
-    assert_eq!(t.marked(), [pid], "a second program runs");
+    assert_eq!(t.live_processes(), [pid], "a second program runs");
 }
 
 #[test]
@@ -970,14 +966,14 @@ fn start_over_a_stale_pidfile_reuses_it() {
 
 // --- stop -------------------------------------------------------------------------------
 
-fn stop(t: &Test, extra: &[&str]) -> Out {
+fn stop(t: &Test, extra: &[&str]) -> Output {
     let mut args = os_args(&["stop", "--pidfile"]);
     args.push(t.pidfile().into());
     args.extend(extra.iter().map(OsString::from));
     t.run(args)
 }
 
-fn status_of(t: &Test, pidfile: &Path) -> Out {
+fn status_of(t: &Test, pidfile: &Path) -> Output {
     t.run([OsString::from("status"), "--pidfile".into(), pidfile.into()])
 }
 
@@ -988,7 +984,7 @@ fn stop_with_retry_stops_and_removes_the_pidfile() {
     let out = stop(&t, &["--retry", "TERM/5"]);
     out.code(0).no_stderr();
     assert_eq!(out.stdout, format!("stopped (pid {pid})\n"));
-    assert!(!alive(pid), "still running after stop");
+    assert!(!Proc(pid).alive(), "still running after stop");
     assert!(!t.pidfile().exists(), "the pidfile was left");
     assert!(out.elapsed < Duration::from_secs(3), "{:?}", out.elapsed);
 
@@ -998,7 +994,7 @@ fn stop_with_retry_stops_and_removes_the_pidfile() {
         .code(0)
         .no_stdout()
         .no_stderr();
-    assert!(!alive(pid));
+    assert!(!Proc(pid).alive());
 }
 
 #[test]
@@ -1013,7 +1009,7 @@ fn stop_schedule_exhausted_gives_2_and_kill_step_gives_0() {
     let pid = t.daemon_pid(&t.pidfile());
     wait_exec(pid, "sleep", &t.marker);
     assert_ne!(
-        status(pid)["SigIgn"],
+        Proc(pid).status("SigIgn"),
         JOB_CONTROL_IGNORED,
         "TERM not ignored"
     );
@@ -1027,13 +1023,13 @@ fn stop_schedule_exhausted_gives_2_and_kill_step_gives_0() {
         "{:?}",
         out.elapsed
     );
-    assert!(alive(pid), "the program died of an ignored signal");
+    assert!(Proc(pid).alive(), "the program died of an ignored signal");
     assert_eq!(read(&t.pidfile()), format!("{pid}\n"));
 
     let out = stop(&t, &["--retry", "TERM/1/KILL/5"]);
     out.code(0).no_stderr();
     assert_eq!(out.stdout, format!("stopped (pid {pid})\n"));
-    assert!(!alive(pid));
+    assert!(!Proc(pid).alive());
     assert!(!t.pidfile().exists());
 }
 
@@ -1045,7 +1041,9 @@ fn stop_with_a_signal_and_no_retry_only_signals() {
     out.code(0).no_stderr();
     assert_eq!(out.stdout, format!("signalled (pid {pid})\n"));
     wait_until("the program to die", || {
-        (!alive(pid)).then_some(()).ok_or(cmdline_text(pid))
+        (!Proc(pid).alive())
+            .then_some(())
+            .ok_or(Proc(pid).cmdline_text())
     });
     // Not waited on: the pidfile stays, stale.
     let st = status_of(&t, &t.pidfile());
@@ -1055,7 +1053,7 @@ fn stop_with_a_signal_and_no_retry_only_signals() {
     let t = Test::new();
     let pid = t.start_sleep(&[]);
     stop(&t, &["--signal", "INT", "--retry", "5"]).code(0);
-    assert!(!alive(pid));
+    assert!(!Proc(pid).alive());
 }
 
 #[test]
@@ -1079,7 +1077,7 @@ fn stop_when_not_running_gives_1_or_0_with_oknodo() {
     stop(&t, &["--retry", "KILL/1"]).code(1);
     stop(&t, &["--retry", "KILL/1", "--oknodo"]).code(0);
     assert!(
-        alive(victim_pid),
+        Proc(victim_pid).alive(),
         "a process named by a stale pidfile was killed"
     );
 }
@@ -1143,7 +1141,7 @@ fn status_codes() {
 
 // --- restart ------------------------------------------------------------------------
 
-fn restart(t: &Test, options: &[&str], program: &[OsString]) -> Out {
+fn restart(t: &Test, options: &[&str], program: &[OsString]) -> Output {
     let mut args = os_args(&["restart"]);
     args.extend(options.iter().map(OsString::from));
     args.extend(["--pidfile".into(), t.pidfile().into(), "--".into()]);
@@ -1163,14 +1161,14 @@ fn restart_replaces_a_running_daemon() {
     out.code(0).no_stderr();
     let b = t.daemon_pid(&t.pidfile());
     assert_ne!(a, b);
-    assert!(!alive(a), "the old daemon runs on");
-    assert!(alive(b));
-    assert_eq!(t.marked(), [b]);
+    assert!(!Proc(a).alive(), "the old daemon runs on");
+    assert!(Proc(b).alive());
+    assert_eq!(t.live_processes(), [b]);
     assert!(!flock_free(&t.pidfile()));
     assert_fds(b, &t.pidfile(), &[]);
     // The start options of the restart apply to the new daemon.
-    assert_eq!(status(b)["Umask"], "0027");
-    assert!(environ(b).contains(&"GEN=2".to_owned()));
+    assert_eq!(Proc(b).status("Umask"), "0027");
+    assert!(Proc(b).environ().contains(&"GEN=2".to_owned()));
 }
 
 #[test]
@@ -1179,7 +1177,7 @@ fn restart_when_not_running_just_starts() {
     let out = restart(&t, &[], &t.sleep());
     out.code(0).no_stderr();
     let pid = t.daemon_pid(&t.pidfile());
-    assert!(alive(pid));
+    assert!(Proc(pid).alive());
 }
 
 #[test]
@@ -1196,9 +1194,9 @@ fn restart_that_cannot_stop_starts_nothing() {
     wait_exec(a, "sleep", &t.marker);
     let out = restart(&t, &["--retry", "TERM/1"], &t.sleep());
     out.code(2).one_error_line("still runs");
-    assert!(alive(a));
+    assert!(Proc(a).alive());
     assert_eq!(read(&t.pidfile()), format!("{a}\n"));
-    assert_eq!(t.marked(), [a], "a second daemon was started");
+    assert_eq!(t.live_processes(), [a], "a second daemon was started");
 }
 
 // --- the caller's pipes -------------------------------------------------------------
@@ -1220,13 +1218,13 @@ fn command_substitution_returns_at_once() {
     out.code(0).no_stderr();
     assert_eq!(out.stdout, "done:0:\n");
     let pid = t.daemon_pid(&t.pidfile());
-    assert!(alive(pid), "the daemon did not survive");
+    assert!(Proc(pid).alive(), "the daemon did not survive");
 }
 
 // --- interoperability ------------------------------------------------------------------
 
-fn ssd_status(pidfile: &Path) -> Option<i32> {
-    Command::new("start-stop-daemon")
+fn ssd_status(ssd: &Path, pidfile: &Path) -> Option<i32> {
+    Command::new(ssd)
         .args(["--status", "--pidfile"])
         .arg(pidfile)
         .stdout(Stdio::null())
@@ -1238,16 +1236,16 @@ fn ssd_status(pidfile: &Path) -> Option<i32> {
 
 #[test]
 fn start_stop_daemon_status_agrees() {
-    if !have("start-stop-daemon") {
+    let Some(ssd) = find_tool("start-stop-daemon") else {
         println!("skipped: start_stop_daemon_status_agrees: no start-stop-daemon here");
         return;
-    }
+    };
     let t = Test::new();
     let pidfile = t.pidfile();
     t.start_sleep(&[]);
     let codes = |state| {
         let ours = status_of(&t, &pidfile).code;
-        assert_eq!(ssd_status(&pidfile), ours, "{state}");
+        assert_eq!(ssd_status(&ssd, &pidfile), ours, "{state}");
         ours
     };
     assert_eq!(codes("running"), Some(0));
@@ -1270,10 +1268,10 @@ fn start_stop_daemon_status_agrees() {
 
 #[test]
 fn start_stop_daemon_stops_our_daemon() {
-    if !have("start-stop-daemon") {
+    let Some(ssd) = find_tool("start-stop-daemon") else {
         println!("skipped: start_stop_daemon_stops_our_daemon: no start-stop-daemon here");
         return;
-    }
+    };
     let t = Test::new();
     let pidfile = t.pidfile();
     // In the foreground, reaped by a thread of ours at once: start-stop-daemon waits
@@ -1287,9 +1285,9 @@ fn start_stop_daemon_stops_our_daemon() {
     wait_until("the pidfile", || {
         (fs::read_to_string(&pidfile).unwrap_or_default() == format!("{pid}\n"))
             .then_some(())
-            .ok_or_else(|| cmdline_text(pid))
+            .ok_or_else(|| Proc(pid).cmdline_text())
     });
-    let out = Command::new("start-stop-daemon")
+    let out = Command::new(&ssd)
         .args(["--stop", "--retry", "TERM/5", "--pidfile"])
         .arg(&pidfile)
         .output()
@@ -1305,23 +1303,25 @@ fn start_stop_daemon_stops_our_daemon() {
     // A detached daemon: start-stop-daemon signals the PID our pidfile names.
     let t = Test::new();
     let pid = t.start_sleep(&[]);
-    let out = Command::new("start-stop-daemon")
+    let out = Command::new(&ssd)
         .args(["--stop", "--signal", "TERM", "--pidfile"])
         .arg(t.pidfile())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     wait_until("the daemon to die", || {
-        (!alive(pid)).then_some(()).ok_or(cmdline_text(pid))
+        (!Proc(pid).alive())
+            .then_some(())
+            .ok_or(Proc(pid).cmdline_text())
     });
 }
 
 #[test]
 fn flock_sees_the_lock() {
-    if !have("flock") {
+    let Some(flock) = find_tool("flock") else {
         println!("skipped: flock_sees_the_lock: no flock(1) here");
         return;
-    }
+    };
     let t = Test::new();
     let pid = t.start_sleep(&[]);
     assert!(
@@ -1330,7 +1330,7 @@ fn flock_sees_the_lock() {
     );
     // A lock that flock(1) holds makes start say "already running".
     // Blocking (no -n): the probe below may hold the lock for an instant.
-    let mut holder = Command::new("flock")
+    let mut holder = Command::new(flock)
         .arg(t.path("held.pid"))
         .args(["/bin/sleep", &t.marker])
         .spawn()
@@ -1723,7 +1723,7 @@ fn a_pidfile_path_that_is_not_utf8_works() {
         pidfile.clone().into(),
     ]);
     out.code(0);
-    assert!(!alive(pid));
+    assert!(!Proc(pid).alive());
     assert!(!pidfile.exists());
 
     fs::write(&pidfile, "garbage\n").unwrap();

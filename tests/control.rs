@@ -4,10 +4,10 @@
 //! real processes.
 //!
 //! Like `tests/daemon.rs`, a `harness = false` binary that is its own helper
-//! (`support/scenario.rs`): daemons are started by single-threaded helper processes,
+//! (`support/helper.rs`): daemons are started by single-threaded helper processes,
 //! since the library refuses to fork a multithreaded one. `status` and `stop` do not
 //! fork, so the runner calls them directly, from threads too. A `stop` that, were the
-//! library wrong, could signal process group 0 or its own caller runs in a "ctl"
+//! library wrong, could signal process group 0 or its own caller runs in a `Stop`
 //! helper that is its own process group instead: such a signal would kill only that
 //! helper, and the runner sees the death.
 //!
@@ -16,40 +16,46 @@
 //! through its pidfd either way; start-stop-daemon, which takes a zombie for a live
 //! process, runs while the runner reaps.
 
-// Shared with tests/daemon.rs, which uses what this binary does not.
-#[allow(dead_code)]
-mod support;
+mod support {
+    pub mod allocs;
+    pub mod controller;
+    pub mod files;
+    pub mod helper;
+    pub mod launch;
+    pub mod output;
+    pub mod proc;
+    pub mod runner;
+    pub mod scenario;
+    pub mod seccomp;
+    pub mod test;
+    pub mod wait;
+}
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{chown, symlink, PermissionsExt};
+use std::os::unix::fs::{chown, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use daemonic::{status, stop, Error, ErrorKind, Pid, Schedule, Signal, Status, Stopped};
-use support::{
-    file_state, is_locked, passwd_entry, pidfile_pid, reap_children, runner_pid, wait_until,
-    Launched, Output, Proc, Test, DEADLINE,
+use daemonic::{
+    parse_signal, status, stop, Disposition, Error, ErrorKind, Pid, Schedule, Signal, Status,
+    Stopped,
 };
-
+use support::files::{
+    chmod, file_state, find_tool, flock_n, is_locked, mkfifo, mode_of, passwd_entry, pidfile_pid,
+};
+use support::launch::{runner_pid, Launched};
+use support::output::Output;
+use support::proc::Proc;
 use support::runner::{require_root, tests, Outcome, Outcome::Passed};
-
-/// Returns early on architectures the seccomp filter does not know.
-macro_rules! require_x86_64 {
-    () => {
-        if !cfg!(target_arch = "x86_64") {
-            return Outcome::Skipped(
-                "needs x86_64 because the seccomp filter is written for it".into(),
-            );
-        }
-    };
-}
+use support::scenario::{Call, Call::*, Scenario};
+use support::seccomp::require_x86_64;
+use support::test::{reap_children, Test};
+use support::wait::{kill, wait_until, DEADLINE};
 
 const TESTS: &[(&str, support::runner::TestFn)] = tests![
     status_follows_a_daemons_life,
@@ -91,6 +97,7 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
 ];
 
 fn main() {
+    support::helper::run_if_helper();
     support::runner::main(TESTS);
 }
 
@@ -161,42 +168,55 @@ fn stop_with(path: &Path, text: &str) -> Result<Stopped, Error> {
 
 /// A daemon started with the test's pidfile (default signal map: SIGTERM kills it).
 fn daemon(t: &Test) -> i32 {
-    t.launch("start").pidfile().start()
+    t.launch(Start).pidfile().start()
 }
 
-/// A daemon that handles SIGTERM: it releases its pidfile (removes it while locked)
-/// and exits.
+/// A pending daemon that handles SIGTERM: it releases its pidfile (removes it while
+/// locked) and exits.
+fn graceful() -> Scenario {
+    Scenario {
+        call: StartPending,
+        term_releases: true,
+        ..Scenario::default()
+    }
+}
+
 fn graceful_daemon(t: &Test) -> i32 {
-    t.launch("pending")
-        .pidfile()
-        .opt("term_releases", "1")
-        .start()
+    t.launch(graceful()).pidfile().start()
+}
+
+/// A daemon of `call` that waits at the barrier `fifo` before its library call.
+fn at_barrier(call: Call, fifo: &Path) -> Scenario {
+    Scenario {
+        call,
+        go_fifo: Some(fifo.to_owned()),
+        ..Scenario::default()
+    }
 }
 
 /// Every signal `parse_signal` names, but KILL and STOP (which cannot be ignored).
-const ALL_BUT_KILL: &str = "HUP:ignore,INT:ignore,QUIT:ignore,ILL:ignore,TRAP:ignore,\
-    ABRT:ignore,BUS:ignore,FPE:ignore,USR1:ignore,SEGV:ignore,USR2:ignore,PIPE:ignore,\
-    ALRM:ignore,TERM:ignore,STKFLT:ignore,CHLD:ignore,CONT:ignore,TSTP:ignore,TTIN:ignore,\
-    TTOU:ignore,URG:ignore,XCPU:ignore,XFSZ:ignore,VTALRM:ignore,PROF:ignore,WINCH:ignore,\
-    IO:ignore,PWR:ignore";
+const ALL_BUT_KILL: [&str; 28] = [
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "USR1", "SEGV", "USR2", "PIPE",
+    "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
+    "VTALRM", "PROF", "WINCH", "IO", "PWR",
+];
 
 /// A daemon that ignores every signal but SIGKILL (and SIGSTOP).
 fn stubborn_daemon(t: &Test) -> i32 {
-    let pid = t
-        .launch("start")
-        .pidfile()
-        .opt("signals", ALL_BUT_KILL)
-        .start();
+    let signals = ALL_BUT_KILL
+        .iter()
+        .map(|name| (parse_signal(name).unwrap(), Disposition::Ignore))
+        .collect();
+    let stubborn = Scenario {
+        signals,
+        ..Scenario::default()
+    };
+    let pid = t.launch(stubborn).pidfile().start();
     // The premise: SIGTERM (15), SIGINT (2) and SIGHUP (1) are ignored.
     let ignored = Proc(pid).sigmask("SigIgn");
     let needed = (1 << 14) | (1 << 1) | 1;
     assert_eq!(ignored & needed, needed, "SigIgn {ignored:#x}");
     pid
-}
-
-fn kill(pid: i32, signal: i32) {
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(pid, signal) };
 }
 
 /// SIGKILLs the runner's child `pid` and reaps it, as init would.
@@ -222,34 +242,16 @@ fn wait_gone(pid: i32) {
 fn unrelated_process(t: &Test) -> i32 {
     let child = t.command("sleep").arg("300").spawn().unwrap();
     let pid = child.id() as i32;
-    t.track(pid);
+    t.learn(pid);
     // `spawn` may return before the kernel has set up the new program's environment:
-    // until then /proc shows none, and the guard, which finds the test's processes by
-    // their tag, would spare this one.
-    let tag = format!("DAEMONIC_TAG={}", t.dir.display());
+    // until then /proc shows none, and the guard's scan for the test's processes by
+    // their tag would miss this one.
     wait_until(&format!("the tag in the environment of {pid}"), || {
-        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if environ.split(|&b| b == 0).any(|v| v == tag.as_bytes()) {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&environ).into_owned())
-        }
+        t.owns(pid)
+            .then_some(())
+            .ok_or_else(|| Proc(pid).cmdline_text())
     });
     pid
-}
-
-fn mode_of(path: &Path) -> u32 {
-    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
-}
-
-fn chmod(path: &Path, mode: u32) {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn mkfifo(path: &Path) {
-    let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid C string.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
 }
 
 fn pid_max() -> i64 {
@@ -282,10 +284,10 @@ fn assert_holds_pidfile(p: &Path, pid: i32) {
     );
     assert_eq!(pidfile_pid(p), pid, "the pidfile names another process");
     assert!(is_locked(p), "the pidfile is not locked");
-    let name = p.display().to_string();
+    let name = p.display();
     let fds = Proc(pid).fds();
     assert!(
-        fds.values().any(|target| *target == name),
+        fds.values().any(|target| target == p),
         "daemon {pid} has no descriptor for {name} (it locked another file): {fds:?}"
     );
     if let Some(code) = flock_n(p) {
@@ -293,49 +295,34 @@ fn assert_holds_pidfile(p: &Path, pid: i32) {
     }
 }
 
-/// A program from PATH or the sbin directories (start-stop-daemon lives in /sbin).
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-/// `flock -n P true`'s exit code (1: locked), or `None` without util-linux's flock.
-/// Note that flock(1) creates a missing file: call it only on an existing one.
-fn flock_n(p: &Path) -> Option<i32> {
-    let flock = find_tool("flock")?;
-    let status = Command::new(flock)
-        .arg("-n")
-        .arg(p)
-        .arg("true")
-        .stdin(Stdio::null())
-        .status()
-        .unwrap();
-    status.code()
-}
-
-/// Runs the "ctl" helper: one `verb` ("status" or "stop") on `path`, from a process
-/// that is its own process group. It must exit normally: a death by signal means the
-/// library signalled its own process group or itself. Returns its `key=value` lines.
-fn ctl(t: &Test, path: &Path, verb: &str, opts: &[(&str, &str)]) -> BTreeMap<String, String> {
-    let launch = t.launch("ctl").opt("pidfile", path).opt("verb", verb);
-    let out = opts
-        .iter()
-        .fold(launch, |launch, (key, value)| launch.opt(key, value))
-        .run();
+/// Runs the `Stop` helper (with `extra`): one `stop` on `path` with `schedule`, from a
+/// process that is its own process group. It must exit normally: a death by signal
+/// means the library signalled its own process group or itself. Returns its
+/// `key=value` lines.
+fn stop_in_helper(
+    t: &Test,
+    path: &Path,
+    schedule: &str,
+    extra: Scenario,
+) -> BTreeMap<String, String> {
+    let stop = Scenario {
+        call: Call::Stop,
+        pidfile: Some(path.to_owned()),
+        schedule: Some(schedule.into()),
+        ..extra
+    };
+    let out = t.launch(stop).run();
     assert_eq!(
         out.code,
         Some(0),
-        "the ctl helper running {verb} on {} died (a signal sent to its own process group \
-         or to itself?); stderr: {:?}",
+        "the helper stopping {} died (a signal sent to its own process group or to \
+         itself?); stderr: {:?}",
         path.display(),
         out.stderr
     );
     assert!(
         out.stdout.ends_with("end\n"),
-        "ctl output: {:?}",
+        "stop helper output: {:?}",
         out.stdout
     );
     fields(&out.stdout)
@@ -533,15 +520,18 @@ fn stop_forever_repeats_its_tail() -> Outcome {
 }
 
 /// Without pidfd (a seccomp filter makes `pidfd_open` and `pidfd_send_signal` fail
-/// with ENOSYS in the ctl helper): `kill` and polling the lock still stop a daemon,
+/// with ENOSYS in the stop helper): `kill` and polling the lock still stop a daemon,
 /// and still wait out the schedule for one that ignores SIGTERM.
 fn stop_without_pidfd_uses_kill() -> Outcome {
     require_x86_64!();
     let t = Test::new();
     let p = t.pidfile();
-    let no_pidfd = ("deny_pidfd", "1");
+    let no_pidfd = || Scenario {
+        deny_pidfd: true,
+        ..Scenario::default()
+    };
     let d = daemon(&t);
-    let out = ctl(&t, &p, "stop", &[("schedule", "TERM/5"), no_pidfd]);
+    let out = stop_in_helper(&t, &p, "TERM/5", no_pidfd());
     assert_eq!(
         (out["outcome"].as_str(), out["code"].as_str()),
         ("exited", "0"),
@@ -553,7 +543,7 @@ fn stop_without_pidfd_uses_kill() -> Outcome {
     wait_gone(d);
 
     let d = stubborn_daemon(&t);
-    let out = ctl(&t, &p, "stop", &[("schedule", "TERM/1"), no_pidfd]);
+    let out = stop_in_helper(&t, &p, "TERM/1", no_pidfd());
     assert_eq!(
         (out["outcome"].as_str(), out["code"].as_str()),
         ("still_running", "2"),
@@ -561,7 +551,7 @@ fn stop_without_pidfd_uses_kill() -> Outcome {
     );
     assert!(out["ms"].parse::<u64>().unwrap() >= 990, "{out:?}");
     assert!(Proc(d).alive());
-    let out = ctl(&t, &p, "stop", &[("schedule", "KILL/2"), no_pidfd]);
+    let out = stop_in_helper(&t, &p, "KILL/2", no_pidfd());
     assert_eq!(out["outcome"], "exited", "{out:?}");
     wait_gone(d);
     Passed
@@ -618,11 +608,12 @@ fn stop_during_a_start_signals_no_stale_pid() -> Outcome {
     let other = unrelated_process(&t);
     fs::write(&p, format!("{other}\n")).unwrap();
     let marker = t.path("locked");
-    let _starter = t
-        .launch("hold_pidfile")
-        .pidfile()
-        .opt("marker", &marker)
-        .spawn();
+    let hold = Scenario {
+        call: HoldPidfile,
+        marker: Some(marker.clone()),
+        ..Scenario::default()
+    };
+    let _starter = t.launch(hold).pidfile().spawn();
     wait_until("the starter to lock the pidfile", || {
         marker.exists().then_some(()).ok_or_else(String::new)
     });
@@ -646,7 +637,7 @@ fn stop_during_a_start_signals_no_stale_pid() -> Outcome {
 /// Stale without a PID, never Running. Locked by a live daemon while naming the
 /// runner: observed `Running { pid: None }` (the lock says a daemon runs; the PID is
 /// dropped). `stop` from a process whose own PID the locked file names: it waits for
-/// a real PID, then fails with MalformedPidfile; it signals neither itself (the ctl
+/// a real PID, then fails with MalformedPidfile; it signals neither itself (the stop
 /// helper lives) nor the lock holder.
 fn own_pid_is_never_running() -> Outcome {
     let t = Test::new();
@@ -660,12 +651,11 @@ fn own_pid_is_never_running() -> Outcome {
     let d = daemon(&t);
     fs::write(&p, format!("{me}\n")).unwrap(); // same file: the daemon keeps its lock
     assert_status(&p, Seen::Running(None));
-    let out = ctl(
-        &t,
-        &p,
-        "stop",
-        &[("schedule", "TERM/1"), ("write_own_pid", "1")],
-    );
+    let own_pid = Scenario {
+        write_own_pid: true,
+        ..Scenario::default()
+    };
+    let out = stop_in_helper(&t, &p, "TERM/1", own_pid);
     assert_eq!(out["outcome"], "error", "{out:?}");
     assert_eq!(out["kind"], "MalformedPidfile", "{out:?}");
     assert!(Proc(d).alive(), "stop signalled the lock holder");
@@ -735,7 +725,7 @@ fn malformed_unlocked_stop_refused() -> Outcome {
 }
 
 /// The same contents written into a pidfile a live daemon has locked: status Unknown
-/// (4); stop, from a ctl helper in its own process group (so a signal to "0" would
+/// (4); stop, from a stop helper in its own process group (so a signal to "0" would
 /// show), fails with MalformedPidfile; the daemon, which some contents name with
 /// garbage around, lives; the file is as written.
 fn malformed_locked_never_signalled() -> Outcome {
@@ -750,7 +740,7 @@ fn malformed_locked_never_signalled() -> Outcome {
             (Seen::Unknown(ErrorKind::MalformedPidfile), 4),
             "{what}"
         );
-        let out = ctl(&t, &p, "stop", &[("schedule", "TERM/1")]);
+        let out = stop_in_helper(&t, &p, "TERM/1", Scenario::default());
         assert_eq!(
             (out["outcome"].as_str(), out.get("kind").map(String::as_str)),
             ("error", Some("MalformedPidfile")),
@@ -778,7 +768,7 @@ fn empty_pidfile_names_nobody() -> Outcome {
     let d = daemon(&t);
     fs::write(&p, "").unwrap();
     assert_status(&p, Seen::Running(None));
-    let out = ctl(&t, &p, "stop", &[("schedule", "TERM/1")]);
+    let out = stop_in_helper(&t, &p, "TERM/1", Scenario::default());
     assert_eq!(
         out.get("kind").map(String::as_str),
         Some("MalformedPidfile"),
@@ -829,7 +819,7 @@ fn long_leading_zeros_accepted() -> Outcome {
 }
 
 /// A PID, spaces, then garbage past the 32nd byte: malformed ("a PID with trailing
-/// garbage") wherever the garbage is. Status must say Unknown, and stop (from a ctl
+/// garbage") wherever the garbage is. Status must say Unknown, and stop (from a stop
 /// helper) must not signal the daemon the PID names.
 fn garbage_past_32_bytes_refused() -> Outcome {
     let t = Test::new();
@@ -838,7 +828,7 @@ fn garbage_past_32_bytes_refused() -> Outcome {
     let content = format!("{d}{}junk\n", " ".repeat(40));
     fs::write(&p, &content).unwrap();
     let (seen, _, _) = look(&p);
-    let out = ctl(&t, &p, "stop", &[("schedule", "TERM/1")]);
+    let out = stop_in_helper(&t, &p, "TERM/1", Scenario::default());
     assert_eq!(
         (&seen, Proc(d).alive()),
         (&Seen::Unknown(ErrorKind::MalformedPidfile), true),
@@ -896,9 +886,9 @@ fn assert_refused_by_control(path: &Path, why: &str, watched: &[&Path], alive: &
 fn assert_start_refused(t: &Test, why: &str) {
     let p = t.pidfile();
     let before = file_state(&p);
-    let out = t.launch("start").pidfile().run();
+    let out = t.launch(Start).pidfile().run();
     out.assert_failure(3, &[&format!("refusing pidfile {}: it {why}", p.display())]);
-    t.assert_no_daemon();
+    t.assert_none_left(DEADLINE);
     assert_eq!(file_state(&p), before, "the start changed the pidfile");
 }
 
@@ -1112,18 +1102,16 @@ fn concurrent_starts_one_daemon() -> Outcome {
     let fifo = barrier(&t);
     let launched: Vec<Launched<'_>> = (0..STARTERS)
         .map(|i| {
-            t.launch("start")
+            t.launch(at_barrier(Start, &fifo))
                 .pidfile()
-                .opt("go_fifo", &fifo)
                 .report_to(t.path(&format!("report{i}")))
                 .spawn()
         })
         .collect();
     let go = release(&t, &fifo, STARTERS);
-    let outs: Vec<Output<'_>> = launched.into_iter().map(Launched::finish).collect();
+    let outs: Vec<Output> = launched.into_iter().map(Launched::finish).collect();
     drop(go);
-    let (won, lost): (Vec<&Output<'_>>, Vec<&Output<'_>>) =
-        outs.iter().partition(|o| o.code == Some(0));
+    let (won, lost): (Vec<&Output>, Vec<&Output>) = outs.iter().partition(|o| o.code == Some(0));
     let codes: Vec<_> = outs.iter().map(|o| o.code).collect();
     assert_eq!(won.len(), 1, "{} starters succeeded: {codes:?}", won.len());
     for out in &lost {
@@ -1161,7 +1149,7 @@ fn pidfile_mode_after_its_creator_lost() -> Outcome {
                 None
             });
             let _end = SetOnDrop(&done);
-            let out = t.launch("start").pidfile().run();
+            let out = t.launch(Start).pidfile().run();
             done.store(true, Ordering::SeqCst);
             (out, grabber.join().unwrap())
         });
@@ -1198,7 +1186,7 @@ struct ProbeRun {
 
 /// `cycles` times: a helper start (`launch`), then `stop` with `TERM/5/KILL/1`; all the
 /// while, a thread calls `status` on the pidfile in a tight loop (at least 1,000 times).
-fn probe_cycles<'t>(t: &'t Test, cycles: usize, launch: impl Fn() -> Output<'t>) -> ProbeRun {
+fn probe_cycles(t: &Test, cycles: usize, launch: impl Fn() -> Output) -> ProbeRun {
     const MIN_PROBES: usize = 1000;
     let p = t.pidfile();
     let schedule = schedule("TERM/5/KILL/1");
@@ -1259,7 +1247,7 @@ fn probe_cycles<'t>(t: &'t Test, cycles: usize, launch: impl Fn() -> Output<'t>)
 fn probes_never_make_a_start_fail() -> Outcome {
     const CYCLES: usize = 100;
     let t = Test::new();
-    let run = probe_cycles(&t, CYCLES, || t.launch("start").pidfile().run());
+    let run = probe_cycles(&t, CYCLES, || t.launch(Start).pidfile().run());
     assert!(
         run.failed_starts.is_empty(),
         "{} of {CYCLES} starts failed beside {} probes: {:#?}",
@@ -1285,12 +1273,7 @@ fn probes_never_make_a_start_fail() -> Outcome {
 fn status_during_a_release_is_never_insecure() -> Outcome {
     const CYCLES: usize = 100;
     let t = Test::new();
-    let run = probe_cycles(&t, CYCLES, || {
-        t.launch("pending")
-            .pidfile()
-            .opt("term_releases", "1")
-            .run()
-    });
+    let run = probe_cycles(&t, CYCLES, || t.launch(graceful()).pidfile().run());
     assert!(run.failed_starts.is_empty(), "{:#?}", run.failed_starts);
     assert!(
         run.unknown.is_empty(),
@@ -1318,10 +1301,12 @@ fn starters_race_a_stopping_daemon() -> Outcome {
         let fifo = barrier(&t);
         let launched: Vec<Launched<'_>> = (0..STARTERS)
             .map(|i| {
-                t.launch("pending")
+                let graceful = Scenario {
+                    go_fifo: Some(fifo.clone()),
+                    ..graceful()
+                };
+                t.launch(graceful)
                     .pidfile()
-                    .opt("term_releases", "1")
-                    .opt("go_fifo", &fifo)
                     .report_to(t.path(&format!("report{i}")))
                     .spawn()
             })
@@ -1329,7 +1314,7 @@ fn starters_race_a_stopping_daemon() -> Outcome {
         let (stopped, outs) = std::thread::scope(|s| {
             let stopper = s.spawn(|| stop_with(&p, "TERM/5/KILL/1"));
             let go = release(&t, &fifo, STARTERS);
-            let outs: Vec<Output<'_>> = launched.into_iter().map(Launched::finish).collect();
+            let outs: Vec<Output> = launched.into_iter().map(Launched::finish).collect();
             drop(go);
             (stopper.join().unwrap(), outs)
         });
@@ -1382,22 +1367,22 @@ fn starters_race_a_releasing_lock_holder() -> Outcome {
         let p = t.pidfile();
         let fifo = barrier(&t);
         let until = t.path("until");
-        let churner = t
-            .launch("churn_pidfile")
-            .pidfile()
-            .opt("until", &until)
-            .spawn();
+        let churn = Scenario {
+            call: ChurnPidfile,
+            until: Some(until.clone()),
+            ..Scenario::default()
+        };
+        let churner = t.launch(churn).pidfile().spawn();
         let launched: Vec<Launched<'_>> = (0..STARTERS)
             .map(|i| {
-                t.launch("start")
+                t.launch(at_barrier(Start, &fifo))
                     .pidfile()
-                    .opt("go_fifo", &fifo)
                     .report_to(t.path(&format!("report{i}")))
                     .spawn()
             })
             .collect();
         let go = release(&t, &fifo, STARTERS);
-        let outs: Vec<Output<'_>> = launched.into_iter().map(Launched::finish).collect();
+        let outs: Vec<Output> = launched.into_iter().map(Launched::finish).collect();
         drop(go);
         fs::write(&until, "").unwrap();
         let churned = churner.finish();
@@ -1449,16 +1434,16 @@ fn starts_during_releases_never_refused() -> Outcome {
     let fifo = barrier(&t);
     let churners: Vec<Launched<'_>> = (0..2)
         .map(|_| {
-            t.launch("churn_pidfile")
-                .pidfile()
-                .opt("rounds", "3000")
-                .opt("contend", "1")
-                .opt("go_fifo", &fifo)
-                .spawn()
+            let churn = Scenario {
+                rounds: Some(3000),
+                contend: true,
+                ..at_barrier(ChurnPidfile, &fifo)
+            };
+            t.launch(churn).pidfile().spawn()
         })
         .collect();
     let go = release(&t, &fifo, 2);
-    let outs: Vec<Output<'_>> = churners.into_iter().map(Launched::finish).collect();
+    let outs: Vec<Output> = churners.into_iter().map(Launched::finish).collect();
     drop(go);
     let counts: Vec<BTreeMap<String, String>> = outs
         .iter()
@@ -1481,17 +1466,22 @@ fn starts_during_releases_never_refused() -> Outcome {
 // ---------------------------------------------------------------------------------
 // 7. restart and ok_if_running
 
+/// `Daemon::restart` with this stop schedule.
+fn restart(schedule: &str) -> Scenario {
+    Scenario {
+        call: Restart,
+        schedule: Some(schedule.into()),
+        ..Scenario::default()
+    }
+}
+
 /// `Daemon::restart` on a running daemon A: the launcher exits 0 with a new daemon B,
 /// A is gone, the pidfile names B, and B alone runs.
 fn restart_replaces_the_daemon() -> Outcome {
     let t = Test::new();
     let p = t.pidfile();
     let a = daemon(&t);
-    let launched = t
-        .launch("restart")
-        .pidfile()
-        .opt("schedule", "TERM/5/KILL/1")
-        .spawn();
+    let launched = t.launch(restart("TERM/5/KILL/1")).pidfile().spawn();
     let b = launched.report().pid();
     let out = launched.finish();
     out.assert_success();
@@ -1509,11 +1499,7 @@ fn restart_without_daemon_starts_one() -> Outcome {
     let t = Test::new();
     let p = t.pidfile();
     let restart = || {
-        let launched = t
-            .launch("restart")
-            .pidfile()
-            .opt("schedule", "TERM/5")
-            .spawn();
+        let launched = t.launch(restart("TERM/5")).pidfile().spawn();
         let pid = launched.report().pid();
         launched.finish().assert_success();
         pid
@@ -1535,11 +1521,7 @@ fn restart_fails_when_the_daemon_survives() -> Outcome {
     let p = t.pidfile();
     let a = stubborn_daemon(&t);
     let before = file_state(&p);
-    let out = t
-        .launch("restart")
-        .pidfile()
-        .opt("schedule", "TERM/1")
-        .run();
+    let out = t.launch(restart("TERM/1")).pidfile().run();
     out.assert_failure(3, &[&format!("the daemon (pid {a}) did not stop in time")]);
     assert!(Proc(a).alive());
     assert_eq!(file_state(&p), before);
@@ -1555,19 +1537,23 @@ fn ok_if_running_succeeds_without_change() -> Outcome {
     let p = t.pidfile();
     let a = daemon(&t);
     let before = file_state(&p);
-    let out = t.launch("start").pidfile().opt("ok_if_running", "1").run();
+    let ok = |call| Scenario {
+        call,
+        ok_if_running: true,
+        ..Scenario::default()
+    };
+    let out = t.launch(ok(Start)).pidfile().run();
     out.assert_success();
     assert_eq!(out.stdout, "");
     assert_eq!(file_state(&p), before, "the pidfile changed");
     assert_eq!(t.live_processes(), [a]);
     let already = format!("already running (pid {a}");
-    t.launch("start")
+    t.launch(Start)
         .pidfile()
         .run()
         .assert_failure(1, &[&already]);
-    t.launch("fork")
+    t.launch(ok(Fork))
         .pidfile()
-        .opt("ok_if_running", "1")
         .run()
         .assert_failure(1, &[&already]);
     assert_eq!(t.live_processes(), [a]);

@@ -1,10 +1,13 @@
 //! Unit tests of the stop schedule (`Schedule::parse`, start-stop-daemon's `--retry`
-//! syntax), of `parse_signal`, and of the exit codes of `Status` and `Stopped`,
+//! syntax, and the words of its errors), of `parse_signal`, of the exit codes of
+//! `Status` and `Stopped`, and of the paths `status` and `stop` refuse outright,
 //! through the public API only.
 
 use core::time::Duration;
 
-use daemonic::{parse_signal, ErrorKind, Pid, Schedule, Signal, Status, Step, Stopped};
+use daemonic::{
+    parse_signal, status, stop, ErrorKind, Pid, Schedule, Signal, Status, Step, Stopped,
+};
 
 fn wait(secs: u64) -> Step {
     Step::Wait(Duration::from_secs(secs))
@@ -25,8 +28,16 @@ fn refused(text: &str) -> String {
         Err(e) => {
             assert_eq!(e.kind(), ErrorKind::InvalidOption, "{text:?}: {e}");
             let message = e.to_string();
+            // Quoted whole when short and printable; `a_refused_schedule_says_why` and
+            // `schedule_length_limit` check the other cases.
+            let plain = text.len() <= 48 && !text.bytes().any(|b| b.is_ascii_control());
+            let quoted = if plain {
+                format!("stop schedule \"{text}\": ")
+            } else {
+                "stop schedule \"".to_string()
+            };
             assert!(
-                message.contains(&format!("stop schedule {text:?}")),
+                message.contains(&quoted),
                 "the message should quote the schedule: {message}"
             );
             message
@@ -140,10 +151,52 @@ fn invalid_schedules() {
     }
 }
 
+/// The words of a refused schedule: the option, the text, and why; no errno, and
+/// the exit code of any invalid option.
+#[test]
+fn a_refused_schedule_says_why() {
+    let err = Schedule::parse("TERM/x", Signal::TERM).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid option: stop schedule \"TERM/x\": each item must be a signal, a number of \
+         seconds or forever"
+    );
+    assert_eq!((err.errno(), err.exit_code()), (None, 3));
+    // An empty text is one empty item; `forever` alone has no step at all.
+    let message = refused("");
+    assert!(message.ends_with(": each item must be a signal, a number of seconds or forever"));
+    let message = refused("forever");
+    assert!(message.ends_with(": empty"), "{message}");
+    // A control character is shown as its code, so it cannot hide or break the line.
+    let message = refused("TERM/\n5");
+    assert!(message.contains("\"TERM/\\x0a5\""), "{message}");
+}
+
+/// Items are exact: `forever` in lower case, numbers in decimal, signals by name or
+/// `-NUMBER` (`-0` is no signal); leading zeros are only zeros.
+#[test]
+fn schedule_items_are_exact() {
+    for text in [
+        "FOREVER/TERM/5",
+        "Forever/TERM/5",
+        "-0/5",
+        "TERM/0x10",
+        "TERM/1e3",
+    ] {
+        refused(text);
+    }
+    assert_eq!(parse("TERM/007").steps(), [sig(Signal::TERM), wait(7)]);
+    assert_eq!(parse("-31/1").steps(), [sig(Signal::SYS), wait(1)]);
+    // The largest wait there is.
+    let max = format!("TERM/{}", u64::MAX);
+    assert_eq!(parse(&max).steps(), [sig(Signal::TERM), wait(u64::MAX)]);
+}
+
 #[test]
 fn forever_needs_a_wait_to_repeat() {
     refused("forever");
     refused("TERM/forever");
+    refused("TERM/5/forever");
     let message = refused("TERM/5/forever/KILL");
     assert!(
         message.contains("forever must repeat at least one wait"),
@@ -160,7 +213,12 @@ fn schedule_length_limit() {
     assert_eq!(parse(&items(16)).steps().len(), 16);
     assert_eq!(parse(&format!("forever/{}", items(16))).steps().len(), 16);
     let message = refused(&format!("{}/KILL", items(16)));
-    assert!(message.contains("too long"), "{message}");
+    // The text is shortened in the middle; the reason always survives.
+    assert_eq!(
+        message,
+        "invalid option: stop schedule \"TERM/1/TERM/1/TERM/1/TER...ERM/1/TERM/1/TERM/1/KILL\": \
+         too long"
+    );
 }
 
 /// `Schedule::signal`: one signal, no wait (start-stop-daemon `--stop` alone).
@@ -282,4 +340,21 @@ fn status_exit_codes() {
     assert_eq!(Status::NotRunning.exit_code(), 3);
     let error = Schedule::parse("", Signal::TERM).unwrap_err();
     assert_eq!(Status::Unknown(error).exit_code(), 4);
+}
+
+/// A path with a NUL names no file: `status` cannot tell (Unknown, 4), `stop` refuses
+/// it, both before touching the file system.
+#[test]
+fn status_and_stop_refuse_a_nul_in_the_path() {
+    let message = "invalid option: pidfile path contains a NUL byte";
+    match status("/run/app\0.pid") {
+        Status::Unknown(e) => {
+            assert_eq!(e.kind(), ErrorKind::InvalidOption);
+            assert_eq!(e.to_string(), message);
+        }
+        other => panic!("status of a path with a NUL: {other:?}"),
+    }
+    let err = stop("/run/app\0.pid", &Schedule::signal(Signal::TERM)).unwrap_err();
+    assert_eq!((err.kind(), err.exit_code()), (ErrorKind::InvalidOption, 3));
+    assert_eq!(err.to_string(), message);
 }

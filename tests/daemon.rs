@@ -4,26 +4,47 @@
 //! threads, so this binary has its own `main` (`harness = false`). With
 //! `DAEMONIC_SCENARIO` set it is a *helper*: a single-threaded launcher that makes
 //! itself dirty, daemonizes as told and, in the daemon, writes a report and waits to
-//! be killed (`support/scenario.rs`). Otherwise it is the *runner*: it runs each test
+//! be killed (`support/helper.rs`). Otherwise it is the *runner*: it runs each test
 //! below, which starts helpers and checks the daemons through `/proc`.
 //!
 //! The runner makes itself a child subreaper, so every daemon is reparented to it: the
 //! daemons' parent is known, and the runner reaps them when it kills them.
 
-mod support;
+mod support {
+    pub mod allocs;
+    pub mod controller;
+    pub mod files;
+    pub mod helper;
+    pub mod launch;
+    pub mod output;
+    pub mod proc;
+    pub mod runner;
+    pub mod scenario;
+    pub mod seccomp;
+    pub mod test;
+    pub mod wait;
+}
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{
-    file_state, initgroups, is_locked, is_root, passwd_entry, pidfile_pid, runner_pid, wait_until,
-    zombie_children, Launch, Launched, Proc, Test,
-};
+use daemonic::{Detach, Disposition, Signal};
 
+use support::files::{
+    file_state, initgroups, is_locked, mode_of, other_group, passwd_entry, pidfile_pid, ROOT_GROUPS,
+};
+use support::launch::{runner_pid, Launch, Launched};
+use support::output::run_with_limit;
+use support::proc::{is_root, zombie_children, Proc};
 use support::runner::{require_root, tests, Outcome, Outcome::Passed};
+use support::scenario::{Call::*, Scenario, Then};
+use support::seccomp::require_x86_64;
+use support::test::Test;
+use support::wait::{kill, wait_until, DEADLINE};
 
 /// SIGTSTP, SIGTTIN and SIGTTOU: what the default signal map ignores.
 const JOB_CONTROL: u64 = (1 << 19) | (1 << 20) | (1 << 21);
@@ -84,9 +105,11 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
     auto_detaches_otherwise,
     close_range_denied_walks_proc,
     close_range_denied_without_proc,
+    scenario_typos_are_refused,
 ];
 
 fn main() {
+    support::helper::run_if_helper();
     support::runner::main(TESTS);
 }
 
@@ -115,8 +138,16 @@ fn descriptor_layout(stdio: [&str; 3], others: &[&str]) -> Layout {
     (stdio.map(str::to_owned).to_vec(), others)
 }
 
+/// Each descriptor's target as text, any socket as just `socket`.
 fn layout_of(pid: i32) -> Layout {
-    let fds = Proc(pid).fds();
+    let fds: BTreeMap<i32, String> = Proc(pid)
+        .fds()
+        .into_iter()
+        .map(|(fd, target)| match target.to_string_lossy() {
+            t if t.starts_with("socket:") => (fd, "socket".to_owned()),
+            t => (fd, t.into_owned()),
+        })
+        .collect();
     let stdio = (0..3)
         .map(|fd| fds.get(&fd).cloned().unwrap_or_else(|| "closed".into()))
         .collect();
@@ -137,7 +168,7 @@ fn assert_pidfile_fds_only(t: &Test, pid: i32) {
 
 /// A failed start left nothing behind: no daemon, the pidfile as `before` and unlocked.
 fn assert_nothing_left(t: &Test, before: &Option<String>) {
-    t.assert_no_daemon();
+    t.assert_none_left(DEADLINE);
     let pidfile = t.pidfile();
     assert_eq!(&file_state(&pidfile), before, "the pidfile changed");
     if fs::symlink_metadata(&pidfile).is_ok_and(|m| m.is_file()) {
@@ -156,17 +187,16 @@ fn assert_refused(t: &Test, launch: Launch<'_>, fragments: &[&str]) {
     assert_nothing_left(t, &before);
 }
 
-/// A fresh test whose start with the default pidfile and `opts` must be refused.
-fn refused(opts: &[(&str, &str)], fragments: &[&str]) -> Outcome {
+/// A fresh test whose `scenario` (with the test's pidfile unless it names one) must
+/// be refused.
+fn refused(scenario: Scenario, fragments: &[&str]) -> Outcome {
     let t = Test::new();
-    assert_refused(&t, with_opts(t.launch("start").pidfile(), opts), fragments);
+    let scenario = Scenario {
+        pidfile: Some(scenario.pidfile.clone().unwrap_or_else(|| t.pidfile())),
+        ..scenario
+    };
+    assert_refused(&t, t.launch(scenario), fragments);
     Passed
-}
-
-/// `launch` with these extra options.
-fn with_opts<'t>(launch: Launch<'t>, opts: &[(&str, &str)]) -> Launch<'t> {
-    opts.iter()
-        .fold(launch, |launch, (key, value)| launch.opt(key, value))
 }
 
 fn write_pidfile(t: &Test, content: &str, mode: u32) {
@@ -181,7 +211,7 @@ fn write_pidfile(t: &Test, content: &str, mode: u32) {
 /// terminal, and the intermediate process was reaped.
 fn topology_double_fork() -> Outcome {
     let t = Test::new();
-    let launched = t.launch("start").pidfile().spawn();
+    let launched = t.launch(Start).pidfile().spawn();
     let launcher = launched.pid();
     launched.finish().assert_success();
     let pid = pidfile_pid(&t.pidfile());
@@ -206,7 +236,11 @@ fn topology_double_fork() -> Outcome {
         "the intermediate process {} still exists",
         stat.session
     );
-    assert_eq!(zombie_children(), Vec::<i32>::new(), "unreaped processes");
+    assert_eq!(
+        zombie_children(runner_pid()),
+        Vec::<i32>::new(),
+        "unreaped processes"
+    );
     Passed
 }
 
@@ -218,7 +252,12 @@ fn topology_double_fork() -> Outcome {
 fn descriptors_closed() -> Outcome {
     let t = Test::new();
     let go = t.path("go");
-    let launched = t.launch("pending").pidfile().opt("hold", &go).spawn();
+    let hold = Scenario {
+        call: StartPending,
+        hold: Some(go.clone()),
+        ..Scenario::default()
+    };
+    let launched = t.launch(hold).pidfile().spawn();
     let pid = launched.report().pid();
     assert_descriptors(pid, [DEV_NULL; 3], &[&pidfile_fd(&t), "socket"]);
     fs::write(&go, "").unwrap();
@@ -227,12 +266,20 @@ fn descriptors_closed() -> Outcome {
     Passed
 }
 
+/// A daemon that keeps descriptor `fd`.
+fn preserve(fd: i32) -> Scenario {
+    Scenario {
+        preserve: Some(fd),
+        ..Scenario::default()
+    }
+}
+
 /// `preserve_fd(7)`: 7 survives (still /dev/zero), 250 does not.
 fn descriptors_preserved() -> Outcome {
     let t = Test::new();
-    let pid = t.launch("start").pidfile().opt("preserve", "7").start();
+    let pid = t.launch(preserve(7)).pidfile().start();
     assert_descriptors(pid, [DEV_NULL; 3], &["/dev/zero", &pidfile_fd(&t)]);
-    assert_eq!(Proc(pid).fds()[&7], "/dev/zero");
+    assert_eq!(Proc(pid).fds()[&7], Path::new("/dev/zero"));
     Passed
 }
 
@@ -241,7 +288,7 @@ fn descriptors_preserved() -> Outcome {
 fn command_substitution_returns() -> Outcome {
     let t = Test::new();
     let out = t
-        .launch("start")
+        .launch(Start)
         .pidfile()
         .spawn()
         .finish_within(Duration::from_secs(5))
@@ -255,11 +302,10 @@ fn command_substitution_returns() -> Outcome {
 /// and the runner notices.
 fn pipe_check_detects_a_kept_copy() -> Outcome {
     let t = Test::new();
-    let launched = t.launch("start").pidfile().opt("preserve", "250").spawn();
+    let launched = t.launch(preserve(250)).pidfile().spawn();
     let err = launched
         .finish_within(Duration::from_millis(500))
-        .err()
-        .expect("the pipe should still be open in the daemon");
+        .expect_err("the pipe should still be open in the daemon");
     assert!(err.contains("kept a copy"), "{err}");
     Passed
 }
@@ -268,7 +314,11 @@ fn pipe_check_detects_a_kept_copy() -> Outcome {
 /// them, and the daemon gets /dev/null on all three.
 fn closed_stdio_in_launcher() -> Outcome {
     let t = Test::new();
-    let pid = t.launch("start").pidfile().opt("close_stdio", "1").start();
+    let closed = Scenario {
+        close_stdio: true,
+        ..Scenario::default()
+    };
+    let pid = t.launch(closed).pidfile().start();
     assert_pidfile_fds_only(&t, pid);
     Passed
 }
@@ -281,18 +331,16 @@ fn closed_stdio_in_launcher() -> Outcome {
 fn stdout_and_stderr_share_a_file() -> Outcome {
     let t = Test::new();
     let log = t.path("out.log");
-    let spec = format!("file:{}", log.display());
-    let pid = t
-        .launch("start")
-        .pidfile()
-        .opt("stdout", &spec)
-        .opt("stderr", &spec)
-        .opt("launcher_umask", "022")
-        .opt("write_stdio", "1")
-        .start();
+    let shared = Scenario {
+        stdout: Some(log.clone()),
+        stderr: Some(log.clone()),
+        launcher_umask: Some(0o022),
+        write_stdio: true,
+        ..Scenario::default()
+    };
+    let pid = t.launch(shared).pidfile().start();
     let fds = Proc(pid).fds();
-    let log_name = log.display().to_string();
-    assert_eq!((&fds[&1], &fds[&2]), (&log_name, &log_name));
+    assert_eq!((&fds[&1], &fds[&2]), (&log, &log));
     let flags = Proc(pid).fd_flags(1);
     assert_eq!(flags & libc::O_ACCMODE, libc::O_WRONLY);
     assert_ne!(flags & libc::O_APPEND, 0, "not opened for appending");
@@ -310,21 +358,22 @@ fn stdout_and_stderr_share_a_file() -> Outcome {
     Passed
 }
 
-fn mode_of(path: &Path) -> u32 {
-    fs::metadata(path).unwrap().permissions().mode() & 0o7777
-}
-
 /// `output_mode` sets a new file's mode, and the launcher's umask applies to it (as
 /// documented): 0604 under umask 022, the default 0640 becomes 0600 under 077.
 fn output_file_modes() -> Outcome {
     let t = Test::new();
-    let spec = |name: &str| format!("file:{}", t.path(name).display());
-    t.launch("start")
-        .opt("stdout", spec("a.log"))
-        .opt("output_mode", "604")
-        .opt("launcher_umask", "022")
-        .start();
-    t.launch("start").opt("stdout", spec("b.log")).start();
+    t.launch(Scenario {
+        stdout: Some(t.path("a.log")),
+        output_mode: Some(0o604),
+        launcher_umask: Some(0o022),
+        ..Scenario::default()
+    })
+    .start();
+    t.launch(Scenario {
+        stdout: Some(t.path("b.log")),
+        ..Scenario::default()
+    })
+    .start();
     assert_eq!(mode_of(&t.path("a.log")), 0o604);
     assert_eq!(mode_of(&t.path("b.log")), 0o600);
     Passed
@@ -334,11 +383,11 @@ fn stdin_from_file() -> Outcome {
     let t = Test::new();
     let input = t.path("input.txt");
     fs::write(&input, "hello\n").unwrap();
-    let pid = t
-        .launch("start")
-        .pidfile()
-        .opt("stdin", format!("file:{}", input.display()))
-        .start();
+    let from_file = Scenario {
+        stdin: Some(input.clone()),
+        ..Scenario::default()
+    };
+    let pid = t.launch(from_file).pidfile().start();
     let input = input.display().to_string();
     assert_descriptors(pid, [&input, DEV_NULL, DEV_NULL], &[&pidfile_fd(&t)]);
     assert_eq!(Proc(pid).fd_flags(0) & libc::O_ACCMODE, libc::O_RDONLY);
@@ -355,13 +404,15 @@ fn working_directory_and_umask() -> Outcome {
     let work = t.path("work");
     fs::create_dir(&work).unwrap();
     let pid = t
-        .launch("start")
-        .opt("workdir", &work)
-        .opt("umask", "027")
+        .launch(Scenario {
+            workdir: Some(work.clone()),
+            umask: Some(0o027),
+            ..Scenario::default()
+        })
         .start();
     assert_eq!(Proc(pid).link("cwd"), work);
     assert_eq!(Proc(pid).status("Umask"), "0027");
-    let pid = t.launch("start").start();
+    let pid = t.launch(Start).start();
     assert_eq!(Proc(pid).link("cwd"), Path::new("/"));
     assert_eq!(Proc(pid).status("Umask"), "0000");
     Passed
@@ -373,12 +424,11 @@ fn chroot_then_working_directory() -> Outcome {
     require_root!("chroot needs CAP_SYS_CHROOT");
     let t = Test::new();
     let jail = t.jail();
-    let pid = t
-        .launch("start")
-        .pidfile()
-        .chroot(&jail)
-        .opt("workdir", "/sub")
-        .start();
+    let sub = Scenario {
+        workdir: Some("/sub".into()),
+        ..Scenario::default()
+    };
+    let pid = t.launch(sub).pidfile().chroot(&jail).start();
     assert_eq!(Proc(pid).link("root"), jail);
     assert_eq!(Proc(pid).link("cwd"), jail.join("sub"));
     Passed
@@ -392,7 +442,7 @@ fn chroot_then_working_directory() -> Outcome {
 /// handler, and ignores exactly the job-control signals.
 fn signals_reset() -> Outcome {
     let t = Test::new();
-    let pid = t.launch("start").start();
+    let pid = t.launch(Start).start();
     let p = Proc(pid);
     assert_eq!(p.sigmask("SigBlk"), 0);
     assert_eq!(
@@ -407,10 +457,14 @@ fn signals_reset() -> Outcome {
 
 fn signal_map_applied() -> Outcome {
     let t = Test::new();
-    let pid = t
-        .launch("start")
-        .opt("signals", "HUP:ignore,TSTP:default")
-        .start();
+    let map = Scenario {
+        signals: vec![
+            (Signal::HUP, Disposition::Ignore),
+            (Signal::TSTP, Disposition::Default),
+        ],
+        ..Scenario::default()
+    };
+    let pid = t.launch(map).start();
     let expected = (JOB_CONTROL & !(1 << 19)) | 1;
     let ignored = ignored_signals(pid);
     assert_eq!(ignored, expected, "{ignored:#x}");
@@ -419,53 +473,63 @@ fn signal_map_applied() -> Outcome {
 
 fn ignoring_sigkill_refused() -> Outcome {
     let fragments = ["invalid option", "signal 9 cannot be ignored"];
-    refused(&[("signals", "KILL:ignore")], &fragments)
+    let kill_ignored = Scenario {
+        signals: vec![(Signal::KILL, Disposition::Ignore)],
+        ..Scenario::default()
+    };
+    refused(kill_ignored, &fragments)
 }
 
 // ---------------------------------------------------------------------------------
 // 6. Core dumps
 
-/// The core limit of a daemon whose launcher had 1 MiB, with these extra options.
-fn core_limit(opts: &[(&str, &str)]) -> String {
+/// The core limit of a daemon of `scenario` whose launcher had 1 MiB.
+fn core_limit(scenario: Scenario) -> String {
     let t = Test::new();
-    let pid = with_opts(t.launch("start").opt("core_limit", "1048576"), opts).start();
+    let scenario = Scenario {
+        core_limit: Some(1048576),
+        ..scenario
+    };
+    let pid = t.launch(scenario).start();
     Proc(pid).limit("Max core file size")
 }
 
 fn core_dumps_disabled() -> Outcome {
-    assert_eq!(core_limit(&[]), "0 0");
+    assert_eq!(core_limit(Scenario::default()), "0 0");
     Passed
 }
 
 fn core_limit_kept_on_request() -> Outcome {
-    assert_eq!(core_limit(&[("keep_core", "1")]), "1048576 1048576");
+    let keep = Scenario {
+        keep_core: true,
+        ..Scenario::default()
+    };
+    assert_eq!(core_limit(keep), "1048576 1048576");
     Passed
 }
 
 // ---------------------------------------------------------------------------------
 // 7. Privileges
 
-/// The launcher's supplementary groups: root, adm, sudo (by gid).
-const ROOT_GROUPS: &str = "0,4,27";
-
-/// A group to switch to that is none of root's groups nor nobody's primary group.
-fn other_group() -> (String, u32) {
-    let (_, nobody_gid) = passwd_entry(NOBODY);
-    support::groups()
-        .into_iter()
-        .find(|(_, gid, _)| ![0, 4, 27, nobody_gid].contains(gid))
-        .map(|(name, gid, _)| (name, gid))
-        .expect("a group in /etc/group other than 0, 4, 27 and nobody's")
-}
-
 const SETID: &str = "changing users and groups needs CAP_SETUID and CAP_SETGID";
 
-/// Starts a daemon from a root launcher that has root's supplementary groups, with
-/// these extra options, and checks the daemon's uid, gid and groups.
-fn assert_identity(opts: &[(&str, &str)], uid: u32, gid: u32, groups: &[u32]) {
+/// A daemon that runs as `nobody`.
+fn nobody() -> Scenario {
+    Scenario {
+        user: Some(NOBODY.into()),
+        ..Scenario::default()
+    }
+}
+
+/// Starts the daemon of `scenario` from a root launcher that has root's supplementary
+/// groups (root, adm, sudo), and checks the daemon's uid, gid and groups.
+fn assert_identity(scenario: Scenario, uid: u32, gid: u32, groups: &[u32]) {
     let t = Test::new();
-    let launch = t.launch("start").opt("launcher_groups", ROOT_GROUPS);
-    let p = Proc(with_opts(launch, opts).start());
+    let scenario = Scenario {
+        launcher_groups: Some(ROOT_GROUPS.to_vec()),
+        ..scenario
+    };
+    let p = Proc(t.launch(scenario).start());
     assert_eq!(p.ids("Uid"), [uid; 4]);
     assert_eq!(p.ids("Gid"), [gid; 4]);
     assert_eq!(p.ids("Groups"), groups, "root's groups were 0, 4, 27");
@@ -474,7 +538,7 @@ fn assert_identity(opts: &[(&str, &str)], uid: u32, gid: u32, groups: &[u32]) {
 fn user_drops_root_groups() -> Outcome {
     require_root!(SETID);
     let (uid, gid) = passwd_entry(NOBODY);
-    assert_identity(&[("user", NOBODY)], uid, gid, &initgroups(NOBODY, gid));
+    assert_identity(nobody(), uid, gid, &initgroups(NOBODY, gid));
     Passed
 }
 
@@ -482,8 +546,11 @@ fn user_and_group() -> Outcome {
     require_root!(SETID);
     let (uid, _) = passwd_entry(NOBODY);
     let (group, gid) = other_group();
-    let opts = [("user", NOBODY), ("group", &group)];
-    assert_identity(&opts, uid, gid, &initgroups(NOBODY, gid));
+    let with_group = Scenario {
+        group: Some(group),
+        ..nobody()
+    };
+    assert_identity(with_group, uid, gid, &initgroups(NOBODY, gid));
     Passed
 }
 
@@ -491,16 +558,27 @@ fn user_and_group() -> Outcome {
 fn group_only_as_root() -> Outcome {
     require_root!(SETID);
     let (group, gid) = other_group();
-    assert_identity(&[("group", &group)], 0, gid, &[gid]);
+    let group_only = Scenario {
+        group: Some(group),
+        ..Scenario::default()
+    };
+    assert_identity(group_only, 0, gid, &[gid]);
     Passed
 }
 
 fn supplementary_groups_list() -> Outcome {
     require_root!(SETID);
     let (uid, gid) = passwd_entry(NOBODY);
-    let list = [("user", NOBODY), ("groups", "4321,1234")];
-    assert_identity(&list, uid, gid, &[1234, 4321]);
-    assert_identity(&[("user", NOBODY), ("groups", "empty")], uid, gid, &[]);
+    let list = Scenario {
+        groups: Some(vec![4321, 1234]),
+        ..nobody()
+    };
+    assert_identity(list, uid, gid, &[1234, 4321]);
+    let empty = Scenario {
+        groups: Some(vec![]),
+        ..nobody()
+    };
+    assert_identity(empty, uid, gid, &[]);
     Passed
 }
 
@@ -511,7 +589,7 @@ fn supplementary_groups_list() -> Outcome {
 /// `"<pid>\n"`, with mode 0644 despite the launcher's umask 077.
 fn pidfile_written_before_launcher_exits() -> Outcome {
     let t = Test::new();
-    let out = t.launch("start").pidfile().run();
+    let out = t.launch(Start).pidfile().run();
     // Read once, at once: systemd's Type=forking reads it at this moment.
     let content = fs::read_to_string(t.pidfile());
     out.assert_success();
@@ -533,7 +611,7 @@ fn pidfile_written_before_launcher_exits() -> Outcome {
 fn pidfile_longer_stale_content_replaced() -> Outcome {
     let t = Test::new();
     write_pidfile(&t, "12769999999\n", 0o644);
-    let pid = t.launch("start").pidfile().start();
+    let pid = t.launch(Start).pidfile().start();
     assert_eq!(fs::read_to_string(t.pidfile()).unwrap(), format!("{pid}\n"));
     Passed
 }
@@ -542,9 +620,9 @@ fn pidfile_longer_stale_content_replaced() -> Outcome {
 /// pidfile untouched, no second daemon.
 fn second_start_already_running() -> Outcome {
     let t = Test::new();
-    let pid = t.launch("start").pidfile().start();
+    let pid = t.launch(Start).pidfile().start();
     let before = file_state(&t.pidfile());
-    let out = t.launch("start").pidfile().run();
+    let out = t.launch(Start).pidfile().run();
     out.assert_failure(1, &[&format!("already running (pid {pid}")]);
     assert_eq!(file_state(&t.pidfile()), before);
     assert_eq!(t.live_processes(), [pid]);
@@ -554,14 +632,13 @@ fn second_start_already_running() -> Outcome {
 /// After the daemon is killed (its lock gone with it), a new start reuses the pidfile.
 fn stale_pidfile_reused() -> Outcome {
     let t = Test::new();
-    let old = t.launch("start").pidfile().start();
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe { libc::kill(old, libc::SIGKILL) };
+    let old = t.launch(Start).pidfile().start();
+    kill(old, libc::SIGKILL);
     wait_until("the killed daemon to die", || match Proc(old).alive() {
         true => Err("alive".to_owned()),
         false => Ok(()),
     });
-    let new = t.launch("start").pidfile().start();
+    let new = t.launch(Start).pidfile().start();
     assert_ne!(new, old);
     assert_eq!(pidfile_pid(&t.pidfile()), new);
     assert!(Proc(new).alive());
@@ -575,7 +652,11 @@ fn stale_pidfile_reused() -> Outcome {
 fn fail_missing_working_directory() -> Outcome {
     let t = Test::new();
     write_pidfile(&t, "4242\n", 0o644);
-    let launch = t.launch("start").pidfile().opt("workdir", "/nonexistent");
+    let missing = Scenario {
+        workdir: Some("/nonexistent".into()),
+        ..Scenario::default()
+    };
+    let launch = t.launch(missing).pidfile();
     assert_refused(
         &t,
         launch,
@@ -588,15 +669,19 @@ fn fail_missing_working_directory() -> Outcome {
 }
 
 fn fail_unknown_user() -> Outcome {
-    refused(&[("user", "nosuchuser")], &["unknown user nosuchuser"])
+    let unknown = Scenario {
+        user: Some("nosuchuser".into()),
+        ..Scenario::default()
+    };
+    refused(unknown, &["unknown user nosuchuser"])
 }
 
 fn fail_pidfile_directory_missing() -> Outcome {
-    let pidfile = "/nonexistent/app.pid";
-    refused(
-        &[("pidfile", pidfile)],
-        &["cannot open pidfile /nonexistent/app.pid"],
-    )
+    let missing = Scenario {
+        pidfile: Some("/nonexistent/app.pid".into()),
+        ..Scenario::default()
+    };
+    refused(missing, &["cannot open pidfile /nonexistent/app.pid"])
 }
 
 /// A launcher that may not create files in the pidfile's directory (read-only, mode
@@ -607,14 +692,15 @@ fn fail_pidfile_directory_unwritable() -> Outcome {
     let dir = t.path("ro");
     fs::create_dir(&dir).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
-    let pidfile = dir.join("app.pid").display().to_string();
-    let mut launch = t.launch("start").opt("pidfile", &pidfile);
-    if is_root() {
-        launch = launch.opt("launcher_uid", passwd_entry(NOBODY).0.to_string());
-    }
-    let opening = format!("cannot open pidfile {pidfile}");
-    assert_refused(&t, launch, &[&opening, "Permission denied"]);
-    assert!(!Path::new(&pidfile).exists());
+    let pidfile = dir.join("app.pid");
+    let unwritable = Scenario {
+        pidfile: Some(pidfile.clone()),
+        launcher_uid: is_root().then(|| passwd_entry(NOBODY).0),
+        ..Scenario::default()
+    };
+    let opening = format!("cannot open pidfile {}", pidfile.display());
+    assert_refused(&t, t.launch(unwritable), &[&opening, "Permission denied"]);
+    assert!(!pidfile.exists());
     Passed
 }
 
@@ -624,7 +710,7 @@ fn fail_pidfile_symlink() -> Outcome {
     let victim = t.path("victim");
     fs::write(&victim, "precious\n").unwrap();
     symlink(&victim, t.pidfile()).unwrap();
-    let launch = t.launch("start").pidfile();
+    let launch = t.launch(Start).pidfile();
     assert_refused(&t, launch, &["refusing pidfile", "symbolic link"]);
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
     Passed
@@ -636,7 +722,7 @@ fn fail_pidfile_fifo() -> Outcome {
     let path = std::ffi::CString::new(t.pidfile().display().to_string()).unwrap();
     // SAFETY: a valid C string.
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
-    let launch = t.launch("start").pidfile();
+    let launch = t.launch(Start).pidfile();
     assert_refused(&t, launch, &["refusing pidfile", "not a regular file"]);
     Passed
 }
@@ -644,26 +730,36 @@ fn fail_pidfile_fifo() -> Outcome {
 fn fail_pidfile_world_writable() -> Outcome {
     let t = Test::new();
     write_pidfile(&t, "4242\n", 0o666);
-    let launch = t.launch("start").pidfile();
+    let launch = t.launch(Start).pidfile();
     assert_refused(&t, launch, &["refusing pidfile", "is writable by others"]);
     Passed
 }
 
 fn fail_chroot_missing() -> Outcome {
     refused(
-        &[("chroot", "/nonexistent")],
+        Scenario {
+            chroot: Some("/nonexistent".into()),
+            ..Scenario::default()
+        },
         &["cannot change root to /nonexistent"],
     )
 }
 
 fn fail_nul_in_path() -> Outcome {
     let fragments = ["invalid option", "working directory contains a NUL byte"];
-    refused(&[("nul_workdir", "/tmp")], &fragments)
+    let nul = Scenario {
+        workdir: Some("/tmp\0x".into()),
+        ..Scenario::default()
+    };
+    refused(nul, &fragments)
 }
 
 fn fail_multithreaded() -> Outcome {
     refused(
-        &[("thread", "1")],
+        Scenario {
+            thread: true,
+            ..Scenario::default()
+        },
         &["refusing to fork a process with 2 threads"],
     )
 }
@@ -675,12 +771,13 @@ fn fail_multithreaded() -> Outcome {
 fn ready_waits_for_daemon() -> Outcome {
     let t = Test::new();
     let marker = t.path("marker");
-    let out = t
-        .launch("pending")
-        .pidfile()
-        .opt("delay_ms", "300")
-        .opt("marker", &marker)
-        .run();
+    let slow = Scenario {
+        call: StartPending,
+        delay: Some(Duration::from_millis(300)),
+        marker: Some(marker.clone()),
+        ..Scenario::default()
+    };
+    let out = t.launch(slow).pidfile().run();
     let marked = marker.exists();
     out.assert_success();
     assert!(marked, "the launcher exited before the daemon was ready");
@@ -692,13 +789,19 @@ fn ready_waits_for_daemon() -> Outcome {
     Passed
 }
 
-/// A start where the daemon ran but did not become ready: the launcher fails with
-/// `code` and `fragments`, the daemon is gone, and the stale pidfile is put back.
-fn assert_daemon_failed(then: &str, extra: &[(&str, &str)], code: i32, fragments: &[&str]) {
+/// A start where the daemon ran but did not become ready (it did `then`): the
+/// launcher fails with `code` and `fragments`, the daemon is gone, and the stale
+/// pidfile is put back.
+fn assert_daemon_failed(then: Then, extra: Scenario, code: i32, fragments: &[&str]) {
     let t = Test::new();
     write_pidfile(&t, "4242\n", 0o644);
     let before = file_state(&t.pidfile());
-    let launched = with_opts(t.launch("pending").pidfile().opt("then", then), extra).spawn();
+    let scenario = Scenario {
+        call: StartPending,
+        then,
+        ..extra
+    };
+    let launched = t.launch(scenario).pidfile().spawn();
     let daemon = launched.report().pid();
     launched.finish().assert_failure(code, fragments);
     assert_nothing_left(&t, &before);
@@ -706,18 +809,23 @@ fn assert_daemon_failed(then: &str, extra: &[(&str, &str)], code: i32, fragments
 }
 
 fn pending_fail_reports_code() -> Outcome {
-    assert_daemon_failed("fail:4", &[], 4, &["reported failure (code 4)"]);
+    let fragments = ["reported failure (code 4)"];
+    assert_daemon_failed(Then::Fail(4), Scenario::default(), 4, &fragments);
     Passed
 }
 
 fn pending_dropped_reports_death() -> Outcome {
-    assert_daemon_failed("drop", &[], 3, &["exited before reporting"]);
+    let fragments = ["exited before reporting"];
+    assert_daemon_failed(Then::Drop, Scenario::default(), 3, &fragments);
     Passed
 }
 
 fn readiness_timeout_kills_daemon() -> Outcome {
-    let timeout = [("timeout_ms", "300")];
-    assert_daemon_failed("hang", &timeout, 3, &["not ready within", "killed"]);
+    let timeout = Scenario {
+        timeout: Some(Duration::from_millis(300)),
+        ..Scenario::default()
+    };
+    assert_daemon_failed(Then::Hang, timeout, 3, &["not ready within", "killed"]);
     Passed
 }
 
@@ -728,7 +836,7 @@ fn readiness_timeout_kills_daemon() -> Outcome {
 /// prints the PID and exits 0).
 fn fork_returns_in_parent() -> Outcome {
     let t = Test::new();
-    let launched = t.launch("fork").pidfile().spawn();
+    let launched = t.launch(Fork).pidfile().spawn();
     let report = launched.report();
     let out = launched.finish();
     out.assert_success();
@@ -743,31 +851,44 @@ fn fork_returns_in_parent() -> Outcome {
 // 15. No allocation between fork and return
 
 /// With a full configuration (as root: a user change and a chroot too), nothing is
-/// allocated between the fork and the return in the daemon.
+/// allocated between the fork and the return in the daemon: neither in the
+/// intermediate process before it forks the daemon, nor in the daemon (see
+/// `support/allocs.rs`; no atfork handler is involved).
 fn no_allocation_after_fork() -> Outcome {
     let t = Test::new();
-    let mut launch = t
-        .launch("pending")
-        .pidfile()
-        .opt("stdout", format!("file:{}", t.path("out.log").display()))
-        .opt("umask", "027")
-        .opt("preserve", "7");
+    let full = Scenario {
+        call: StartPending,
+        stdout: Some(t.path("out.log")),
+        umask: Some(0o027),
+        preserve: Some(7),
+        user: is_root().then(|| NOBODY.into()),
+        ..Scenario::default()
+    };
+    let mut launch = t.launch(full).pidfile();
     if is_root() {
-        launch = launch.opt("user", NOBODY).chroot(&t.jail());
+        launch = launch.chroot(&t.jail());
     }
     let launched = launch.spawn();
+    let launcher = launched.pid();
     let report = launched.report();
     launched.finish().assert_success();
-    let (before, at_fork, after) = (
-        report.get("before"),
-        report.get("at_fork"),
-        report.get("after"),
-    );
-    // The counter must be live, and the fork hook must have run, or 0 proves nothing.
+    let (before, after) = (report.get("before"), report.get("after"));
+    // The counter must be live, counting forked processes, and the daemon one of them,
+    // or its 0 proves nothing.
     assert!(before > 0, "the allocation counter counted nothing");
-    assert_ne!(at_fork, usize::MAX, "the fork was not seen");
     assert_eq!(
-        after - at_fork,
+        report.get("launcher") as i32,
+        launcher,
+        "the launcher's PID"
+    );
+    assert_ne!(report.pid(), launcher, "the daemon was not forked");
+    assert_eq!(
+        report.get("probe"),
+        1,
+        "an allocation in the daemon was not counted"
+    );
+    assert_eq!(
+        report.get("forked"),
         0,
         "allocations between fork and return (whole call: {})",
         after - before
@@ -789,9 +910,18 @@ fn assert_foreground(t: &Test, launched: Launched<'_>) {
     assert_eq!(ignored_signals(pid), JOB_CONTROL);
 }
 
+/// A pending daemon with this `detach`.
+fn detach(detach: Detach) -> Scenario {
+    Scenario {
+        call: StartPending,
+        detach: Some(detach),
+        ..Scenario::default()
+    }
+}
+
 fn foreground_never() -> Outcome {
     let t = Test::new();
-    let launched = t.launch("pending").pidfile().opt("detach", "never").spawn();
+    let launched = t.launch(detach(Detach::Never)).pidfile().spawn();
     assert_foreground(&t, launched);
     Passed
 }
@@ -801,9 +931,8 @@ fn foreground_auto_with_socket_stdin() -> Outcome {
     let t = Test::new();
     let (ours, theirs) = UnixStream::pair().unwrap();
     let launched = t
-        .launch("pending")
+        .launch(detach(Detach::Auto))
         .pidfile()
-        .opt("detach", "auto")
         .stdin(std::os::fd::OwnedFd::from(theirs))
         .spawn();
     assert_foreground(&t, launched);
@@ -815,7 +944,7 @@ fn foreground_auto_with_socket_stdin() -> Outcome {
 /// `Detach::Auto` under a parent that is not init, stdin not a socket: detaches.
 fn auto_detaches_otherwise() -> Outcome {
     let t = Test::new();
-    let launched = t.launch("pending").pidfile().opt("detach", "auto").spawn();
+    let launched = t.launch(detach(Detach::Auto)).pidfile().spawn();
     let launcher = launched.pid();
     let pid = launched.report().pid();
     launched.finish().assert_success();
@@ -828,26 +957,19 @@ fn auto_detaches_otherwise() -> Outcome {
 // 17. Closing descriptors when close_range is denied
 
 /// The launcher's seccomp filter makes `close_range` fail with EPERM.
-fn deny_close_range_launch(t: &Test) -> Launch<'_> {
-    t.launch("start").pidfile().opt("deny_close_range", "1")
-}
-
-/// Returns early on architectures the seccomp filter does not know.
-macro_rules! require_x86_64 {
-    () => {
-        if !cfg!(target_arch = "x86_64") {
-            return Outcome::Skipped(
-                "needs x86_64 because the seccomp filter is written for it".into(),
-            );
-        }
-    };
+fn deny_close_range(nofile: Option<u64>) -> Scenario {
+    Scenario {
+        deny_close_range: true,
+        nofile,
+        ..Scenario::default()
+    }
 }
 
 /// The `/proc/self/fd` walk closes the leaked descriptors.
 fn close_range_denied_walks_proc() -> Outcome {
     require_x86_64!();
     let t = Test::new();
-    let pid = deny_close_range_launch(&t).start();
+    let pid = t.launch(deny_close_range(None)).pidfile().start();
     assert_pidfile_fds_only(&t, pid);
     Passed
 }
@@ -858,12 +980,43 @@ fn close_range_denied_without_proc() -> Outcome {
     require_root!("chroot needs CAP_SYS_CHROOT");
     require_x86_64!();
     let t = Test::new();
-    let pid = deny_close_range_launch(&t)
+    let pid = t
+        .launch(deny_close_range(Some(4096)))
+        .pidfile()
         .chroot(&t.jail())
-        .opt("nofile", "4096")
         .start();
     // With a chroot the directory stays open too, to find the pidfile again.
     let dir = t.dir.display().to_string();
     assert_descriptors(pid, [DEV_NULL; 3], &[&dir, &pidfile_fd(&t)]);
+    Passed
+}
+
+// ---------------------------------------------------------------------------------
+// 18. The scenario's encoding
+
+/// A helper told something its `Scenario` does not have, or a value of the wrong
+/// kind, refuses to run (exit 99, the reason on stderr) rather than ignore it.
+fn scenario_typos_are_refused() -> Outcome {
+    let t = Test::new();
+    for (text, reason) in [
+        ("pidfle=/tmp/x.pid\n", "unknown key \"pidfle\""),
+        ("umask=0o27\n", "invalid digit"),
+        ("keep_core=1\n", "provided string was not `true` or `false`"),
+        ("detach=sometimes\n", "no Detach \"sometimes\""),
+        ("signals=9:ignor\n", "no disposition \"ignor\""),
+        ("timeout=0.3\n", "not nine digits of nanoseconds"),
+        ("user=a\nuser=b\n", "user given twice"),
+        ("workdir=/tmp\\x\n", "bad escape"),
+        ("no equals sign\n", "not a key=value line"),
+    ] {
+        let mut cmd = t.command(std::env::current_exe().unwrap());
+        cmd.env(support::scenario::VAR, text);
+        let out = run_with_limit(cmd, DEADLINE);
+        assert_eq!(out.code, Some(99), "{text:?}: {out:#?}");
+        assert!(
+            out.stderr.starts_with("helper: DAEMONIC_SCENARIO: ") && out.stderr.contains(reason),
+            "{text:?}: {out:#?}"
+        );
+    }
     Passed
 }

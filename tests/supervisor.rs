@@ -4,7 +4,18 @@
 //! init script using the command's `--notify-socket`.
 //!
 //! `harness = false`: run with `DAEMONIC_SUPERVISED` set, this binary is the daemon
-//! (a helper that must be single-threaded to daemonize); otherwise it runs the tests.
+//! (a helper that must be single-threaded to daemonize); otherwise it runs the tests
+//! (`support/runner.rs`), as a child subreaper, as a supervisor would be.
+
+mod support {
+    pub mod cli;
+    pub mod files;
+    pub mod output;
+    pub mod proc;
+    pub mod runner;
+    pub mod test;
+    pub mod wait;
+}
 
 use std::fs;
 use std::io::Read;
@@ -13,77 +24,35 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use daemonic::{Daemon, Detach, Fork, NotificationFd};
+use support::files::pidfile_pid;
+use support::output::{run_with_limit, Output};
+use support::proc::Proc;
+use support::runner::{require_root, tests, Outcome, Outcome::Passed};
+use support::test::{Report, Test};
+use support::wait::{wait_until, DEADLINE};
 
 const HELPER: &str = "DAEMONIC_SUPERVISED";
 
-/// A test: `Err` with why it failed, or with `skipped: ...`.
-type Test = fn() -> Result<(), String>;
+const TESTS: &[(&str, support::runner::TestFn)] = tests![
+    systemd_path_socket_gets_ready_and_mainpid,
+    systemd_abstract_socket_in_the_foreground,
+    s6_notification_fd_gets_a_newline_then_eof,
+    socket_activation_fds_kept_others_closed,
+    pid_1_in_a_new_namespace_stays_in_the_foreground,
+    cli_notify_socket_ready_late,
+    cli_notify_socket_errno,
+    cli_notify_socket_never,
+];
 
-fn main() -> ExitCode {
+fn main() {
     if let Ok(mode) = std::env::var(HELPER) {
         helper(&mode);
     }
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: [(&str, Test); 8] = [
-        (
-            "systemd_path_socket_gets_ready_and_mainpid",
-            systemd_path_socket,
-        ),
-        (
-            "systemd_abstract_socket_in_the_foreground",
-            systemd_abstract_socket,
-        ),
-        (
-            "s6_notification_fd_gets_a_newline_then_eof",
-            s6_notification_fd,
-        ),
-        (
-            "socket_activation_fds_kept_others_closed",
-            socket_activation,
-        ),
-        (
-            "pid_1_in_a_new_namespace_stays_in_the_foreground",
-            pid_1_stays_in_foreground,
-        ),
-        ("cli_notify_socket_ready_late", cli_ready_late),
-        ("cli_notify_socket_errno", cli_errno),
-        ("cli_notify_socket_never", cli_never),
-    ];
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for (name, test) in tests {
-        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
-            continue;
-        }
-        match std::panic::catch_unwind(test) {
-            Ok(Ok(())) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Ok(Err(why)) if why.starts_with("skipped:") => {
-                println!("test {name} ... {why}");
-                skipped += 1;
-            }
-            Ok(Err(why)) => {
-                println!("test {name} ... FAILED: {why}");
-                failed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED (panicked)");
-                failed += 1;
-            }
-        }
-    }
-    let verdict = if failed == 0 { "ok" } else { "FAILED" };
-    println!("\ntest result: {verdict}. {passed} passed; {failed} failed; {skipped} ignored; 0 measured; 0 filtered out");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    support::runner::main(TESTS);
 }
 
 // ---------------------------------------------------------------------------------
@@ -150,7 +119,7 @@ fn helper(mode: &str) -> ! {
         })
         .collect();
     let report = format!(
-        "pid={pid}\nvars={}\nfds={}\n",
+        "pid={pid}\nvars={}\nfds={}\nend\n",
         vars.join(","),
         fds.join(",")
     );
@@ -169,112 +138,29 @@ fn helper(mode: &str) -> ! {
 // ---------------------------------------------------------------------------------
 // Helpers of the runner.
 
-/// A temporary directory and the daemons started in it, killed and removed on drop.
-struct Scene {
-    dir: PathBuf,
+/// The helper daemonizing as `mode` says, in the test's directory (its pidfile is
+/// `pid`, its report `report`).
+fn helper_cmd(t: &Test, mode: &str) -> Command {
+    let mut cmd = t.command(std::env::current_exe().unwrap());
+    cmd.env(HELPER, mode).env("DAEMONIC_DIR", &t.dir);
+    cmd
 }
 
-impl Scene {
-    fn new(name: &str) -> Scene {
-        let dir = std::env::temp_dir().join(format!("daemonic-sup-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Scene { dir }
-    }
-
-    fn helper(&self, mode: &str) -> Command {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.env(HELPER, mode)
-            .env("DAEMONIC_DIR", &self.dir)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    /// The report the daemon writes once it runs.
-    fn report(&self) -> Result<Report, String> {
-        let path = self.dir.join("report");
-        wait_for(|| path.exists(), "the daemon's report")?;
-        Ok(Report(fs::read_to_string(path).unwrap()))
-    }
-
-    fn pidfile(&self) -> Option<i32> {
-        fs::read_to_string(self.dir.join("pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-}
-
-impl Scene {
-    /// Kills a helper that stayed in the foreground (it is the daemon) and reaps it.
-    fn end(&self, mut child: std::process::Child) {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        // Kill the daemon this scene started, by the PID it wrote, if it still runs.
-        let pid = fs::read_to_string(self.dir.join("report"))
-            .ok()
-            .and_then(|r| Report(r).field("pid").parse::<i32>().ok());
-        if let Some(pid) = pid.filter(|p| *p > 1) {
-            // SAFETY: kill takes plain integers.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-struct Report(String);
-
-impl Report {
-    fn field(&self, name: &str) -> String {
-        let prefix = format!("{name}=");
-        self.0
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix.as_str()))
-            .unwrap_or("")
-            .to_string()
-    }
-}
-
-fn wait_for(mut ready: impl FnMut() -> bool, what: &str) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready() {
-        if Instant::now() > deadline {
-            return Err(format!("timed out waiting for {what}"));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Ok(())
-}
-
-fn ensure(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
-    if condition {
-        Ok(())
-    } else {
-        Err(why())
-    }
+/// The report the daemon writes once it runs (its PID is learned).
+fn report(t: &Test) -> Report {
+    t.wait_report(&t.path("report"))
 }
 
 /// Receives one datagram (5 s at most).
-fn receive(socket: &UnixDatagram) -> Result<String, String> {
+fn receive(socket: &UnixDatagram) -> String {
     socket
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let mut buf = [0u8; 512];
     let n = socket
         .recv(&mut buf)
-        .map_err(|e| format!("no datagram: {e}"))?;
-    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+        .unwrap_or_else(|e| panic!("no datagram: {e}"));
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 // ---------------------------------------------------------------------------------
@@ -282,64 +168,51 @@ fn is_root() -> bool {
 
 /// systemd with a path socket, detached daemon: `READY=1` and `MAINPID=` the daemon's
 /// PID (the one in the pidfile), only once the daemon runs; NOTIFY_SOCKET cleared.
-fn systemd_path_socket() -> Result<(), String> {
-    let scene = Scene::new("path");
-    let path = scene.dir.join("notify.sock");
+fn systemd_path_socket_gets_ready_and_mainpid() -> Outcome {
+    let t = Test::new();
+    let path = t.path("notify.sock");
     let socket = UnixDatagram::bind(&path).unwrap();
-    let status = scene
-        .helper("detached")
-        .env("NOTIFY_SOCKET", &path)
-        .status()
-        .unwrap();
-    ensure(status.success(), || format!("launcher: {status}"))?;
-    let message = receive(&socket)?;
-    let pid = scene.pidfile().ok_or("no pidfile")?;
-    ensure(message == format!("READY=1\nMAINPID={pid}\n"), || {
-        format!("received {message:?}, daemon {pid}")
-    })?;
-    let report = scene.report()?;
-    ensure(report.field("pid") == pid.to_string(), || {
-        format!("report {}", report.0)
-    })?;
-    ensure(report.field("vars").is_empty(), || {
-        format!("supervisor variables left: {}", report.field("vars"))
-    })
+    let mut cmd = helper_cmd(&t, "detached");
+    cmd.env("NOTIFY_SOCKET", &path);
+    run_with_limit(cmd, DEADLINE).code(0);
+    let message = receive(&socket);
+    let pid = pidfile_pid(&t.path("pid"));
+    assert_eq!(message, format!("READY=1\nMAINPID={pid}\n"), "daemon {pid}");
+    let report = report(&t);
+    assert_eq!(report.pid(), pid, "{report:?}");
+    assert_eq!(report.field("vars"), "", "supervisor variables left");
+    Passed
 }
 
 /// systemd with an abstract socket (`@name`), foreground: `READY=1` without
 /// `MAINPID` (the main process is the one systemd started).
-fn systemd_abstract_socket() -> Result<(), String> {
-    let scene = Scene::new("abstract");
+fn systemd_abstract_socket_in_the_foreground() -> Outcome {
+    let t = Test::new();
     let name = format!("daemonic-test-{}", std::process::id());
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let socket = UnixDatagram::bind_addr(&addr).unwrap();
-    let child = scene
-        .helper("foreground")
+    let child = helper_cmd(&t, "foreground")
         .env("NOTIFY_SOCKET", format!("@{name}"))
         .spawn()
         .unwrap();
-    let message = receive(&socket);
-    let report = scene.report();
-    let pid = child.id().to_string();
-    scene.end(child);
-    let message = message?;
-    ensure(message == "READY=1\n", || format!("received {message:?}"))?;
-    let report = report?;
-    ensure(report.field("pid") == pid, || {
-        format!("not in the foreground: {}", report.0)
-    })
+    let pid = child.id() as i32;
+    t.adopt(child);
+    assert_eq!(receive(&socket), "READY=1\n");
+    let report = report(&t);
+    assert_eq!(report.pid(), pid, "not in the foreground: {report:?}");
+    Passed
 }
 
 /// s6: the notification descriptor (from `S6_FD`) gets one newline, then is closed.
-fn s6_notification_fd() -> Result<(), String> {
-    let scene = Scene::new("s6");
+fn s6_notification_fd_gets_a_newline_then_eof() -> Outcome {
+    let t = Test::new();
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 returns.
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     // SAFETY: pipe2 just returned these two descriptors; we own them.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let raw = write.as_raw_fd();
-    let mut cmd = scene.helper("s6");
+    let mut cmd = helper_cmd(&t, "s6");
     cmd.env("S6_FD", "3");
     // SAFETY: dup2 is async-signal-safe; it gives the child the pipe as fd 3, as
     // s6-supervise gives its service the notification-fd.
@@ -352,36 +225,32 @@ fn s6_notification_fd() -> Result<(), String> {
             }
         })
     };
-    let child = cmd.spawn().unwrap();
+    t.adopt(cmd.spawn().unwrap());
     drop(write);
     let mut got = Vec::new();
     let mut file = fs::File::from(read);
     let reader = std::thread::spawn(move || file.read_to_end(&mut got).map(|_| got));
-    let finished = wait_for(
-        || reader.is_finished(),
-        "the notification pipe's end of file",
+    wait_until("the notification pipe's end of file", || {
+        reader.is_finished().then_some(()).ok_or_else(String::new)
+    });
+    let got = reader.join().unwrap().unwrap();
+    assert_eq!(got, b"\n");
+    let report = report(&t);
+    assert!(
+        !report.field("fds").contains("pipe:"),
+        "the notification pipe is still open: {report:?}"
     );
-    let report = scene.report();
-    scene.end(child);
-    finished?;
-    let got = reader.join().unwrap().map_err(|e| e.to_string())?;
-    ensure(got == b"\n", || format!("read {got:?}"))?;
-    let report = report?;
-    ensure(!report.field("fds").contains("pipe:"), || {
-        format!("the notification pipe is still open: {}", report.0)
-    })
+    Passed
 }
 
-/// Socket activation in the foreground, under a subreaper (as a supervisor would be):
-/// descriptors 3 and 4 (`LISTEN_FDS=2` for our PID) stay open, 5 is closed, and the
-/// `LISTEN_*` variables are gone from the environment.
-fn socket_activation() -> Result<(), String> {
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
-    let scene = Scene::new("activated");
+/// Socket activation in the foreground, under a subreaper (the runner, as a supervisor
+/// would be): descriptors 3 and 4 (`LISTEN_FDS=2` for our PID) stay open, 5 is
+/// closed, and the `LISTEN_*` variables are gone from the environment.
+fn socket_activation_fds_kept_others_closed() -> Outcome {
+    let t = Test::new();
     let null = fs::File::open("/dev/null").unwrap();
     let raw = null.as_raw_fd();
-    let mut cmd = scene.helper("activated");
+    let mut cmd = helper_cmd(&t, "activated");
     // SAFETY: fcntl, dup2 and close are async-signal-safe. The copy goes above 10
     // first: `raw` may itself be 3, 4 or 5, and dup2 onto itself would keep its
     // close-on-exec flag.
@@ -398,144 +267,121 @@ fn socket_activation() -> Result<(), String> {
         })
     };
     let child = cmd.spawn().unwrap();
-    let pid = child.id().to_string();
-    let report = scene.report();
-    scene.end(child);
-    let report = report?;
-    ensure(report.field("pid") == pid, || {
-        format!("not in the foreground: {}", report.0)
-    })?;
-    let fds: Vec<String> = report.field("fds").split(',').map(str::to_string).collect();
-    let has = |fd: &str| fds.iter().any(|f| f == fd);
-    ensure(has("3:/dev/null") && has("4:/dev/null"), || {
-        format!("activation fds closed: {fds:?}")
-    })?;
-    ensure(!has("5:/dev/null"), || format!("fd 5 leaked: {fds:?}"))?;
-    ensure(report.field("vars").is_empty(), || {
-        format!("variables left: {}", report.field("vars"))
-    })
+    let pid = child.id() as i32;
+    t.adopt(child);
+    let report = report(&t);
+    assert_eq!(report.pid(), pid, "not in the foreground: {report:?}");
+    let fds: Vec<&str> = report.field("fds").split(',').collect();
+    let has = |fd: &str| fds.contains(&fd);
+    assert!(
+        has("3:/dev/null") && has("4:/dev/null"),
+        "activation fds closed: {fds:?}"
+    );
+    assert!(!has("5:/dev/null"), "fd 5 leaked: {fds:?}");
+    assert_eq!(report.field("vars"), "", "variables left");
+    Passed
 }
 
 /// `Detach::Auto` as PID 1 of a new PID namespace (a container's entrypoint) stays in
 /// the foreground: detaching would end the namespace.
-fn pid_1_stays_in_foreground() -> Result<(), String> {
-    if !is_root() {
-        return Err("skipped: needs root because unshare --pid needs CAP_SYS_ADMIN".into());
+fn pid_1_in_a_new_namespace_stays_in_the_foreground() -> Outcome {
+    require_root!("unshare --pid needs CAP_SYS_ADMIN");
+    let unshare = Path::new("/usr/bin/unshare");
+    if !unshare.exists() {
+        return Outcome::Skipped("needs /usr/bin/unshare (util-linux)".into());
     }
-    if !Path::new("/usr/bin/unshare").exists() {
-        return Err("skipped: needs /usr/bin/unshare (util-linux)".into());
-    }
-    let scene = Scene::new("pid1");
-    let status = Command::new("/usr/bin/unshare")
+    let t = Test::new();
+    let status = t
+        .command(unshare)
         .args(["--pid", "--fork", "--kill-child"])
         .arg(std::env::current_exe().unwrap())
         .env(HELPER, "auto")
-        .env("DAEMONIC_DIR", &scene.dir)
-        .stdin(Stdio::null())
+        .env("DAEMONIC_DIR", &t.dir)
         .status()
         .unwrap();
-    ensure(status.success(), || format!("unshare: {status}"))?;
-    let report = scene.report()?;
-    ensure(report.field("pid") == "1", || {
-        format!("detached (or not PID 1): {}", report.0)
-    })
+    assert!(status.success(), "unshare: {status}");
+    // Its PID is 1 in its namespace: nothing to learn (it has exited anyway).
+    let text = fs::read_to_string(t.path("report")).unwrap();
+    assert!(text.ends_with("end\n"), "{text:?}");
+    assert!(
+        text.lines().any(|l| l == "pid=1"),
+        "detached (or not PID 1): {text:?}"
+    );
+    Passed
 }
 
 /// The command as the receiving end of sd_notify, with a program (a shell script with
-/// python3 for the datagram) that reports as `script` says.
-fn cli_notify(
-    name: &str,
-    script: &str,
-    timeout: &str,
-) -> Result<(Scene, std::process::Output, Duration), String> {
+/// python3 for the datagram) that reports as `script` says (`SEND` stands for the
+/// sending command; `$0` is the test's marker). The output, and where the pidfile is.
+fn cli_notify(t: &Test, script: &str, timeout: &str) -> Result<(Output, PathBuf), Outcome> {
     if Command::new("python3")
         .arg("-c")
         .arg("")
         .status()
         .map_or(true, |s| !s.success())
     {
-        return Err(
-            "skipped: needs python3 to send sd_notify datagrams from a shell program".into(),
-        );
+        return Err(Outcome::Skipped(
+            "needs python3 to send sd_notify datagrams from a shell program".into(),
+        ));
     }
-    let scene = Scene::new(name);
     let send = "python3 -c 'import os,socket,sys; a=os.environ[\"NOTIFY_SOCKET\"]; \
                 s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); \
                 s.sendto(sys.argv[1].encode(), \"\\0\"+a[1:] if a[0]==\"@\" else a)'";
-    let program = script.replace("SEND", send);
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_daemonic"))
-        .args([
-            "start",
-            "--notify-socket",
-            "--timeout",
-            timeout,
-            "--pidfile",
-        ])
-        .arg(scene.dir.join("pid"))
-        .args(["--", "/bin/sh", "-c", &program])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Ok((scene, output, started.elapsed()))
+    let program = t.script(&script.replace("SEND", send));
+    let pidfile = t.pidfile();
+    let options = ["--notify-socket", "--timeout", timeout];
+    Ok((t.start(&options, &pidfile, &program), pidfile))
 }
 
-/// Whether a process runs the given command line fragment.
-fn running(fragment: &str) -> bool {
-    fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        fs::read(e.path().join("cmdline"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(fragment))
-    })
+fn cli_notify_socket_ready_late() -> Outcome {
+    let t = Test::new();
+    let script = "sleep 0.3; SEND READY=1; exec sleep \"$0\"";
+    let (out, pidfile) = match cli_notify(&t, script, "5") {
+        Ok(run) => run,
+        Err(skipped) => return skipped,
+    };
+    out.code(0);
+    assert!(
+        out.elapsed >= Duration::from_millis(250),
+        "returned after {:?}, before READY=1",
+        out.elapsed
+    );
+    let pid = t.daemon_pid(&pidfile);
+    assert!(Proc(pid).alive(), "the program is not running");
+    Passed
 }
 
-fn cli_ready_late() -> Result<(), String> {
-    let marker = format!("sleep 1000.{}1", std::process::id());
-    let script = format!("sleep 0.3; SEND READY=1; exec {marker}");
-    let (scene, out, took) = cli_notify("ready", &script, "5")?;
-    ensure(out.status.success(), || {
-        format!("{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr))
-    })?;
-    ensure(took >= Duration::from_millis(250), || {
-        format!("returned after {took:?}, before READY=1")
-    })?;
-    let pid = scene.pidfile().ok_or("no pidfile")?;
-    ensure(Path::new(&format!("/proc/{pid}")).exists(), || {
-        "the program is not running".into()
-    })?;
-    // SAFETY: kill takes plain integers.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    Ok(())
+fn cli_notify_socket_errno() -> Outcome {
+    let fragments = ["reported failure", "os error 5"];
+    assert_notify_failure(
+        "SEND ERRNO=5; exec sleep \"$0\"",
+        "5",
+        &fragments,
+        Duration::ZERO,
+    )
 }
 
-fn cli_errno() -> Result<(), String> {
-    let marker = format!("sleep 1000.{}2", std::process::id());
-    let script = format!("SEND ERRNO=5; exec {marker}");
-    let (scene, out, _) = cli_notify("errno", &script, "5")?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure(out.status.code() == Some(3), || format!("{:?}", out.status))?;
-    ensure(
-        stderr.contains("reported failure") && stderr.contains("os error 5"),
-        || format!("stderr {stderr:?}"),
-    )?;
-    wait_for(|| !running(&marker), "the failed program to be gone")?;
-    ensure(scene.pidfile().is_none(), || {
-        "the pidfile was left behind".into()
-    })
+fn cli_notify_socket_never() -> Outcome {
+    let at_least = Duration::from_millis(350);
+    assert_notify_failure("exec sleep \"$0\"", "0.4", &["not ready within"], at_least)
 }
 
-fn cli_never() -> Result<(), String> {
-    let marker = format!("sleep 1000.{}3", std::process::id());
-    let (scene, out, took) = cli_notify("never", &format!("exec {marker}"), "0.4")?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure(out.status.code() == Some(3), || format!("{:?}", out.status))?;
-    ensure(stderr.contains("not ready within"), || {
-        format!("stderr {stderr:?}")
-    })?;
-    ensure(took >= Duration::from_millis(350), || {
-        format!("gave up after {took:?}")
-    })?;
-    wait_for(|| !running(&marker), "the silent program to be killed")?;
-    ensure(scene.pidfile().is_none(), || {
-        "the pidfile was left behind".into()
-    })
+/// A start that `script` makes fail: exit 3, `fragments` in the one error line, not
+/// before `at_least`; the program is gone and so is the pidfile.
+fn assert_notify_failure(
+    script: &str,
+    timeout: &str,
+    fragments: &[&str],
+    at_least: Duration,
+) -> Outcome {
+    let t = Test::new();
+    let (out, pidfile) = match cli_notify(&t, script, timeout) {
+        Ok(run) => run,
+        Err(skipped) => return skipped,
+    };
+    out.assert_failure(3, fragments);
+    assert!(out.elapsed >= at_least, "gave up after {:?}", out.elapsed);
+    t.assert_none_left(DEADLINE);
+    assert!(!pidfile.exists(), "the pidfile was left behind");
+    Passed
 }

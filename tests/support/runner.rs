@@ -1,7 +1,7 @@
 //! The runner of the `harness = false` test binaries: libtest runs tests on threads,
 //! and the library (rightly) refuses to fork a multithreaded process, so these
-//! binaries run their own tests and, with `DAEMONIC_SCENARIO` set, act as the helper
-//! processes that daemonize.
+//! binaries run their own tests, one at a time, and act as their own helper processes
+//! (their `main` first checks whether it is one).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -18,7 +18,7 @@ pub type TestFn = fn() -> Outcome;
 /// The tests, named after their functions.
 macro_rules! tests {
     ($($name:ident),* $(,)?) => {
-        &[$((stringify!($name), $name as support::runner::TestFn)),*]
+        &[$((stringify!($name), $name as $crate::support::runner::TestFn)),*]
     };
 }
 pub(crate) use tests;
@@ -26,19 +26,19 @@ pub(crate) use tests;
 /// Returns early from a test that cannot run without root.
 macro_rules! require_root {
     ($why:expr) => {
-        if !support::is_root() {
-            return support::runner::Outcome::Skipped(format!("needs root because {}", $why));
+        if !$crate::support::proc::is_root() {
+            return $crate::support::runner::Outcome::Skipped(format!(
+                "needs root because {}",
+                $why
+            ));
         }
     };
 }
 pub(crate) use require_root;
 
-/// The binary's `main`: a helper if `DAEMONIC_SCENARIO` says so, else the runner of
-/// `tests`, filtered by the first argument that is not a flag.
+/// Runs `tests`, filtered by the first argument that is not a flag, and exits 101 if
+/// one failed.
 pub fn main(tests: &[(&str, TestFn)]) {
-    if let Ok(scenario) = std::env::var("DAEMONIC_SCENARIO") {
-        super::scenario::run(&scenario);
-    }
     let (filter, list) = parse_args();
     let selected: Vec<_> = tests
         .iter()

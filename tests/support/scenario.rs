@@ -1,652 +1,258 @@
-//! The helper's side: one scenario in a fresh, single-threaded process. The runner
-//! chooses the start function in `DAEMONIC_SCENARIO` ("start", "pending" or "fork") and
-//! everything else in `DAEMONIC_OPT_*` variables. The helper first makes itself a
-//! "dirty" launcher (leaked descriptors, blocked and ignored signals, a strict umask),
-//! so the runner's checks of the daemon prove the library cleaned up.
-//!
-//! `tests/control.rs` adds four scenarios: "restart" (`Daemon::restart`, otherwise as
-//! "fork"), "ctl" (no daemon: one `status` or `stop` call, from a process of its own
-//! process group, its outcome printed as `key=value` lines), "hold_pidfile"
-//! (`Pidfile::open`, then hold the lock without writing, as a starter between its lock
-//! and its write) and "churn_pidfile" (`Pidfile::open` and release, in a loop).
+//! What a helper process does, as one typed value: the runner fills a [`Scenario`],
+//! [`Scenario::encode`] makes it the value of `DAEMONIC_SCENARIO`, and the helper gets
+//! it back with [`Scenario::decode`], which refuses an unknown key, a key given twice
+//! and a bad value. The encoding is `key=value` lines, one for each field that is not
+//! its default; in values `\` escapes a backslash, a newline (`\n`) and a NUL (`\0`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::Write;
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use daemonic::{
-    parse_signal, Daemon, Detach, Disposition, Fork, Groups, Pending, Pidfile, Running, Schedule,
-    Signal, Status, Stdio, Stopped,
-};
+use daemonic::{Detach, Disposition, Signal};
 
-/// Counts every allocation, in the runner and in helpers alike.
-struct Counting;
+mod text;
+use text::Field;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-/// The count right before the library call.
-static BEFORE: AtomicUsize = AtomicUsize::new(0);
-/// The count at the first `fork` (set by a `pthread_atfork` handler in the launcher,
-/// so the daemon inherits it): `after - AT_FORK` is exactly what was allocated
-/// between the fork and the library's return.
-static AT_FORK: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// The variable that carries the scenario; a process with it set is a helper.
+pub const VAR: &str = "DAEMONIC_SCENARIO";
 
-// SAFETY: every call is forwarded to the system allocator unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, SeqCst);
-        System.alloc(layout)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, SeqCst);
-        System.realloc(ptr, layout, size)
-    }
+/// Which library call the helper makes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Call {
+    /// `Daemon::start`: the daemon is reported ready at once.
+    #[default]
+    Start,
+    /// `Daemon::start_pending`; the daemon then does what [`Then`] says.
+    StartPending,
+    /// `Daemon::fork`: the original process prints the daemon's PID and exits 0.
+    Fork,
+    /// `Daemon::restart` with the `schedule`, otherwise as `Fork`.
+    Restart,
+    /// No daemon: one `daemonic::stop` on the `pidfile` with the `schedule`, from a
+    /// process that is its own process group (see `controller.rs`).
+    Stop,
+    /// `Pidfile::open` on the `pidfile`, then hold the lock without writing.
+    HoldPidfile,
+    /// `Pidfile::open`, then drop it, in a loop (see `controller.rs`).
+    ChurnPidfile,
 }
 
-#[global_allocator]
-static COUNTING: Counting = Counting;
-
-extern "C" fn record_fork() {
-    // Only the first fork: the intermediate process's fork must not move it.
-    let _ = AT_FORK.compare_exchange(usize::MAX, ALLOCS.load(SeqCst), SeqCst, SeqCst);
+/// What a pending daemon does once it has written its report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Then {
+    /// `Pending::ready` (after `hold`, `delay` and `marker`), then sleep until killed.
+    #[default]
+    Ready,
+    /// Drop the `Pending` and exit 0.
+    Drop,
+    /// Keep the `Pending`, never report, sleep.
+    Hang,
+    /// `Pending::fail` with this code.
+    Fail(u8),
 }
 
-/// A scenario option, from `DAEMONIC_OPT_<KEY>`.
-fn opt(key: &str) -> Option<String> {
-    std::env::var(format!("DAEMONIC_OPT_{}", key.to_uppercase())).ok()
+/// Everything a helper is told. `Default` is a plain `Daemon::start` from a dirty
+/// launcher (see `helper.rs`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scenario {
+    pub call: Call,
+    /// Where the daemon writes its report, as the daemon sees it (inside a chroot).
+    pub report: Option<PathBuf>,
+
+    // The `Daemon`'s options, each passed to its builder method.
+    pub pidfile: Option<PathBuf>,
+    /// May hold a NUL, to see the option refused.
+    pub workdir: Option<PathBuf>,
+    pub chroot: Option<PathBuf>,
+    pub umask: Option<u32>,
+    pub output_mode: Option<u32>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// `Groups::List`, or `Groups::Empty` for an empty list.
+    pub groups: Option<Vec<u32>>,
+    /// `prevent_core(false)`.
+    pub keep_core: bool,
+    pub preserve: Option<i32>,
+    /// `Stdio::file` for each standard stream.
+    pub stdin: Option<PathBuf>,
+    pub stdout: Option<PathBuf>,
+    pub stderr: Option<PathBuf>,
+    /// `signal(signal, disposition)`, in this order.
+    pub signals: Vec<(Signal, Disposition)>,
+    pub detach: Option<Detach>,
+    pub timeout: Option<Duration>,
+    pub ok_if_running: bool,
+    /// For `Restart` and `Stop`: start-stop-daemon's syntax (`Schedule::parse`).
+    pub schedule: Option<String>,
+
+    // The launcher, before the call.
+    /// Its umask (default 077).
+    pub launcher_umask: Option<u32>,
+    /// Its supplementary groups.
+    pub launcher_groups: Option<Vec<u32>>,
+    /// Become this uid and gid, with no supplementary groups.
+    pub launcher_uid: Option<u32>,
+    /// `RLIMIT_CORE`, soft and hard.
+    pub core_limit: Option<u64>,
+    /// The soft `RLIMIT_NOFILE` (the hard one stays).
+    pub nofile: Option<u64>,
+    /// Close descriptors 0, 1 and 2.
+    pub close_stdio: bool,
+    /// A seccomp filter makes `close_range` fail with EPERM.
+    pub deny_close_range: bool,
+    /// A second thread, parked.
+    pub thread: bool,
+    /// A start barrier: wait at this FIFO (see `helper.rs`).
+    pub go_fifo: Option<PathBuf>,
+
+    // The daemon.
+    pub then: Then,
+    /// Before `ready`: wait until this file exists.
+    pub hold: Option<PathBuf>,
+    /// Before `ready`: sleep this long.
+    pub delay: Option<Duration>,
+    /// Before `ready` (for `HoldPidfile`: once locked), create this file.
+    pub marker: Option<PathBuf>,
+    /// After `ready`: write to stdout and stderr through Rust's own handles.
+    pub write_stdio: bool,
+    /// Block SIGTERM at once, wait for it at the end, then drop `Running` (which
+    /// removes the pidfile) and exit, as a daemon that handles SIGTERM does.
+    pub term_releases: bool,
+
+    // `Stop`.
+    /// Write this process's own PID into the pidfile first.
+    pub write_own_pid: bool,
+    /// A seccomp filter makes `pidfd_open` and `pidfd_send_signal` fail with ENOSYS.
+    pub deny_pidfd: bool,
+
+    // `ChurnPidfile`.
+    /// Stop once this file exists.
+    pub until: Option<PathBuf>,
+    /// Stop after this many attempts.
+    pub rounds: Option<u64>,
+    /// Go on while another process holds the lock, and count other errors.
+    pub contend: bool,
 }
 
-/// A helper-side problem (not the library's): exit 99 so the runner's assertion on
-/// the exit code shows the message.
-fn die(what: &str) -> ! {
-    eprintln!("helper: {what}");
-    std::process::exit(99)
-}
-
-fn check(ok: bool, what: &str) {
-    if !ok {
-        die(&format!("{what}: {}", std::io::Error::last_os_error()));
-    }
-}
-
-/// Runs the scenario; never returns.
-pub fn run(scenario: &str) -> ! {
-    match scenario {
-        "ctl" => ctl(),
-        "hold_pidfile" => hold_pidfile(),
-        "churn_pidfile" => churn_pidfile(),
-        _ => {}
-    }
-    // SAFETY: registers a plain function; no other thread exists yet.
-    check(
-        unsafe { libc::pthread_atfork(Some(record_fork), None, None) } == 0,
-        "pthread_atfork",
-    );
-    make_dirty();
-    prepare_launcher();
-    let daemon = configure();
-    if let Some(fifo) = opt("go_fifo") {
-        wait_for_go(&fifo);
-    }
-    // Rust's stdout allocates its buffer on first use; the library flushes it before
-    // forking. Touch it now so that allocation is not counted in the library call.
-    let _ = std::io::stdout().flush();
-    BEFORE.store(ALLOCS.load(SeqCst), SeqCst);
-    let started = match scenario {
-        "start" => Started::Running(daemon.start()),
-        "pending" => Started::Pending(daemon.start_pending()),
-        "fork" => from_fork(daemon.fork()),
-        "restart" => {
-            let text = opt("schedule").unwrap_or_else(|| die("no schedule"));
-            let schedule = Schedule::parse(&text, Signal::TERM)
-                .unwrap_or_else(|e| die(&format!("schedule {text}: {e}")));
-            from_fork(daemon.restart(&schedule))
-        }
-        other => die(&format!("unknown scenario {other}")),
-    };
-    // First thing in the daemon, before anything can allocate.
-    let after = ALLOCS.load(SeqCst);
-    in_daemon(started, after)
-}
-
-enum Started<'a> {
-    Pending(Pending<'a>),
-    Running(Running<'a>),
-}
-
-/// For the calls that return in both processes: the original process prints the
-/// daemon's PID and exits 0 (or prints the error and exits with its code); the
-/// daemon carries on.
-fn from_fork(forked: Result<Fork<'_>, daemonic::Error>) -> Started<'_> {
-    match forked {
-        Ok(Fork::Daemon(pending)) => Started::Pending(pending),
-        Ok(Fork::Parent(pid)) => {
-            println!("{}", pid.as_raw_nonzero());
-            std::process::exit(0)
-        }
-        Err(e) => {
-            eprintln!("daemonic: {e}");
-            std::process::exit(e.exit_code())
-        }
-    }
-}
-
-/// Leaks descriptors 7 (/dev/zero) and 250 (a copy of stdout: the runner's pipe, the
-/// `$(cmd)` pitfall), blocks SIGUSR1, ignores SIGUSR2, SIGHUP and the libc-reserved
-/// signal 32 (Rust already ignores SIGPIPE) and sets the umask to 077 (or
-/// `launcher_umask`).
-fn make_dirty() {
-    let umask = opt("launcher_umask").map_or(0o077, |m| octal(&m));
-    // SAFETY: plain system calls on descriptors and signal state we own; every
-    // pointer is to a live local.
-    unsafe {
-        let zero = libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY);
-        check(zero >= 0 && libc::dup2(zero, 7) == 7, "leak fd 7");
-        if zero != 7 {
-            libc::close(zero);
-        }
-        // dup2 never sets close-on-exec: both leak into any child.
-        check(libc::dup2(1, 250) == 250, "leak fd 250");
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGUSR1);
-        check(
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0,
-            "block SIGUSR1",
-        );
-        libc::signal(libc::SIGUSR2, libc::SIG_IGN);
-        libc::signal(libc::SIGHUP, libc::SIG_IGN);
-        // Signal 32 is one glibc reserves and its sigaction refuses; the raw syscall
-        // (kernel struct: handler, flags, restorer, mask) can still ignore it.
-        let ignore = [libc::SIG_IGN as u64, 0, 0, 0];
-        let set = libc::syscall(
-            libc::SYS_rt_sigaction,
-            32,
-            ignore.as_ptr(),
-            std::ptr::null_mut::<u64>(),
-            8,
-        );
-        check(set == 0, "ignore signal 32");
-        libc::umask(umask as libc::mode_t);
-    }
-}
-
-/// The launcher's identity and limits, and the traps some scenarios set.
-fn prepare_launcher() {
-    // SAFETY: plain system calls; every pointer is to a live local.
-    unsafe {
-        if let Some(list) = opt("launcher_groups") {
-            let gids: Vec<libc::gid_t> = list.split(',').map(|g| g.parse().unwrap()).collect();
-            check(libc::setgroups(gids.len(), gids.as_ptr()) == 0, "setgroups");
-        }
-        let rlimit = |soft: String, hard: Option<libc::rlim_t>| {
-            let soft = soft.parse().unwrap();
-            libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: hard.unwrap_or(soft),
-            }
-        };
-        if let Some(limit) = opt("core_limit") {
-            let core = rlimit(limit, None);
-            check(libc::setrlimit(libc::RLIMIT_CORE, &core) == 0, "core limit");
-        }
-        if let Some(soft) = opt("nofile") {
-            let mut old: libc::rlimit = std::mem::zeroed();
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut old);
-            let nofile = rlimit(soft, Some(old.rlim_max));
-            check(libc::setrlimit(libc::RLIMIT_NOFILE, &nofile) == 0, "nofile");
-        }
-        if let Some(uid) = opt("launcher_uid") {
-            let id = uid.parse().unwrap();
-            check(libc::setgroups(0, std::ptr::null()) == 0, "drop groups");
-            check(libc::setgid(id) == 0, "setgid");
-            check(libc::setuid(id) == 0, "setuid");
-        }
-        if opt("close_stdio").is_some() {
-            for fd in 0..3 {
-                libc::close(fd);
-            }
+impl From<Call> for Scenario {
+    fn from(call: Call) -> Scenario {
+        Scenario {
+            call,
+            ..Scenario::default()
         }
     }
-    if opt("deny_close_range").is_some() {
-        deny_close_range();
-    }
-    if opt("thread").is_some() {
-        // A second thread, parked for good on a channel nobody sends to.
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        std::thread::spawn(move || rx.recv());
-        std::mem::forget(tx);
-    }
 }
 
-/// A seccomp filter under which `close_range` fails with EPERM, as under some
-/// container profiles, so the library must fall back to its other ways of closing.
-#[cfg(target_arch = "x86_64")]
-fn deny_close_range() {
-    deny_syscalls(&[libc::SYS_close_range], libc::EPERM);
-    // The filter must bite, or the test would prove nothing.
-    // SAFETY: close_range on a range where nothing is open.
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, 100_000u32, 100_000u32, 0u32) };
-    if ret != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
-        die("close_range still works under the seccomp filter");
+impl Scenario {
+    /// Each field with its key: the one list both `encode` and `decode` go by.
+    fn fields(&mut self) -> Vec<(&'static str, &mut dyn Field)> {
+        vec![
+            ("call", &mut self.call),
+            ("report", &mut self.report),
+            ("pidfile", &mut self.pidfile),
+            ("workdir", &mut self.workdir),
+            ("chroot", &mut self.chroot),
+            ("umask", &mut self.umask),
+            ("output_mode", &mut self.output_mode),
+            ("user", &mut self.user),
+            ("group", &mut self.group),
+            ("groups", &mut self.groups),
+            ("keep_core", &mut self.keep_core),
+            ("preserve", &mut self.preserve),
+            ("stdin", &mut self.stdin),
+            ("stdout", &mut self.stdout),
+            ("stderr", &mut self.stderr),
+            ("signals", &mut self.signals),
+            ("detach", &mut self.detach),
+            ("timeout", &mut self.timeout),
+            ("ok_if_running", &mut self.ok_if_running),
+            ("schedule", &mut self.schedule),
+            ("launcher_umask", &mut self.launcher_umask),
+            ("launcher_groups", &mut self.launcher_groups),
+            ("launcher_uid", &mut self.launcher_uid),
+            ("core_limit", &mut self.core_limit),
+            ("nofile", &mut self.nofile),
+            ("close_stdio", &mut self.close_stdio),
+            ("deny_close_range", &mut self.deny_close_range),
+            ("thread", &mut self.thread),
+            ("go_fifo", &mut self.go_fifo),
+            ("then", &mut self.then),
+            ("hold", &mut self.hold),
+            ("delay", &mut self.delay),
+            ("marker", &mut self.marker),
+            ("write_stdio", &mut self.write_stdio),
+            ("term_releases", &mut self.term_releases),
+            ("write_own_pid", &mut self.write_own_pid),
+            ("deny_pidfd", &mut self.deny_pidfd),
+            ("until", &mut self.until),
+            ("rounds", &mut self.rounds),
+            ("contend", &mut self.contend),
+        ]
     }
-}
 
-#[cfg(not(target_arch = "x86_64"))]
-fn deny_close_range() {
-    die("the seccomp filter is written for x86_64")
-}
-
-/// How each option changes the `Daemon`.
-type Setter = fn(Daemon<'static>, String) -> Daemon<'static>;
-
-const SETTERS: &[(&str, Setter)] = &[
-    ("pidfile", |d, v| d.pidfile(v)),
-    ("workdir", |d, v| d.working_directory(v)),
-    ("nul_workdir", |d, v| d.working_directory(format!("{v}\0x"))),
-    ("chroot", |d, v| d.chroot_directory(v)),
-    ("umask", |d, v| d.umask(octal(&v))),
-    ("output_mode", |d, v| d.output_mode(octal(&v))),
-    ("user", |d, v| d.user(&*v.leak())),
-    ("group", |d, v| d.group(&*v.leak())),
-    ("groups", |d, v| d.supplementary_groups(groups(v))),
-    ("keep_core", |d, _| d.prevent_core(false)),
-    ("preserve", |d, v| d.preserve_fd(v.parse().unwrap())),
-    ("stdin", |d, v| d.stdin(file(&v))),
-    ("stdout", |d, v| d.stdout(file(&v))),
-    ("stderr", |d, v| d.stderr(file(&v))),
-    ("signals", signals),
-    ("detach", |d, v| d.detach(detach(&v))),
-    ("timeout_ms", |d, v| {
-        d.timeout(Duration::from_millis(v.parse().unwrap()))
-    }),
-    ("ok_if_running", |d, _| d.ok_if_running(true)),
-];
-
-/// The `Daemon` the options describe.
-fn configure() -> Daemon<'static> {
-    SETTERS
-        .iter()
-        .fold(Daemon::new(), |d, (key, set)| match opt(key) {
-            Some(value) => set(d, value),
-            None => d,
-        })
-}
-
-fn octal(value: &str) -> u32 {
-    u32::from_str_radix(value, 8).unwrap()
-}
-
-/// `empty`, or a comma-separated list of gids.
-fn groups(spec: String) -> Groups<'static> {
-    if spec == "empty" {
-        return Groups::Empty;
-    }
-    let gids: Vec<u32> = spec.split(',').map(|g| g.parse().unwrap()).collect();
-    Groups::List(gids.leak())
-}
-
-/// `file:<path>`.
-fn file(spec: &str) -> Stdio<'static> {
-    match spec.strip_prefix("file:") {
-        Some(path) => Stdio::file(path.to_owned()),
-        None => die(&format!("bad stream {spec}")),
-    }
-}
-
-/// `NAME:ignore` or `NAME:default`, comma-separated (any name `parse_signal` takes).
-fn signals(d: Daemon<'static>, spec: String) -> Daemon<'static> {
-    spec.split(',').fold(d, |d, entry| {
-        let (name, disposition) = entry.split_once(':').unwrap();
-        let signal = parse_signal(name).unwrap_or_else(|| die(&format!("unknown signal {name}")));
-        let disposition = match disposition {
-            "ignore" => Disposition::Ignore,
-            _ => Disposition::Default,
-        };
-        d.signal(signal, disposition)
-    })
-}
-
-fn detach(spec: &str) -> Detach {
-    match spec {
-        "never" => Detach::Never,
-        "auto" => Detach::Auto,
-        _ => Detach::Always,
-    }
-}
-
-/// The daemon: writes its report, then does what `then` says (default: report ready
-/// and sleep until killed).
-fn in_daemon(started: Started<'_>, after: usize) -> ! {
-    // `term_releases`: SIGTERM is blocked before anything lets the runner see the
-    // daemon, and awaited at the end; then `Running` is dropped (the pidfile is removed
-    // while still locked) and the daemon exits, as a daemon that handles SIGTERM does.
-    // Use it with the "pending" scenario ("start" reports ready before this runs).
-    let graceful = opt("term_releases").is_some();
-    if graceful {
-        term_blocked();
-    }
-    let report = format!(
-        "pid={}\nbefore={}\nat_fork={}\nafter={after}\nend\n",
-        std::process::id(),
-        BEFORE.load(SeqCst),
-        AT_FORK.load(SeqCst),
-    );
-    // The runner created the file, writable by anyone, for daemons that dropped root.
-    let path = opt("report").unwrap_or_else(|| die("no report path"));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(report.as_bytes()));
-    if let Err(e) = written {
-        die(&format!("cannot write report {path}: {e}"));
-    }
-    let running = match started {
-        Started::Running(running) => running,
-        Started::Pending(pending) => match opt("then").as_deref().unwrap_or("ready") {
-            "ready" => {
-                before_ready();
-                pending
-                    .ready()
-                    .unwrap_or_else(|e| die(&format!("cannot notify the supervisor: {e}")))
-            }
-            "drop" => {
-                drop(pending);
-                std::process::exit(0)
-            }
-            "hang" => {
-                let _pending = pending;
-                sleep_forever()
-            }
-            other => {
-                let code = other.strip_prefix("fail:").and_then(|c| c.parse().ok());
-                pending.fail(code.unwrap_or_else(|| die(&format!("bad then {other}"))));
-                std::process::exit(0)
-            }
-        },
-    };
-    if opt("write_stdio").is_some() {
-        // Through Rust's own handles, as a daemon would log.
-        let _ = std::io::stdout().write_all(b"out1\n");
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().write_all(b"err1\n");
-        let _ = std::io::stdout().write_all(b"out2\n");
-        let _ = std::io::stdout().flush();
-    }
-    if graceful {
-        wait_for_term();
-        drop(running);
-        std::process::exit(0)
-    }
-    let _running = running;
-    sleep_forever()
-}
-
-/// The set holding only SIGTERM, now blocked.
-fn term_blocked() -> libc::sigset_t {
-    // SAFETY: plain calls on a local signal set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        check(
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) == 0,
-            "block SIGTERM",
-        );
-        set
-    }
-}
-
-fn wait_for_term() {
-    let set = term_blocked();
-    let mut signal = 0;
-    // SAFETY: `set` and `signal` are live locals.
-    while unsafe { libc::sigwait(&set, &mut signal) } != 0 || signal != libc::SIGTERM {}
-}
-
-/// `go_fifo`: a start barrier. Leave `<fifo>.waiting.<pid>` for the runner to count,
-/// then block in the FIFO's open until the runner opens it for writing, which
-/// releases every waiting helper at once.
-fn wait_for_go(fifo: &str) {
-    let marker = format!("{fifo}.waiting.{}", std::process::id());
-    if let Err(e) = std::fs::write(&marker, "") {
-        die(&format!("{marker}: {e}"));
-    }
-    if let Err(e) = std::fs::File::open(fifo) {
-        die(&format!("{fifo}: {e}"));
-    }
-}
-
-/// The "ctl" scenario: one `status` (`verb=status`) or `stop` (`verb=stop`, with
-/// `schedule`) on `pidfile`, from a process that is its own process group, so that a
-/// signal wrongly sent to "process group 0" or to the caller kills only this helper
-/// (the runner sees a death by signal). Options: `write_own_pid` writes this process's
-/// PID into the pidfile first; `deny_pidfd` makes `pidfd_open` and
-/// `pidfd_send_signal` fail with ENOSYS (a seccomp filter), as on kernels before 5.3.
-/// Prints `outcome=`, `code=`, `pid=`, `kind=`, `error=` and `ms=` lines, then `end`.
-fn ctl() -> ! {
-    // SAFETY: setpgid on ourselves.
-    check(unsafe { libc::setpgid(0, 0) } == 0, "setpgid");
-    let path = opt("pidfile").unwrap_or_else(|| die("no pidfile"));
-    if opt("deny_pidfd").is_some() {
-        deny_pidfd();
-    }
-    if opt("write_own_pid").is_some() {
-        if let Err(e) = std::fs::write(&path, format!("{}\n", std::process::id())) {
-            die(&format!("{path}: {e}"));
-        }
-    }
-    let raw = |pid: Option<daemonic::Pid>| pid.map_or(0, |p| p.as_raw_nonzero().get());
-    let start = std::time::Instant::now();
-    let lines = match opt("verb").as_deref() {
-        Some("status") => {
-            let status = daemonic::status(&*path);
-            let (outcome, pid) = match &status {
-                Status::Running { pid } => ("running", raw(*pid)),
-                Status::Stale { pid } => ("stale", raw(*pid)),
-                Status::NotRunning => ("not_running", 0),
-                Status::Unknown(e) => {
-                    println!("kind={:?}\nerror={e}", e.kind());
-                    ("unknown", 0)
+    /// The value of [`VAR`]: a `key=value` line for each field that is not its default.
+    pub fn encode(&self) -> OsString {
+        let mut out = Vec::new();
+        for (key, field) in self.clone().fields() {
+            if let Some(value) = field.put() {
+                out.extend_from_slice(key.as_bytes());
+                out.push(b'=');
+                for &b in &value {
+                    match b {
+                        b'\\' => out.extend_from_slice(b"\\\\"),
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        0 => out.extend_from_slice(b"\\0"),
+                        b => out.push(b),
+                    }
                 }
+                out.push(b'\n');
+            }
+        }
+        OsString::from_vec(out)
+    }
+
+    /// The scenario `encode` gave `text`; an error for anything `encode` does not write.
+    pub fn decode(text: &[u8]) -> Result<Scenario, String> {
+        let mut scenario = Scenario::default();
+        let mut seen: Vec<String> = Vec::new();
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let shown = String::from_utf8_lossy(line);
+            let eq = line.iter().position(|&b| b == b'=');
+            let (key, escaped) = match eq.map(|i| line.split_at(i)) {
+                Some((key, rest)) => (String::from_utf8_lossy(key).into_owned(), &rest[1..]),
+                None => return Err(format!("not a key=value line: {shown:?}")),
             };
-            format!("outcome={outcome}\npid={pid}\ncode={}", status.exit_code())
-        }
-        Some("stop") => {
-            let text = opt("schedule").unwrap_or_else(|| die("no schedule"));
-            let schedule = Schedule::parse(&text, Signal::TERM)
-                .unwrap_or_else(|e| die(&format!("schedule {text}: {e}")));
-            match daemonic::stop(&*path, &schedule) {
-                Ok(stopped) => {
-                    let (outcome, pid) = match stopped {
-                        Stopped::Exited { pid } => ("exited", raw(Some(pid))),
-                        Stopped::Signalled { pid } => ("signalled", raw(Some(pid))),
-                        Stopped::NotRunning => ("not_running", 0),
-                        Stopped::StillRunning { pid } => ("still_running", raw(Some(pid))),
-                    };
-                    format!("outcome={outcome}\npid={pid}\ncode={}", stopped.exit_code())
-                }
-                Err(e) => format!("outcome=error\nkind={:?}\nerror={e}", e.kind()),
+            if seen.contains(&key) {
+                return Err(format!("{key} given twice"));
             }
+            let value = unescape(escaped).map_err(|e| format!("{shown:?}: {e}"))?;
+            let mut fields = scenario.fields();
+            let (_, field) = fields
+                .iter_mut()
+                .find(|(k, _)| *k == key)
+                .ok_or_else(|| format!("unknown key {key:?}"))?;
+            field.take(&value).map_err(|e| format!("{shown:?}: {e}"))?;
+            seen.push(key);
         }
-        other => die(&format!("bad verb {other:?}")),
-    };
-    println!("{lines}\nms={}\nend", start.elapsed().as_millis());
-    std::process::exit(0)
+        Ok(scenario)
+    }
 }
 
-/// The "hold_pidfile" scenario: `Pidfile::open` on `pidfile` (which locks it and, as
-/// its documentation shows, is then to be written), then hold the lock without writing,
-/// leaving `marker` once locked.
-fn hold_pidfile() -> ! {
-    let path = opt("pidfile").unwrap_or_else(|| die("no pidfile"));
-    let _pidfile = match Pidfile::open(&*path) {
-        Ok(pidfile) => pidfile,
-        Err(e) => {
-            eprintln!("daemonic: {e}");
-            std::process::exit(e.exit_code())
+fn unescape(escaped: &[u8]) -> Result<Vec<u8>, String> {
+    let mut value = Vec::with_capacity(escaped.len());
+    let mut bytes = escaped.iter();
+    while let Some(&b) = bytes.next() {
+        if b != b'\\' {
+            value.push(b);
+            continue;
         }
-    };
-    if let Some(marker) = opt("marker") {
-        std::fs::write(marker, "").unwrap();
+        value.push(match bytes.next() {
+            Some(b'\\') => b'\\',
+            Some(b'n') => b'\n',
+            Some(b'0') => 0,
+            other => return Err(format!("bad escape \\{:?}", other.map(|&c| c as char))),
+        });
     }
-    sleep_forever()
-}
-
-/// The "churn_pidfile" scenario: a daemon starting and releasing its pidfile over and
-/// over, through the library: `Pidfile::open`, then drop it (which removes the file
-/// while still locked, then closes it). It stops when `until` exists, after `rounds`
-/// attempts, or (unless `contend`) when another process holds the lock; any other
-/// error ends it too unless `contend`, which counts the errors instead. Waits at
-/// `go_fifo` first if given. Prints `released=`, `already=`, `refused=` (other errors)
-/// and `first_refusal=` lines, then `end`.
-fn churn_pidfile() -> ! {
-    let path = opt("pidfile").unwrap_or_else(|| die("no pidfile"));
-    let until = opt("until");
-    let rounds: Option<u64> = opt("rounds").map(|r| r.parse().unwrap());
-    let contend = opt("contend").is_some();
-    if let Some(fifo) = opt("go_fifo") {
-        wait_for_go(&fifo);
-    }
-    let (mut released, mut already, mut refused) = (0u64, 0u64, 0u64);
-    let mut first_refusal = String::new();
-    for attempt in 0.. {
-        if rounds.is_some_and(|r| attempt >= r)
-            || until.as_ref().is_some_and(|u| Path::new(u).exists())
-        {
-            break;
-        }
-        match Pidfile::open(&*path) {
-            Ok(pidfile) => {
-                drop(pidfile);
-                released += 1;
-            }
-            Err(e) if matches!(e.kind(), daemonic::ErrorKind::AlreadyRunning { .. }) => {
-                already += 1;
-                if !contend {
-                    break;
-                }
-            }
-            Err(e) if contend => {
-                refused += 1;
-                if first_refusal.is_empty() {
-                    first_refusal = e.to_string();
-                }
-            }
-            Err(e) => {
-                eprintln!("daemonic: {e}");
-                std::process::exit(e.exit_code())
-            }
-        }
-    }
-    println!(
-        "released={released}\nalready={already}\nrefused={refused}\nfirst_refusal={first_refusal}\nend"
-    );
-    std::process::exit(0)
-}
-
-/// A seccomp filter under which `pidfd_open` and `pidfd_send_signal` fail with ENOSYS.
-#[cfg(target_arch = "x86_64")]
-fn deny_pidfd() {
-    deny_syscalls(
-        &[libc::SYS_pidfd_open, libc::SYS_pidfd_send_signal],
-        libc::ENOSYS,
-    );
-    // SAFETY: pidfd_open with integer arguments; a success would leak one descriptor.
-    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
-    if ret != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
-        die("pidfd_open still works under the seccomp filter");
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn deny_pidfd() {
-    die("the seccomp filter is written for x86_64")
-}
-
-/// Installs a seccomp filter making each of `syscalls` fail with `errno` (x86_64).
-#[cfg(target_arch = "x86_64")]
-fn deny_syscalls(syscalls: &[libc::c_long], errno: i32) {
-    use libc::{sock_filter, BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
-    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-    let stmt = |code: u32, k: u32| sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump_if = |k: u32, jt: u8, jf: u8| sock_filter {
-        code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    let allow = stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
-    let deny = stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ERRNO | errno as u32);
-    let mut filter = vec![
-        stmt(BPF_LD | BPF_W | BPF_ABS, 4), // seccomp_data.arch
-        jump_if(AUDIT_ARCH_X86_64, 1, 0),
-        allow,
-        stmt(BPF_LD | BPF_W | BPF_ABS, 0), // seccomp_data.nr
-    ];
-    for &nr in syscalls {
-        // Equal: fall through to the denial; otherwise skip it.
-        filter.push(jump_if(nr as u32, 0, 1));
-        filter.push(deny);
-    }
-    filter.push(allow);
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_mut_ptr(),
-    };
-    // SAFETY: `prog` points to `filter`, both alive for the calls; the kernel copies them.
-    unsafe {
-        check(
-            libc::prctl(
-                libc::PR_SET_NO_NEW_PRIVS,
-                1 as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-                0 as libc::c_ulong,
-            ) == 0,
-            "no_new_privs",
-        );
-        check(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::c_ulong::from(libc::SECCOMP_MODE_FILTER),
-                &prog as *const libc::sock_fprog,
-            ) == 0,
-            "seccomp",
-        );
-    }
-}
-
-/// What the daemon does before `ready()`: wait for the runner's go-ahead (so it can
-/// look at the daemon while the launcher still waits), sleep, leave a marker.
-fn before_ready() {
-    if let Some(go) = opt("hold") {
-        while !Path::new(&go).exists() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-    if let Some(ms) = opt("delay_ms") {
-        std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
-    }
-    if let Some(marker) = opt("marker") {
-        std::fs::write(marker, "").unwrap();
-    }
-}
-
-fn sleep_forever() -> ! {
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
-    }
+    Ok(value)
 }

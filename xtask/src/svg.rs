@@ -135,7 +135,7 @@ mod tests {
         }];
         let svg = chart("t", "s", &bars);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
-        assert!(svg.contains("a&lt;b") && svg.contains(">10</text>"));
+        assert!(svg.contains("a&lt;b") && svg.contains(">10  (budget 20)</text>"));
         assert!(svg.contains("budget 20 bytes: met"));
     }
 }

@@ -154,10 +154,12 @@ pub fn markdown(report: &Report, budgets: &str) -> String {
         "\n*reclaimed*: what removing `.eh_frame` and `.eh_frame_hdr` saved. `rust-lld` \
          puts them in the read-only segment *before* `.text`, whose file offset objcopy \
          cannot move (it must stay congruent to its address modulo the 64 KiB page), so \
-         most of their bytes stay in the file as a hole; with GNU ld (x86_64) they come \
-         last and go entirely. Discarding them at link time instead (a linker script \
-         `SECTIONS {{ /DISCARD/ : {{ *(.eh_frame) *(.eh_frame_hdr) }} }} INSERT AFTER \
-         .text;`) avoids the hole.\n\n\
+         their bytes stay in the file as a hole; with GNU ld (x86_64) they \
+         end the read-only part, and objcopy moves the data segment down by whole pages, \
+         so all but less than a page goes. Discarding them at link time instead (with \
+         `rust-lld`, a linker script `SECTIONS {{ /DISCARD/ : {{ *(.eh_frame) \
+         *(.eh_frame_hdr) }} }} INSERT AFTER .text;`; GNU ld refuses it, as musl's \
+         `crtbegin.o` refers to `.eh_frame`) avoids the hole.\n\n\
          {budgets}\n\
          **System calls** are not counted on aarch64, bytes only: {}.{}\n\n",
         report.qemu,

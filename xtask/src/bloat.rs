@@ -7,19 +7,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use crate::programs::{cargo_build, BASELINE, NO_STD, NO_STD_BASELINE, STD};
+use crate::profile::{self, Cargo, Target};
+use crate::programs::{BASELINE, EXAMPLE, NO_STD, NO_STD_BASELINE, STD};
 use crate::{root, Result};
 
 /// The Markdown section on `stripped` (the no_std program as measured), its sections
 /// next to those of `baseline` (the same program minus the daemonizing).
 pub fn report(stripped: &Path, bytes: u64, baseline: Option<&Path>) -> Result<String> {
-    let unstripped = cargo_build(
-        "examples/no_std_daemon/Cargo.toml",
-        NO_STD,
-        &[],
-        &root().join("target/size-report-unstripped"),
-        false,
-    )?;
+    let unstripped = unstripped(EXAMPLE, NO_STD)?;
     let ours = sections(stripped)?;
     let theirs = baseline.map(sections).transpose()?.unwrap_or_default();
     let size_in = |list: &[(String, u64)], name: &str| {
@@ -54,11 +49,7 @@ pub fn report(stripped: &Path, bytes: u64, baseline: Option<&Path>) -> Result<St
 /// The Markdown section on what daemonic adds to the std program: the symbols of
 /// `std-daemonic` that `std-baseline` does not have (both built unstripped).
 pub fn std_added() -> Result<String> {
-    let dir = root().join("target/size-report-unstripped");
-    let build = |name: &str| {
-        let manifest = format!("size-report/programs/{name}/Cargo.toml");
-        cargo_build(&manifest, name, &[], &dir, false)
-    };
+    let build = |name: &str| unstripped(&format!("size-report/programs/{name}/Cargo.toml"), name);
     let baseline = symbols(&build(BASELINE)?)?;
     let names: HashSet<&str> = baseline.iter().map(|(_, n)| n.as_str()).collect();
     let mut added = symbols(&build(STD)?)?;
@@ -68,6 +59,18 @@ pub fn std_added() -> Result<String> {
          Symbols of `{STD}` that `{BASELINE}` does not have (unstripped builds):\n\n{}",
         by_origin(&added, 10)
     ))
+}
+
+/// `bin` of `manifest` for x86_64 with the size profile but its symbols kept (and
+/// its unwind tables, which do not change the symbols).
+fn unstripped(manifest: &str, bin: &str) -> Result<std::path::PathBuf> {
+    let dir = root().join("target/size-report-unstripped");
+    let what = Cargo {
+        manifest,
+        bin,
+        args: &[],
+    };
+    profile::cargo(&what, Target::X86_64, &dir, false)
 }
 
 /// `symbols` summed by origin, then the `top` largest.
@@ -122,18 +125,38 @@ fn origin(name: &str) -> &'static str {
 }
 
 /// The sections that take room in the file (not `.bss`, `.tbss`), largest first.
-fn sections(path: &Path) -> Result<Vec<(String, u64)>> {
-    let out = output(Command::new("size").arg("-A").arg(path))?;
+/// `readelf` reads any architecture's ELF (`size` and `objcopy` only their own).
+pub fn sections(path: &Path) -> Result<Vec<(String, u64)>> {
+    let out = output(Command::new("readelf").arg("-SW").arg(path))?;
     let mut sections: Vec<(String, u64)> = out
         .lines()
         .filter_map(|l| {
-            let mut fields = l.split_whitespace();
-            let (name, size) = (fields.next()?, fields.next()?.parse().ok()?);
-            (name.starts_with('.') && !name.ends_with("bss")).then(|| (name.to_string(), size))
+            // `  [ 1] .text PROGBITS 0000000000401000 001000 00a7e9 00 AX 0 0 16`
+            let mut fields = l.split_once("] ")?.1.split_whitespace();
+            let (name, kind) = (fields.next()?, fields.next()?);
+            let size = u64::from_str_radix(fields.nth(2)?, 16).ok()?;
+            (name.starts_with('.') && kind != "NOBITS").then(|| (name.to_string(), size))
         })
         .collect();
     sections.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
     Ok(sections)
+}
+
+/// The bytes of code and data the program loads: the sections with the alloc flag
+/// that take room in the file. Unlike the file's length, this has no holes of
+/// segment alignment (objcopy leaves one where the unwind tables were).
+pub fn loaded_bytes(path: &Path) -> Result<u64> {
+    let out = output(Command::new("readelf").arg("-SW").arg(path))?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_once("] ")?.1.split_whitespace().collect();
+            // name type address offset size entsize flags ...
+            let (kind, size, flags) = (fields.get(1)?, fields.get(4)?, fields.get(6)?);
+            let size = u64::from_str_radix(size, 16).ok()?;
+            (*kind != "NOBITS" && flags.contains('A')).then_some(size)
+        })
+        .sum())
 }
 
 /// `(size, demangled name)` of every sized symbol, smallest first; aliases (one

@@ -6,8 +6,10 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{
-    getpid, kill_process, set_child_subreaper, waitpid, Pid, Signal, WaitOptions,
+    getpid, kill_process, pidfd_open, set_child_subreaper, waitpid, Pid, PidfdFlags, Signal,
+    WaitOptions,
 };
 
 use crate::Result;
@@ -101,6 +103,20 @@ pub fn children(parent: u32) -> Vec<Pid> {
         (ppid == parent && alive(pid)).then_some(pid)
     })
     .collect()
+}
+
+/// Waits until `child` has exited (it stays a zombie, to be reaped), at most
+/// `timeout`; false if it has not. A pidfd wakes us at the exit itself.
+pub fn wait_exit(child: &Child, timeout: Duration) -> Result<bool> {
+    let pid = Pid::from_raw(child.id() as i32).ok_or("a child without a PID")?;
+    let pidfd = pidfd_open(pid, PidfdFlags::empty()).map_err(|e| format!("pidfd_open: {e}"))?;
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+    let ready = poll(&mut fds, Some(&timeout)).map_err(|e| format!("poll: {e}"))?;
+    Ok(ready > 0)
 }
 
 /// Sends SIGTERM to `pid`, which every program leaves at its default action.

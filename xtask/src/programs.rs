@@ -1,21 +1,24 @@
 //! The programs that `size-report` and `bench` compare: what each is, how it is built
-//! (all with one size profile, in one target directory) and how it is started.
+//! (all with the size profile of `profile.rs`) and how it is started.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{root, run_with, Result, MUSL};
+use crate::profile::{self, Cargo, Target};
+use crate::{root, Result};
 
 /// Where a program comes from.
 pub enum Source {
-    /// A cargo package (its own workspace root); the binary has the program's name.
-    Cargo(&'static str),
-    /// One C file, built with `musl-gcc -Os -static -s`.
+    /// A binary of a cargo package (its own workspace root).
+    Cargo {
+        manifest: &'static str,
+        bin: &'static str,
+    },
+    /// One C file, built with `musl-gcc` (x86_64 only: there is no cross musl-gcc).
     C(&'static str),
-    /// The `daemonic` binary target of the root package, if it exists yet; built
-    /// without the default `std` feature, which it does not need and which would
-    /// link all of std into it.
+    /// The `daemonic` binary target of the root package, built without the default
+    /// `std` feature, which it does not need and which would link all of std into it.
     Cli,
 }
 
@@ -31,90 +34,107 @@ pub struct Program {
 }
 
 pub const NO_STD: &str = "no_std_daemon";
+pub const NO_STD_FULL: &str = "no_std_full";
 pub const STD: &str = "std-daemonic";
 pub const BASELINE: &str = "std-baseline";
 pub const NO_STD_BASELINE: &str = "nostd-baseline";
 pub const DAEMONIZE: &str = "peer-daemonize";
 pub const FORK: &str = "peer-fork";
 pub const C: &str = "c-double-fork";
+pub const C_FAIR: &str = "c-fair-limit";
 pub const CLI: &str = "daemonic";
 
-pub const ALL: [Program; 8] = [
+/// The example package: the minimal program, the full one, the capability variants.
+pub const EXAMPLE: &str = "examples/no_std_daemon/Cargo.toml";
+
+const fn cargo(manifest: &'static str, bin: &'static str) -> Source {
+    Source::Cargo { manifest, bin }
+}
+
+pub const ALL: [Program; 10] = [
     Program {
         name: NO_STD,
-        what: "daemonic from `#![no_std]` `#![no_main]` (`examples/no_std_daemon`)",
-        source: Source::Cargo("examples/no_std_daemon/Cargo.toml"),
+        what: "daemonic from `#![no_std]` `#![no_main]`: pidfile, defaults, `start()` \
+               (`examples/no_std_daemon`)",
+        source: cargo(EXAMPLE, NO_STD),
+        daemonizes: true,
+        baseline: Some(NO_STD_BASELINE),
+    },
+    Program {
+        name: NO_STD_FULL,
+        what: "the same with every option: user, group, chroot, files, timeout, \
+               `start_pending()` + `ready()` (`--bin no_std_full`)",
+        source: cargo(EXAMPLE, NO_STD_FULL),
         daemonizes: true,
         baseline: Some(NO_STD_BASELINE),
     },
     Program {
         name: NO_STD_BASELINE,
         what: "the same no_std program, not daemonizing (baseline)",
-        source: Source::Cargo("size-report/programs/nostd-baseline/Cargo.toml"),
+        source: cargo(
+            "size-report/programs/nostd-baseline/Cargo.toml",
+            NO_STD_BASELINE,
+        ),
         daemonizes: false,
         baseline: None,
     },
     Program {
         name: STD,
         what: "daemonic from an ordinary std program",
-        source: Source::Cargo("size-report/programs/std-daemonic/Cargo.toml"),
+        source: cargo("size-report/programs/std-daemonic/Cargo.toml", STD),
         daemonizes: true,
         baseline: Some(BASELINE),
     },
     Program {
         name: BASELINE,
         what: "the same std program, not daemonizing (baseline)",
-        source: Source::Cargo("size-report/programs/std-baseline/Cargo.toml"),
+        source: cargo("size-report/programs/std-baseline/Cargo.toml", BASELINE),
         daemonizes: false,
         baseline: None,
     },
     Program {
         name: DAEMONIZE,
         what: "peer: `daemonize` 0.5, its own flock'ed pidfile",
-        source: Source::Cargo("size-report/programs/peer-daemonize/Cargo.toml"),
+        source: cargo("size-report/programs/peer-daemonize/Cargo.toml", DAEMONIZE),
         daemonizes: true,
         baseline: Some(BASELINE),
     },
     Program {
         name: FORK,
         what: "peer: `fork` 0.11 `daemon()` + a flock'ed pidfile",
-        source: Source::Cargo("size-report/programs/peer-fork/Cargo.toml"),
+        source: cargo("size-report/programs/peer-fork/Cargo.toml", FORK),
         daemonizes: true,
         baseline: Some(BASELINE),
     },
     Program {
         name: C,
-        what: "C, hand-rolled double fork + flock'ed pidfile, `musl-gcc -Os -static`",
+        what: "C, the classic double fork + flock'ed pidfile (does less than daemonic)",
         source: Source::C("size-report/programs/c-double-fork/main.c"),
         daemonizes: true,
         baseline: None,
     },
     Program {
+        name: C_FAIR,
+        what: "C, the fair limit: what daemonic's minimal start does (readiness pipe, \
+               signals, rlimit, `close_range`), nothing more",
+        source: Source::C("size-report/programs/c-fair-limit/main.c"),
+        daemonizes: true,
+        baseline: None,
+    },
+    Program {
         name: CLI,
-        what:
-            "the `daemonic` CLI, `--no-default-features` (`start --pidfile P -- /bin/sleep 1000`)",
+        what: "the `daemonic` command, `--no-default-features` \
+               (`start --pidfile P -- /bin/sleep 1000`)",
         source: Source::Cli,
         daemonizes: true,
         baseline: Some(NO_STD_BASELINE),
     },
 ];
 
-/// The size profile, applied to every Rust program through cargo's environment
-/// (which overrides each manifest's own `[profile.release]`).
-const SIZE_PROFILE: [(&str, &str); 5] = [
-    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z"),
-    ("CARGO_PROFILE_RELEASE_LTO", "true"),
-    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
-    ("CARGO_PROFILE_RELEASE_PANIC", "abort"),
-    ("CARGO_PROFILE_RELEASE_STRIP", "true"),
-];
-
-pub const PROFILE_TEXT: &str = "`x86_64-unknown-linux-musl` (static), opt-level \"z\", LTO, \
-    codegen-units 1, panic=abort, strip; C: `musl-gcc -Os -static -s`";
-
-/// One directory for every program's build, so shared crates build once.
-pub fn target_dir() -> PathBuf {
-    root().join("target/size-report")
+pub fn program(name: &str) -> &'static Program {
+    ALL.iter()
+        .find(|p| p.name == name)
+        .expect("a program of ALL")
 }
 
 pub struct Built {
@@ -141,22 +161,26 @@ impl Built {
         cmd
     }
 
-    /// The stripped file's size.
+    /// The finished file's size.
     pub fn bytes(&self) -> Result<u64> {
-        let meta = std::fs::metadata(&self.path);
-        Ok(meta
-            .map_err(|e| format!("{}: {e}", self.path.display()))?
-            .len())
+        file_bytes(&self.path)
     }
 }
 
-/// Why `program` cannot be built on this machine, if it cannot.
-pub fn unavailable(program: &Program) -> Option<&'static str> {
+pub fn file_bytes(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(meta.len())
+}
+
+/// Why `program` cannot be built for `target` on this machine, if it cannot.
+pub fn unavailable(program: &Program, target: Target) -> Option<&'static str> {
     match program.source {
+        Source::C(_) if target != Target::X86_64 => {
+            Some("no C compiler for this target here (Debian's musl-gcc is x86_64 only)")
+        }
         Source::C(_) if !works("musl-gcc", &["--version"]) => {
             Some("musl-gcc not found (Debian `musl-tools`)")
         }
-        Source::Cli if !cli_exists() => Some("not built yet (no `daemonic` binary target)"),
         _ => None,
     }
 }
@@ -169,84 +193,45 @@ pub fn works(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A binary target named `daemonic`: `src/main.rs`, `src/bin/daemonic.rs`,
-/// `src/bin/daemonic/main.rs`, or a `[[bin]]` of that name.
-fn cli_exists() -> bool {
-    let root = root();
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
-    [
-        "src/main.rs",
-        "src/bin/daemonic.rs",
-        "src/bin/daemonic/main.rs",
-    ]
-    .iter()
-    .any(|p| root.join(p).exists())
-        || manifest
-            .split("[[bin]]")
-            .skip(1)
-            .any(|bin| bin.lines().any(|l| l.trim() == "name = \"daemonic\""))
-}
-
-/// Builds `program` with the size profile into [`target_dir`].
-pub fn build(program: &'static Program) -> Result<Built> {
-    let path = match program.source {
-        Source::Cargo(manifest) => cargo_build(manifest, program.name, &[], &target_dir(), true)?,
-        Source::Cli => cargo_build(
-            "Cargo.toml",
-            CLI,
-            &["--no-default-features"],
-            &target_dir(),
-            true,
-        )?,
-        Source::C(source) => {
-            let out = target_dir().join(program.name);
-            std::fs::create_dir_all(target_dir()).map_err(|e| e.to_string())?;
-            run_with(
-                Command::new("musl-gcc")
-                    .args(["-Os", "-static", "-s", "-o"])
-                    .arg(&out)
-                    .arg(root().join(source)),
-            )?;
-            out
-        }
-    };
-    Ok(Built { program, path })
-}
-
-/// `cargo build --release --bin bin args...` of `manifest` (relative to the root)
-/// for musl with the size profile, stripped or not; returns the binary's path.
-pub fn cargo_build(
-    manifest: &str,
-    bin: &str,
-    args: &[&str],
-    target_dir: &Path,
-    strip: bool,
-) -> Result<PathBuf> {
-    let mut cmd = Command::new("cargo");
-    cmd.args(["build", "--release", "--target", MUSL, "--bin", bin])
-        .args(args)
-        .arg("--manifest-path")
-        .arg(root().join(manifest))
-        .env("CARGO_TARGET_DIR", target_dir)
-        .envs(SIZE_PROFILE);
-    if !strip {
-        cmd.env("CARGO_PROFILE_RELEASE_STRIP", "false");
+/// What cargo builds for `program` (`None` for C).
+pub fn cargo_of(program: &Program) -> Option<Cargo<'static>> {
+    match program.source {
+        Source::Cargo { manifest, bin } => Some(Cargo {
+            manifest,
+            bin,
+            args: &[],
+        }),
+        Source::Cli => Some(Cargo {
+            manifest: "Cargo.toml",
+            bin: CLI,
+            args: &["--no-default-features"],
+        }),
+        Source::C(_) => None,
     }
-    run_with(&mut cmd)?;
-    Ok(target_dir.join(MUSL).join("release").join(bin))
+}
+
+/// Builds `program` for `target` with the size profile (see `profile.rs`).
+pub fn build(program: &'static Program, target: Target) -> Result<Built> {
+    let path = profile::out_dir(target).join(program.name);
+    match (&program.source, cargo_of(program)) {
+        (_, Some(cargo)) => profile::build(&cargo, target, &path)?,
+        (Source::C(source), None) => profile::build_c(&root().join(source), &path)?,
+        (_, None) => unreachable!("only C programs have no cargo build"),
+    }
+    Ok(Built { program, path })
 }
 
 /// A program this machine cannot build, and why.
 pub type Missing = (&'static str, &'static str);
 
-/// Builds each of `names` that this machine can build; the others come back with
-/// the reason.
-pub fn build_all(names: &[&str]) -> Result<(Vec<Built>, Vec<Missing>)> {
+/// Builds each of `names` that this machine can build for `target`; the others come
+/// back with the reason.
+pub fn build_all(names: &[&str], target: Target) -> Result<(Vec<Built>, Vec<Missing>)> {
     let (mut built, mut missing) = (Vec::new(), Vec::new());
     for program in ALL.iter().filter(|p| names.contains(&p.name)) {
-        match unavailable(program) {
+        match unavailable(program, target) {
             Some(why) => missing.push((program.name, why)),
-            None => built.push(build(program)?),
+            None => built.push(build(program, target)?),
         }
     }
     Ok((built, missing))

@@ -1,128 +1,178 @@
-//! `cargo xtask size-report [--check]`: builds the programs of `size-report/`,
-//! measures their bytes and system calls, and writes `size-report/REPORT.md`; with
-//! `--check` (CI) it measures what the budgets need and fails on any budget not met,
-//! unless `size-report/known-over-budget.txt` lists it.
+//! `cargo xtask size-report [--check]`: builds the programs of `size-report/` with
+//! the size profile, for x86_64 and aarch64, measures their bytes and system calls
+//! and the bytes of each capability, and checks the budgets.
+//!
+//! - without `--check`: writes `size-report/REPORT.md` and `size-report/sizes.svg`
+//!   whatever the verdicts (the way to see them without failing);
+//! - `--check` (CI): measures what the budgets need, writes nothing, fails on any
+//!   budget not met.
 
-use std::fmt::Write as _;
 use std::process::Command;
 
-use crate::programs::{self, Built, BASELINE, CLI, DAEMONIZE, NO_STD, STD};
+use crate::caps;
+use crate::cross;
+use crate::profile::Target;
+use crate::programs::{self, Built, BASELINE, CLI, DAEMONIZE, NO_STD, NO_STD_FULL, STD};
 use crate::strace::{self, Syscalls};
-use crate::{bloat, ensure_musl_target, procs, root, run_with, Result};
+use crate::{procs, report, root, run_with, Result};
 
 const USAGE: &str = "usage: cargo xtask size-report [--check]";
-const KNOWN: &str = "size-report/known-over-budget.txt";
 
-/// One program, measured.
-struct Row {
-    built: Built,
-    bytes: u64,
+/// One x86_64 program, measured.
+pub struct Row {
+    pub built: Built,
+    pub bytes: u64,
     /// At 1,024 and at the highest `RLIMIT_NOFILE`; `Err` says why there are none.
-    syscalls: std::result::Result<[Syscalls; 2], String>,
+    pub syscalls: std::result::Result<[Syscalls; 2], String>,
 }
 
-struct Budget {
-    name: &'static str,
-    rule: String,
-    measured: String,
-    /// `None`: does not apply (yet).
-    met: Option<bool>,
+/// Everything one run measured.
+pub struct Measured {
+    pub rows: Vec<Row>,
+    pub missing: Vec<programs::Missing>,
+    pub caps: caps::Table,
+    pub aarch64: cross::Report,
+}
+
+pub struct Budget {
+    pub name: &'static str,
+    pub rule: String,
+    pub measured: String,
+    pub met: bool,
 }
 
 pub fn task(mut args: impl Iterator<Item = String>) -> Result {
-    let check = match (args.next().as_deref(), args.next()) {
-        (None, _) => false,
-        (Some("--check"), None) => true,
-        _ => return Err(USAGE.into()),
-    };
-    ensure_tools(!check)?;
-    let _reaper = procs::Subreaper::new()?;
-    let (rows, missing) = measure(check)?;
-    let budgets = budgets(&rows);
-    let known = known_over_budget()?;
-    let verdicts: Vec<(String, bool)> = budgets.iter().map(|b| verdict(b, &known)).collect();
-    for (budget, (verdict, _)) in budgets.iter().zip(&verdicts) {
-        println!(
-            "{}: {}: measured {}: {verdict}",
-            budget.name, budget.rule, budget.measured
-        );
-    }
-    if !check {
-        let report = report(&rows, &missing, &budgets, &verdicts)?;
-        let path = root().join("size-report/REPORT.md");
-        std::fs::write(&path, report).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("wrote {}", path.display());
-        return Ok(());
-    }
-    let failed: Vec<&str> = budgets
-        .iter()
-        .zip(&verdicts)
-        .filter(|(_, (_, ok))| !ok)
-        .map(|(b, _)| b.name)
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("size budgets failed: {}", failed.join(", ")))
+    match (args.next().as_deref(), args.next()) {
+        (None, _) => write_report(),
+        (Some("--check"), None) => check(true),
+        _ => Err(USAGE.into()),
     }
 }
 
-/// Builds and measures every program (with `check`, only what the budgets are
-/// about, and only the no_std program's system calls).
-fn measure(check: bool) -> Result<(Vec<Row>, Vec<programs::Missing>)> {
-    let names: Vec<&str> = if check {
-        vec![NO_STD, STD, BASELINE, DAEMONIZE, CLI]
-    } else {
-        programs::ALL.iter().map(|p| p.name).collect()
-    };
-    let (built, missing) = programs::build_all(&names)?;
+/// Measures everything, prints the verdicts, writes REPORT.md and sizes.svg.
+fn write_report() -> Result {
+    let measured = measure(false)?;
+    let budgets = budgets(&measured);
+    print_verdicts(&budgets);
+    let (markdown, svg) = report::render(&measured, &budgets)?;
+    for (name, text) in [("REPORT.md", markdown), ("sizes.svg", svg)] {
+        let path = root().join("size-report").join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The budgets alone. With `enforce`, an unmet budget fails; without, the verdicts
+/// are only printed (`cargo xtask ci` while the library is being made small).
+pub fn check(enforce: bool) -> Result {
+    let measured = measure(true)?;
+    let budgets = budgets(&measured);
+    // The chart must come out of the same figures, even though --check writes nothing.
+    let _ = report::render(&measured, &budgets)?;
+    print_verdicts(&budgets);
+    let failed: Vec<&str> = budgets.iter().filter(|b| !b.met).map(|b| b.name).collect();
+    match (failed.is_empty(), enforce) {
+        (true, _) => Ok(()),
+        (false, true) => Err(format!("size budgets not met: {}", failed.join(", "))),
+        (false, false) => {
+            println!(
+                "size budgets not met: {} (not enforced: see ENFORCE_BUDGETS in \
+                 xtask/src/main.rs)",
+                failed.join(", ")
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_verdicts(budgets: &[Budget]) {
+    for b in budgets {
+        let verdict = if b.met { "PASS" } else { "FAIL" };
+        println!("{}: {}: measured {}: {verdict}", b.name, b.rule, b.measured);
+    }
+}
+
+/// Builds and measures every program (with `check`, the system calls of the minimal
+/// example only: the others are no budget's).
+fn measure(check: bool) -> Result<Measured> {
+    ensure_tools(true)?;
+    let _reaper = procs::Subreaper::new()?;
+    let names: Vec<&str> = programs::ALL.iter().map(|p| p.name).collect();
+    let (built, missing) = programs::build_all(&names, Target::X86_64)?;
     let dir = procs::scratch_dir()?;
     let mut rows = Vec::new();
     for built in built {
-        let bytes = built.bytes()?;
-        let syscalls = if check && built.program.name != NO_STD {
+        let name = built.program.name;
+        let syscalls = if check && name != NO_STD {
             Err("not measured by --check".into())
+        } else if name == NO_STD_FULL && !rustix::process::geteuid().is_root() {
+            Err("not measured: it changes user, so it runs as root only".into())
         } else {
-            match strace::count_both(&built, &dir) {
-                // The CLI is another issue's work in progress: report, do not stop.
-                Err(e) if built.program.name == CLI => Err(format!("could not run: {e}")),
-                other => Ok(other?),
-            }
+            strace::count_both(&built, &dir).map_err(|e| format!("could not run: {e}"))
         };
         rows.push(Row {
+            bytes: built.bytes()?,
             built,
-            bytes,
             syscalls,
         });
     }
+    // The full example's log file, made by its runs.
+    let _ = std::fs::remove_file("/tmp/no_std_full.log");
+    let caps = caps::measure(Target::X86_64)?;
+    let cross_names: &[&str] = if check {
+        &[NO_STD, NO_STD_FULL, CLI]
+    } else {
+        &names
+    };
+    let aarch64 = cross::measure(cross_names, &dir)?;
     let _ = std::fs::remove_dir_all(&dir);
-    Ok((rows, missing))
+    Ok(Measured {
+        rows,
+        missing,
+        caps,
+        aarch64,
+    })
 }
 
-/// The musl target, strace (and musl-gcc for the full report): installed with rustup
-/// and, as root, apt-get, when missing.
+/// The targets (rustup) and, as root, the packages (apt-get) the reports need:
+/// strace, musl-gcc (`want_c`), aarch64's objcopy, qemu-user.
 pub fn ensure_tools(want_c: bool) -> Result {
-    ensure_musl_target()?;
+    crate::ensure_targets()?;
     let mut packages = Vec::new();
-    if !programs::works("strace", &["-V"]) {
-        packages.push("strace");
-    }
-    if want_c && !programs::works("musl-gcc", &["--version"]) {
-        packages.push("musl-tools");
+    let wanted = [
+        ("strace", &["-V"][..], "strace", true),
+        ("musl-gcc", &["--version"], "musl-tools", want_c),
+        (
+            Target::Aarch64.objcopy(),
+            &["--version"],
+            "binutils-aarch64-linux-gnu",
+            true,
+        ),
+        (cross::QEMU, &["--version"], "qemu-user-static", true),
+    ];
+    for (tool, args, package, want) in wanted {
+        if want && !programs::works(tool, args) {
+            packages.push(package);
+        }
     }
     if packages.is_empty() || !rustix::process::geteuid().is_root() {
         return Ok(());
     }
+    apt_install(&packages)
+}
+
+/// `apt-get install` (after `apt-get update` if the lists are missing or stale).
+pub fn apt_install(packages: &[&str]) -> Result {
     let install = || {
         run_with(
             Command::new("apt-get")
                 .args(["install", "-y", "--no-install-recommends"])
-                .args(&packages)
+                .args(packages)
                 .env("DEBIAN_FRONTEND", "noninteractive")
                 .stdout(std::io::stderr()),
         )
     };
-    // A fresh machine's package lists may be missing or stale.
     install().or_else(|_| {
         run_with(
             Command::new("apt-get")
@@ -133,240 +183,101 @@ pub fn ensure_tools(want_c: bool) -> Result {
     })
 }
 
-fn row<'r>(rows: &'r [Row], name: &str) -> Option<&'r Row> {
+pub fn row<'r>(rows: &'r [Row], name: &str) -> Option<&'r Row> {
     rows.iter().find(|r| r.built.program.name == name)
 }
 
 /// Bytes `name` adds to its baseline's.
-fn added(rows: &[Row], name: &str) -> Option<i64> {
+pub fn added(rows: &[Row], name: &str) -> Option<i64> {
     let r = row(rows, name)?;
     let base = row(rows, r.built.program.baseline?)?;
     Some(r.bytes as i64 - base.bytes as i64)
 }
 
-/// The budgets of the issue, measured.
-fn budgets(rows: &[Row]) -> Vec<Budget> {
-    let no_std = row(rows, NO_STD);
-    let traced = no_std.and_then(|r| r.syscalls.as_ref().ok());
+/// A byte budget: `bytes <= limit`; `bytes` is `None` when the program was not built.
+fn bytes_budget(name: &'static str, what: &str, bytes: Option<u64>, limit: u64) -> Budget {
+    Budget {
+        name,
+        rule: format!("{what} <= {limit} bytes"),
+        measured: bytes.map_or("not built".into(), |b| format!("{b} bytes")),
+        met: bytes.is_some_and(|b| b <= limit),
+    }
+}
+
+pub const NO_STD_LIMIT: u64 = 16_384;
+pub const FULL_LIMIT: u64 = 24_576;
+pub const CLI_LIMIT: u64 = 49_152;
+const SYSCALL_LIMIT: usize = 45;
+
+/// The budgets of "Pay only for what you use", measured. None may be moved.
+pub fn budgets(m: &Measured) -> Vec<Budget> {
+    let bytes = |name| row(&m.rows, name).map(|r| r.bytes);
+    let traced = row(&m.rows, NO_STD).and_then(|r| r.syscalls.as_ref().ok());
     let [low, high] = strace::nofile_limits();
-    let (ours, theirs) = (added(rows, STD), added(rows, DAEMONIZE));
-    let cli = row(rows, CLI);
+    let (ours, theirs) = (added(&m.rows, STD), added(&m.rows, DAEMONIZE));
+    let failed = m.caps.failed();
+    let arm = |name| {
+        let rows = &m.aarch64.rows;
+        rows.iter()
+            .find(|r| r.built.program.name == name)
+            .map(|r| r.bytes)
+    };
     vec![
-        Budget {
-            name: "nostd-bytes",
-            rule: "no_std program <= 16384 bytes".into(),
-            measured: no_std.map_or("-".into(), |r| format!("{} bytes", r.bytes)),
-            met: no_std.map(|r| r.bytes <= 16_384),
-        },
+        bytes_budget("nostd-bytes", "no_std_daemon", bytes(NO_STD), NO_STD_LIMIT),
+        bytes_budget(
+            "nostd-full-bytes",
+            "no_std_full",
+            bytes(NO_STD_FULL),
+            FULL_LIMIT,
+        ),
+        bytes_budget("cli-bytes", "the command", bytes(CLI), CLI_LIMIT),
         Budget {
             name: "std-bytes-added",
-            rule: "daemonic adds < daemonize 0.5".into(),
+            rule: format!("bytes daemonic adds to {BASELINE} < bytes daemonize 0.5 adds"),
             measured: match (ours, theirs) {
                 (Some(a), Some(b)) => format!("{a} vs {b} bytes"),
-                _ => "-".into(),
+                _ => "not built".into(),
             },
-            met: ours.zip(theirs).map(|(a, b)| a < b),
+            met: ours.zip(theirs).is_some_and(|(a, b)| a < b),
         },
         Budget {
             name: "nostd-syscalls",
-            rule: "no_std daemonizing <= 45 syscalls".into(),
-            measured: traced.map_or("-".into(), |[l, h]| {
+            rule: format!("no_std_daemon <= {SYSCALL_LIMIT} system calls"),
+            measured: traced.map_or("not measured".into(), |[l, h]| {
                 format!("{} ({low}), {} ({high})", l.total(), h.total())
             }),
-            met: traced.map(|[l, h]| l.total().max(h.total()) <= 45),
+            met: traced.is_some_and(|[l, h]| l.total().max(h.total()) <= SYSCALL_LIMIT),
         },
         Budget {
             name: "nostd-syscalls-any-limit",
-            rule: format!("no_std: same count at {low} and {high}"),
-            measured: traced.map_or("-".into(), |[l, h]| {
+            rule: format!("no_std_daemon: the same count at RLIMIT_NOFILE {low} and {high}"),
+            measured: traced.map_or("not measured".into(), |[l, h]| {
                 format!("{} vs {}", l.total(), h.total())
             }),
-            met: traced.map(|[l, h]| l.total() == h.total()),
+            met: traced.is_some_and(|[l, h]| l.total() == h.total()),
         },
         Budget {
-            name: "cli-bytes",
-            rule: "CLI <= 49152 bytes (48 KiB)".into(),
-            measured: cli.map_or("not built yet".into(), |r| format!("{} bytes", r.bytes)),
-            met: cli.map(|r| r.bytes <= 49_152),
+            name: "capability-table",
+            rule: "every capability variant builds; the table and sizes.svg are made".into(),
+            measured: if failed.is_empty() {
+                format!("{} of {} variants built", caps::ALL.len(), caps::ALL.len())
+            } else {
+                format!("did not build: {}", failed.join(", "))
+            },
+            met: failed.is_empty(),
         },
+        bytes_budget(
+            "aarch64-nostd-bytes",
+            "aarch64 no_std_daemon",
+            arm(NO_STD),
+            NO_STD_LIMIT,
+        ),
+        bytes_budget(
+            "aarch64-nostd-full-bytes",
+            "aarch64 no_std_full",
+            arm(NO_STD_FULL),
+            FULL_LIMIT,
+        ),
+        bytes_budget("aarch64-cli-bytes", "aarch64 command", arm(CLI), CLI_LIMIT),
     ]
-}
-
-/// `size-report/known-over-budget.txt`: `budget-name reason` per line, `#` comments.
-fn known_over_budget() -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(root().join(KNOWN)).unwrap_or_default();
-    let known: Vec<(String, String)> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (name, reason) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
-            (name.to_string(), reason.trim().to_string())
-        })
-        .collect();
-    let names = budgets(&[]);
-    match known
-        .iter()
-        .find(|(k, _)| !names.iter().any(|b| b.name == k))
-    {
-        Some((unknown, _)) => Err(format!("{KNOWN}: no budget is named {unknown:?}")),
-        None => Ok(known),
-    }
-}
-
-/// The verdict on `budget` and whether it passes the check. A listed budget may fail
-/// (it is known), but must not pass: then the list is out of date and must shrink.
-fn verdict(budget: &Budget, known: &[(String, String)]) -> (String, bool) {
-    let listed = known.iter().find(|(name, _)| name == budget.name);
-    match (budget.met, listed) {
-        (None, _) => ("n/a".into(), true),
-        (Some(true), None) => ("PASS".into(), true),
-        (Some(true), Some(_)) => (format!("PASS, but listed in {KNOWN}: remove it"), false),
-        (Some(false), Some((_, why))) => (format!("FAIL (known: {why})"), true),
-        (Some(false), None) => ("FAIL".into(), false),
-    }
-}
-
-fn report(
-    rows: &[Row],
-    missing: &[programs::Missing],
-    budgets: &[Budget],
-    verdicts: &[(String, bool)],
-) -> Result<String> {
-    let mut out = format!(
-        "# Size report\n\n\
-         Generated by `cargo xtask size-report`: {}. Do not edit; rerun it whenever the \
-         library changes. CI runs `cargo xtask size-report --check`.\n\n\
-         Every program does the same job: daemonize with a pidfile locked with `flock`, \
-         then sleep until SIGTERM (sources in `size-report/programs/`). Built for {}.\n\n",
-        programs::provenance(),
-        programs::PROFILE_TEXT
-    );
-    out.push_str(&programs_table(rows, missing));
-    out.push_str(&budgets_table(budgets, verdicts));
-    if let Some(Row {
-        syscalls: Ok([calls, _]),
-        ..
-    }) = row(rows, NO_STD)
-    {
-        out.push_str("## The no_std program's system calls, in order\n\n");
-        for (who, list) in [
-            ("launcher", &calls.launcher),
-            ("intermediate", &calls.intermediate),
-            ("daemon", &calls.daemon),
-        ] {
-            let _ = writeln!(out, "- **{who}** ({}): {}", list.len(), list.join(", "));
-        }
-        out.push('\n');
-    }
-    if let Some(r) = row(rows, NO_STD) {
-        let baseline = row(rows, programs::NO_STD_BASELINE).map(|b| b.built.path.as_path());
-        out.push_str("## Where the no_std program's bytes go\n\n");
-        out.push_str(&bloat::report(&r.built.path, r.bytes, baseline)?);
-    }
-    if row(rows, STD).is_some() && row(rows, BASELINE).is_some() {
-        out.push_str(&bloat::std_added()?);
-    }
-    let _ = write!(
-        out,
-        "## Method\n\n\
-         - **Bytes**: the length of the stripped file.\n\
-         - **System calls**: {}\n\
-         - **Peers**: `daemonize` 0.5 opens, `flock`s and writes its pidfile in the daemon \
-           (so the original process cannot report \"already running\"); `fork` 0.11 \
-           `daemon(false, false)` gets a pidfile made the way daemonic makes its own \
-           (opened and `flock`ed before the first fork, written by the daemon); the C \
-           program does the classic double fork the same way, without stdio (the PID is \
-           formatted by hand). None of them closes inherited descriptors, resets signals \
-           or waits for the daemon to be ready: they do less than daemonic.\n\
-         - Peers are dev-only: each program is its own cargo workspace under \
-           `size-report/programs/`, never a dependency of the library.\n",
-        strace::METHOD
-    );
-    Ok(out)
-}
-
-/// Bytes, bytes added and system calls, one row per program.
-fn programs_table(rows: &[Row], missing: &[programs::Missing]) -> String {
-    let [low, high] = strace::nofile_limits();
-    let mut out = format!(
-        "## Bytes and system calls\n\n\
-         | program | what | bytes | added over its baseline | syscalls at RLIMIT_NOFILE \
-         {low}: launcher + intermediate + daemon = total | at {high}: total | of which \
-         startup |\n|---|---|---:|---:|---|---:|---:|\n"
-    );
-    for r in rows {
-        let name = r.built.program.name;
-        let added = added(rows, name).map_or("-".into(), |a| format!("{a:+}"));
-        let syscalls = match &r.syscalls {
-            Ok([l, h]) => format!("{} | {} | {}", l.split(), h.total(), l.startup()),
-            Err(e) => format!("{} | | ", e.lines().next().unwrap_or_default()),
-        };
-        let _ = writeln!(
-            out,
-            "| {name} | {} | {} | {added} | {syscalls} |",
-            r.built.program.what, r.bytes
-        );
-    }
-    for (name, why) in missing {
-        let _ = writeln!(out, "| {name} | {why} | | | | | |");
-    }
-    let _ = write!(
-        out,
-        "\n*bytes*: the stripped file. *added*: bytes over the same program minus the \
-         daemonizing (`nostd-baseline` for the no_std programs, `std-baseline` for the \
-         std ones); the file grows by whole 4 KiB pages of segment alignment, so small \
-         differences show as 0 or 4096. *RLIMIT_NOFILE*: {}. *startup*: see the method \
-         below.\n\n",
-        strace::high_limit_note()
-    );
-    out
-}
-
-fn budgets_table(budgets: &[Budget], verdicts: &[(String, bool)]) -> String {
-    let mut out =
-        String::from("## Budgets\n\n| budget | rule | measured | verdict |\n|---|---|---|---|\n");
-    for (b, (verdict, _)) in budgets.iter().zip(verdicts) {
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} | {verdict} |",
-            b.name, b.rule, b.measured
-        );
-    }
-    let _ = write!(
-        out,
-        "\n`cargo xtask size-report --check` (a step of `cargo xtask ci`) fails on any budget \
-         not met, except those listed in `{KNOWN}` with the reason: those are shown as \
-         *FAIL (known)* and keep CI green while the work to meet them is pending. A listed \
-         budget that is met fails the check too, so the list can only shrink; a budget is \
-         never moved.\n\n"
-    );
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn budget(met: Option<bool>) -> Budget {
-        Budget {
-            name: "nostd-bytes",
-            rule: String::new(),
-            measured: String::new(),
-            met,
-        }
-    }
-
-    #[test]
-    fn the_known_list_only_excuses_unmet_budgets_and_must_shrink() {
-        let known = [("nostd-bytes".to_string(), "why".to_string())];
-        assert_eq!(verdict(&budget(Some(true)), &[]), ("PASS".into(), true));
-        assert_eq!(verdict(&budget(Some(false)), &[]), ("FAIL".into(), false));
-        assert_eq!(
-            verdict(&budget(Some(false)), &known),
-            ("FAIL (known: why)".into(), true)
-        );
-        assert!(!verdict(&budget(Some(true)), &known).1);
-        assert!(verdict(&budget(None), &[]).1);
-    }
 }

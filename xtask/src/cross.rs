@@ -1,0 +1,175 @@
+//! The size report for aarch64 (`rust-lld`, no cross C compiler): bytes of the Rust
+//! programs, the byte budgets, where the unwind tables went, and whether system
+//! calls can be counted under `qemu-aarch64-static` (this machine has no binfmt_misc,
+//! so qemu is run explicitly, with its own `-strace` log).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::bloat::sections;
+use crate::procs;
+use crate::profile::Target;
+use crate::programs::{self, Built, Missing, NO_STD};
+use crate::Result;
+
+pub const QEMU: &str = "qemu-aarch64-static";
+
+/// One aarch64 program: its finished bytes, and those of the linked file before
+/// objcopy with the unwind tables in it.
+pub struct Row {
+    pub built: Built,
+    pub bytes: u64,
+    pub linked: u64,
+    pub unwind: u64,
+}
+
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub missing: Vec<Missing>,
+    /// What running the minimal example under qemu showed.
+    pub qemu: String,
+}
+
+/// Builds `names` for aarch64 and tries the minimal example under qemu.
+pub fn measure(names: &[&str], dir: &Path) -> Result<Report> {
+    let target = Target::Aarch64;
+    let (built, missing) = programs::build_all(names, target)?;
+    let mut rows = Vec::new();
+    for built in built {
+        let linked = crate::profile::linked(&built.path);
+        let unwind: u64 = sections(&linked)?
+            .iter()
+            .filter(|(name, _)| name.starts_with(".eh_frame"))
+            .map(|(_, size)| size)
+            .sum();
+        rows.push(Row {
+            bytes: built.bytes()?,
+            linked: programs::file_bytes(&linked)?,
+            unwind,
+            built,
+        });
+    }
+    let qemu = match rows.iter().find(|r| r.built.program.name == NO_STD) {
+        Some(row) => try_qemu(&row.built, dir),
+        None => "not tried: the minimal example was not built".into(),
+    };
+    Ok(Report {
+        rows,
+        missing,
+        qemu,
+    })
+}
+
+/// Runs the minimal example under `qemu-aarch64-static -d strace -D LOG` and says
+/// what happened: how it exited, its last line on stderr, which processes the log
+/// shows, and whether a daemon came up (then it is ended by PID).
+fn try_qemu(built: &Built, dir: &Path) -> String {
+    if !programs::works(QEMU, &["--version"]) {
+        return format!("not tried: `{QEMU}` not found (Debian `qemu-user-static`)");
+    }
+    let (pidfile, log) = (dir.join("qemu.pid"), dir.join("qemu.strace"));
+    let _ = (std::fs::remove_file(&pidfile), std::fs::remove_file(&log));
+    let child = procs::as_from_shell(&mut Command::new(QEMU))
+        .args(["-d", "strace", "-D"])
+        .arg(&log)
+        .arg(&built.path)
+        .arg(&pidfile)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => return format!("`{QEMU}` did not start: {e}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let daemon = procs::live_pid(&pidfile);
+    if let Some(pid) = daemon {
+        let _ = procs::terminate(pid).and_then(|()| procs::reap_until_gone(pid));
+    }
+    procs::abandon(&mut child, &pidfile);
+    let stderr = child
+        .stderr
+        .take()
+        .and_then(|mut e| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).ok()?;
+            Some(text)
+        })
+        .unwrap_or_default();
+    let status = child.wait().map_or("?".into(), |s| s.to_string());
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let mut pids: Vec<&str> = text.lines().filter_map(|l| l.split(' ').next()).collect();
+    pids.dedup();
+    pids.sort();
+    pids.dedup();
+    let _ = (std::fs::remove_file(&log), std::fs::remove_file(&pidfile));
+    let mut out = format!(
+        "`{QEMU} -d strace -D LOG no_std_daemon PIDFILE`: {status}, {} line(s) of log \
+         from {} process(es)",
+        text.lines().count(),
+        pids.len()
+    );
+    if let Some(last) = stderr.lines().last() {
+        let _ = write!(out, "; it said: `{}`", last.trim());
+    }
+    out.push_str(match daemon {
+        Some(_) => "; a daemon came up (ended by PID)",
+        None => "; no daemon came up",
+    });
+    out
+}
+
+/// The aarch64 section of REPORT.md; `budgets` is its rows of the budget table.
+pub fn markdown(report: &Report, budgets: &str) -> String {
+    let mut out = format!(
+        "## aarch64 (`{}`)\n\n\
+         Built with the same profile, linked by `rust-lld`. The C programs are left out: \
+         {}.\n\n\
+         | program | bytes | linked, before objcopy | of which unwind tables | reclaimed by \
+         objcopy |\n|---|---:|---:|---:|---:|\n",
+        Target::Aarch64.triple(),
+        programs::unavailable(programs::program(programs::C), Target::Aarch64).unwrap_or("-"),
+    );
+    for r in &report.rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            r.built.program.name,
+            r.bytes,
+            r.linked,
+            r.unwind,
+            r.linked.saturating_sub(r.bytes)
+        );
+    }
+    for (name, why) in &report.missing {
+        let _ = writeln!(out, "| {name} | {why} | | | |");
+    }
+    let _ = write!(
+        out,
+        "\n*reclaimed*: what removing `.eh_frame` and `.eh_frame_hdr` saved. `rust-lld` \
+         puts them in the read-only segment *before* `.text`, whose file offset objcopy \
+         cannot move (it must stay congruent to its address modulo the 64 KiB page), so \
+         their bytes stay in the file as a hole; with GNU ld (x86_64) they \
+         end the read-only part, and objcopy moves the data segment down by whole pages, \
+         so all but less than a page goes. Discarding them at link time instead (with \
+         `rust-lld`, a linker script `SECTIONS {{ /DISCARD/ : {{ *(.eh_frame) \
+         *(.eh_frame_hdr) }} }} INSERT AFTER .text;`; GNU ld refuses it, as musl's \
+         `crtbegin.o` refers to `.eh_frame`) avoids the hole.\n\n\
+         {budgets}\n\
+         **System calls** are not counted on aarch64, bytes only: {}.{}\n\n",
+        report.qemu,
+        if report.qemu.contains("thread") {
+            " daemonic refuses to fork a process with more than one thread (R5), and \
+             qemu-user runs a helper thread in every emulated process: under qemu the \
+             count would be that of a refusal, not of a start."
+        } else {
+            " Counting under qemu is not implemented beyond this attempt."
+        }
+    );
+    out
+}

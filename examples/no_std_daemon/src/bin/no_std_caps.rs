@@ -14,8 +14,6 @@
 #[path = "../common.rs"]
 mod common;
 #[cfg(feature = "cap-sd-notify")]
-#[path = "../sd_notify_shim.rs"]
-mod sd_notify_shim;
 
 use core::ffi::{c_char, c_int, CStr};
 
@@ -25,8 +23,6 @@ use daemonic::{
     Stdio,
 };
 #[cfg(feature = "cap-sd-notify")]
-#[allow(unused_imports)] // Unused once the library has `Daemon::sd_notify`.
-use sd_notify_shim::SdNotifyUntilTheLibraryHasIt as _;
 
 /// What `exec` runs.
 #[allow(dead_code)]

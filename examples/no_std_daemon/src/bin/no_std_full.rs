@@ -10,15 +10,11 @@
 
 #[path = "../common.rs"]
 mod common;
-#[path = "../sd_notify_shim.rs"]
-mod sd_notify_shim;
 
 use core::ffi::{c_char, c_int};
 use core::time::Duration;
 
 use daemonic::{Daemon, Groups, Stdio};
-#[allow(unused_imports)] // Unused once the library has `Daemon::sd_notify`.
-use sd_notify_shim::SdNotifyUntilTheLibraryHasIt as _;
 
 #[no_mangle]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {

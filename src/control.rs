@@ -114,19 +114,14 @@ fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Content)>, Error> {
     let file = match fs::open(path, flags, Mode::empty()) {
         Ok(file) => file,
         Err(Errno::NOENT) => return Ok(None),
-        Err(Errno::LOOP) => {
-            return Err(Error::new(ErrorKind::InsecurePidfile)
-                .path(bytes)
-                .text(": it is a symbolic link"))
-        }
+        Err(Errno::LOOP) => return Err(pidfile::insecure(bytes, 0)),
         Err(e) => return Err(fail(e)),
     };
     let st = fs::fstat(&file).map_err(fail)?;
     if st.st_nlink == 0 {
         return Ok(None); // removed since our open
     }
-    pidfile::check(&st, 0o002)
-        .map_err(|why| Error::new(ErrorKind::InsecurePidfile).path(bytes).text(why))?;
+    pidfile::check(&st, 0o002).map_err(|why| pidfile::insecure(bytes, why))?;
     let content = pidfile::read(&file).map_err(fail)?;
     Ok(Some((file, content)))
 }

@@ -134,7 +134,8 @@ pub struct Error {
 }
 
 impl Error {
-    /// An error of `kind`, with no context yet.
+    /// An error of `kind`, with no context yet. Inlined, so the frame is picked where
+    /// `kind` is known: only the words of the errors a program can give are in it.
     #[inline(always)]
     pub(crate) const fn new(kind: ErrorKind) -> Error {
         Error {
@@ -249,6 +250,25 @@ impl Error {
             ErrorKind::Failed { code } if code != 0 => i32::from(code),
             _ => 3,
         }
+    }
+
+    /// The message, as [`Display`](core::fmt::Display) shows it, written into `buf`
+    /// (cut if it does not fit) without `core::fmt`: for programs that leave the
+    /// formatting machinery out of their binary.
+    ///
+    /// ```
+    /// let err = daemonic::Daemon::new().working_directory("srv").check().unwrap_err();
+    /// let mut buf = [0u8; 128];
+    /// let line = err.write_message(&mut buf);
+    /// assert_eq!(line, err.to_string().as_bytes());
+    /// ```
+    pub fn write_message<'b>(&self, buf: &'b mut [u8]) -> &'b [u8] {
+        let mut line = Line::<320>::new();
+        self.render(&mut line);
+        let text = line.as_bytes();
+        let n = text.len().min(buf.len());
+        buf[..n].copy_from_slice(&text[..n]);
+        &buf[..n]
     }
 
     /// Writes the message into `line`: the step's text around the context, then the
@@ -391,6 +411,24 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// A failure of `kind` with no system call to blame.
+    pub(crate) const fn new(kind: ErrorKind) -> Failure {
+        Failure {
+            kind,
+            aux: 0,
+            errno: None,
+        }
+    }
+
+    /// A failed system call of step `kind`.
+    pub(crate) const fn os(kind: ErrorKind, errno: Errno) -> Failure {
+        Failure {
+            kind,
+            aux: 0,
+            errno: Some(errno),
+        }
+    }
+
     /// The failure of step `kind` with `errno`, for `map_err`.
     pub(crate) fn of(kind: ErrorKind) -> impl FnOnce(Errno) -> Failure {
         move |errno| Failure {

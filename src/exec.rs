@@ -162,7 +162,11 @@ pub(crate) fn run(
         plan.keep(pipe.write.as_raw_fd());
         let _ = plan.guard_closes.push(pipe.write.as_raw_fd());
     }
-    match launch::run(&mut plan)? {
+    let side = match launch::run(&mut plan) {
+        Ok(side) => side,
+        Err(failure) => return Err(plan.fail(failure, Some(program.path))),
+    };
+    match side {
         Side::Daemon { reports, pid } => {
             let reports_fd = reports.as_ref().map(AsFd::as_fd);
             let failure = exec(
@@ -181,8 +185,7 @@ pub(crate) fn run(
             if let Some(stderr) = &stderr {
                 let _ = sys::redirect(stderr.as_raw_fd(), 2);
             }
-            let err = plan.describe(failure, Some(program.path));
-            Err(plan.abandon(err))
+            Err(plan.fail(failure, Some(program.path)))
         }
         Side::Original(launched) => {
             // Our copy of the write end must go, or its end of file never comes.
@@ -192,7 +195,7 @@ pub(crate) fn run(
                 .and_then(|pid| {
                     await_program(&plan, pipe.as_ref(), listener.as_ref()).map(|()| pid)
                 });
-            let pid = launched.conclude(&mut plan, outcome)?;
+            let pid = launched.conclude(&mut plan, outcome, Some(program.path))?;
             if let Some(pidfile) = plan.take_pidfile() {
                 pidfile.disown();
             }
@@ -289,13 +292,16 @@ fn await_program(
     plan: &Plan<'_>,
     pipe: Option<&(OwnedFd, i32)>,
     listener: Option<&NotifyListener>,
-) -> Result<(), Error> {
+) -> Result<(), Failure> {
+    let fail = |e| match e {
+        Errno::TIMEDOUT => Failure::new(ErrorKind::Timeout),
+        e => Failure::os(ErrorKind::Channel, e),
+    };
     if let Some((read, number)) = pipe {
-        match await_newline(read, &plan.deadline) {
-            Ok(true) => {}
-            Ok(false) => return Err(Error::new(ErrorKind::NotReady).number(*number as u64)),
-            Err(Errno::TIMEDOUT) => return Err(plan.timed_out()),
-            Err(e) => return Err(Error::os(ErrorKind::Channel, e).text("readiness pipe")),
+        if !await_newline(read, &plan.deadline).map_err(fail)? {
+            let mut f = Failure::new(ErrorKind::NotReady);
+            f.aux = *number as u16;
+            return Err(f);
         }
     }
     if let Some(listener) = listener {
@@ -304,13 +310,8 @@ fn await_program(
             .as_ref()
             .and_then(|c| c.uid)
             .unwrap_or_else(geteuid);
-        match listener.wait(uid, &plan.deadline) {
-            Ok(Notified::Ready) => {}
-            Ok(Notified::Failed(errno)) => {
-                return Err(Error::os(ErrorKind::ReportedFailure, errno))
-            }
-            Err(Errno::TIMEDOUT) => return Err(plan.timed_out()),
-            Err(e) => return Err(Error::os(ErrorKind::Channel, e).text("notify socket")),
+        if let Notified::Failed(errno) = listener.wait(uid, &plan.deadline).map_err(fail)? {
+            return Err(Failure::os(ErrorKind::ReportedFailure, errno));
         }
     }
     Ok(())

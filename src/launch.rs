@@ -49,28 +49,22 @@ pub(crate) enum Side {
 }
 
 /// Becomes the daemon: in the foreground by running the steps here; detached by
-/// forking. An error is returned in the original process, the plan abandoned.
-pub(crate) fn run(plan: &mut Plan<'_>) -> Result<Side, Error> {
+/// forking. A failure is returned in the original process, which then abandons the
+/// plan ([`Plan::fail`]).
+pub(crate) fn run(plan: &mut Plan<'_>) -> Result<Side, Failure> {
     if !plan.detach {
         let pid = getpid();
-        return match steps::become_daemon(plan, pid) {
-            Ok(()) => {
-                plan.forget_closed();
-                Ok(Side::Daemon { pid, reports: None })
-            }
-            Err(failure) => {
-                let err = plan.describe(failure, None);
-                Err(plan.abandon(err))
-            }
-        };
+        steps::become_daemon(plan, pid)?;
+        plan.forget_closed();
+        return Ok(Side::Daemon { pid, reports: None });
     }
     flush_std();
     match sys::fork() {
-        Err(e) => Err(plan.abandon(Error::os(ErrorKind::Fork, e))),
-        Ok(None) => intermediate(plan),
+        Err(e) => Err(Failure::os(ErrorKind::Fork, e)),
+        Ok(None) => Ok(intermediate(plan)),
         Ok(Some(child)) => {
             let Some(channels) = plan.channels.take() else {
-                return Err(plan.abandon(Error::new(ErrorKind::Channel).text("missing")));
+                return Err(Failure::new(ErrorKind::Died));
             };
             // Our copy of the daemon's end goes, or its end of file never comes.
             let (daemons_end, reports) = channels.reports;
@@ -86,18 +80,13 @@ pub(crate) fn run(plan: &mut Plan<'_>) -> Result<Side, Error> {
 
 /// The first child: a new session, the second fork; then the daemon's steps in the
 /// grandchild, and the wait for the verdict here. Returns only in the daemon.
-fn intermediate(plan: &mut Plan<'_>) -> Result<Side, Error> {
+fn intermediate(plan: &mut Plan<'_>) -> Side {
     let Some(channels) = &plan.channels else {
         sys::exit_immediately(1);
     };
     let reports = channels.reports.0.as_raw_fd();
     let before_fork = |kind, errno| -> ! {
-        let failure = Failure {
-            kind,
-            aux: 0,
-            errno: Some(errno),
-        };
-        report_failure(reports, failure);
+        report_failure(reports, Failure::os(kind, errno));
         sys::exit_immediately(1)
     };
     if let Err(errno) = setsid() {
@@ -121,10 +110,10 @@ fn intermediate(plan: &mut Plan<'_>) -> Result<Side, Error> {
     let (reports, originals_end) = channels.reports;
     core::mem::forget((originals_end, channels.verdicts));
     plan.forget_closed();
-    Ok(Side::Daemon {
+    Side::Daemon {
         pid,
         reports: Some(reports),
-    })
+    }
 }
 
 /// Reports a failed step of the daemon (or of the intermediate process).
@@ -190,44 +179,39 @@ impl Launched {
     /// Waits for the daemon's report: `Ok` with the daemon's PID once it is ready, or
     /// for a program to execute (`exec`, its path), once it executed: the program
     /// reports its PID right before `execve`, and the end of file says it succeeded.
-    pub(crate) fn wait(&self, plan: &Plan<'_>, mode: Mode<'_>) -> Result<Pid, Error> {
-        let exec = match mode {
-            Mode::Exec(path) => Some(path),
-            _ => None,
-        };
+    pub(crate) fn wait(&self, plan: &Plan<'_>, mode: Mode<'_>) -> Result<Pid, Failure> {
         let mut executing = None;
         loop {
             return match channel::receive(&self.reports, &plan.deadline) {
-                Ok(Report::Ready(pid)) if exec.is_some() => {
+                Ok(Report::Ready(pid)) if matches!(mode, Mode::Exec(_)) => {
                     executing = Some(pid);
                     continue;
                 }
                 Ok(Report::Ready(pid)) => Ok(pid),
                 Ok(Report::Failed { step, aux, errno }) => {
-                    Err(plan.describe(Failure::from_report(step, aux, errno), exec))
+                    Err(Failure::from_report(step, aux, errno))
                 }
-                Ok(Report::Code(code)) => {
-                    Err(Error::new(ErrorKind::Failed { code }).number(code.into()))
-                }
-                Ok(Report::Closed) => executing.ok_or(Error::new(ErrorKind::Died)),
-                Err(Errno::TIMEDOUT) => Err(plan.timed_out()),
-                Err(e) => Err(Error::os(ErrorKind::Channel, e).text("receiving")),
+                Ok(Report::Code(code)) => Err(Failure::new(ErrorKind::Failed { code })),
+                Ok(Report::Closed) => executing.ok_or(Failure::new(ErrorKind::Died)),
+                Err(Errno::TIMEDOUT) => Err(Failure::new(ErrorKind::Timeout)),
+                Err(e) => Err(Failure::os(ErrorKind::Channel, e)),
             };
         }
     }
 
     /// Ends the start: tells the intermediate process the outcome and reaps it. On
     /// failure the daemon and its process group are killed and the pidfile is put
-    /// back before this returns. On success the pidfile is the daemon's: the caller
-    /// exits, or disowns its copy.
-    pub(crate) fn conclude<T>(
+    /// back before this returns, with the error that says why. On success the
+    /// pidfile is the daemon's: the caller exits, or disowns its copy.
+    pub(crate) fn conclude(
         &self,
         plan: &mut Plan<'_>,
-        outcome: Result<T, Error>,
-    ) -> Result<T, Error> {
+        outcome: Result<Pid, Failure>,
+        program: Option<&CStr>,
+    ) -> Result<Pid, Error> {
         let verdict = match &outcome {
             Ok(_) => Verdict::Ready,
-            Err(e) if matches!(e.kind(), ErrorKind::Failed { .. }) => Verdict::Failed,
+            Err(f) if matches!(f.kind, ErrorKind::Failed { .. }) => Verdict::Failed,
             Err(_) => Verdict::Kill,
         };
         channel::send_verdict(&self.verdicts.0, verdict);
@@ -247,20 +231,21 @@ impl Launched {
                 other => break other,
             }
         };
+        let failure = match outcome {
+            Ok(pid) => return Ok(pid),
+            Err(failure) => failure,
+        };
+        let err = plan.describe(failure, program);
         // Exit status 0: the intermediate process acted on the verdict. Anything else
         // (it failed before the second fork, or was killed): the pidfile is ours to
         // put back. ECHILD: the caller ignores SIGCHLD and the kernel reaped it.
-        let handled = matches!(&status, Ok(Some((_, s))) if s.exit_status() == Some(0));
-        match outcome {
-            Ok(value) => Ok(value),
-            Err(err) if handled => {
-                if let Some(pidfile) = plan.take_pidfile() {
-                    pidfile.disown();
-                }
-                Err(err)
+        if matches!(&status, Ok(Some((_, s))) if s.exit_status() == Some(0)) {
+            if let Some(pidfile) = plan.take_pidfile() {
+                pidfile.disown();
             }
-            Err(err) => Err(plan.abandon(err)),
+            return Err(err);
         }
+        Err(plan.abandon(err))
     }
 }
 

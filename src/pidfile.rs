@@ -119,27 +119,25 @@ impl<'a> Pidfile<'a> {
         floor: i32,
         keep_dir: bool,
     ) -> Result<(Pidfile<'a>, Previous), Error> {
-        let (dir, name_at) = where_is(path.as_c_str(), keep_dir, floor)?;
-        let at = dir.as_ref().map_or(CWD, |d| d.as_fd());
-        let name = name_in(path.as_c_str(), dir.is_some(), name_at);
-        let mut attempts = ATTEMPTS;
-        let (lock, previous) = loop {
-            match take(at, name, mode, floor) {
-                Err(Refused::Retry) if attempts > 0 => attempts -= 1,
-                Err(Refused::Retry) => break Err(Refused::Lock(Errno::AGAIN)),
-                other => break other,
-            }
-        }
-        .map_err(|r| r.error(path.bytes()))?;
-        let pidfile = Pidfile {
-            lock,
-            writer: None,
-            dir,
-            path,
-            name_at,
-            owner: true,
+        let mut previous = Previous {
+            created: false,
+            content: Stack::new(),
+            mode: None,
         };
-        Ok((pidfile, previous))
+        match locate_and_take(path.as_c_str(), mode, floor, keep_dir, &mut previous) {
+            Ok((lock, dir, name_at)) => {
+                let pidfile = Pidfile {
+                    lock,
+                    writer: None,
+                    dir,
+                    path,
+                    name_at,
+                    owner: true,
+                };
+                Ok((pidfile, previous))
+            }
+            Err(r) => Err(r.error(path.bytes())),
+        }
     }
 
     /// Opens the write-only descriptor (at `floor` or above), and empties the file if
@@ -328,8 +326,8 @@ pub(crate) fn remove_stale(path: &CStr, pid: Pid) {
     let _ = pidfile.remove();
 }
 
-/// Why a pidfile was not taken, until it becomes an [`Error`] naming the path: small,
-/// so the steps pass it around for nothing.
+/// Why a pidfile was not taken, until it becomes an [`Error`] naming the path: eight
+/// bytes, so the steps return it in registers.
 #[derive(Clone, Copy, Debug)]
 enum Refused {
     /// Opening, locking, reading or writing the file failed.
@@ -337,13 +335,30 @@ enum Refused {
     Lock(Errno),
     Read(Errno),
     Write(Errno),
-    /// The file is not one to trust, for this reason.
-    Insecure(&'static str),
+    /// The file is not one to trust: the reason, an index of [`REFUSALS`].
+    Insecure(u8),
     /// Another process holds the lock; the PID the file names.
     Running(Option<Pid>),
+    /// The path names no file (it ends with `/`, `.` or `..`).
+    NoFile,
     /// The path changed under us: start over.
     Retry,
 }
+
+/// Why a file is not a pidfile to trust.
+pub(crate) const REFUSALS: [&str; 8] = [
+    ": it is a symbolic link",
+    ": it is a directory",
+    ": it is not a regular file",
+    ": it has more than one hard link",
+    ": it is owned by another user",
+    ": it is writable by others",
+    ": it is writable by its group",
+    ": it holds something other than a PID",
+];
+const SYMLINK: u8 = 0;
+const DIRECTORY: u8 = 1;
+const NOT_PIDLIKE: u8 = 7;
 
 impl Refused {
     #[inline(never)]
@@ -353,11 +368,43 @@ impl Refused {
             Refused::Lock(errno) => Error::os(ErrorKind::LockPidfile, errno).path(path),
             Refused::Read(errno) => Error::os(ErrorKind::ReadPidfile, errno).path(path),
             Refused::Write(errno) => Error::os(ErrorKind::WritePidfile, errno).path(path),
-            Refused::Insecure(why) => Error::new(ErrorKind::InsecurePidfile).path(path).text(why),
+            Refused::Insecure(why) => insecure(path, why),
             Refused::Running(pid) => already_running(pid, path),
+            Refused::NoFile => Error::invalid("pidfile path ")
+                .path(path)
+                .text(" names no file"),
             Refused::Retry => Error::os(ErrorKind::LockPidfile, Errno::AGAIN).path(path),
         }
     }
+}
+
+/// The error for a pidfile refused for reason `why` (an index of [`REFUSALS`]).
+pub(crate) fn insecure(path: &[u8], why: u8) -> Error {
+    let why = REFUSALS.get(usize::from(why)).copied().unwrap_or("");
+    Error::new(ErrorKind::InsecurePidfile).path(path).text(why)
+}
+
+/// Finds the file's directory (see [`where_is`]) and takes the file, starting over
+/// (64 times at most) while the path keeps changing under us.
+#[inline(never)]
+fn locate_and_take(
+    path: &CStr,
+    mode: u32,
+    floor: i32,
+    keep_dir: bool,
+    previous: &mut Previous,
+) -> Result<(OwnedFd, Option<OwnedFd>, usize), Refused> {
+    let (dir, name_at) = where_is(path, keep_dir, floor)?;
+    let at = dir.as_ref().map_or(CWD, |d| d.as_fd());
+    let name = name_in(path, dir.is_some(), name_at);
+    for _ in 0..ATTEMPTS {
+        match take(at, name, mode, floor, previous) {
+            Ok(lock) => return Ok((lock, dir, name_at)),
+            Err(Refused::Retry) => {}
+            Err(r) => return Err(r),
+        }
+    }
+    Err(Refused::Lock(Errno::AGAIN))
 }
 
 pub(crate) fn already_running(pid: Option<Pid>, path: &[u8]) -> Error {
@@ -382,7 +429,8 @@ fn take(
     name: &CStr,
     mode: u32,
     floor: i32,
-) -> Result<(OwnedFd, Previous), Refused> {
+    previous: &mut Previous,
+) -> Result<OwnedFd, Refused> {
     // NOFOLLOW: never write through a planted symlink. NONBLOCK: a FIFO planted at the
     // path must not hang us; fstat then refuses it. NOCTTY: never acquire a terminal.
     let flags =
@@ -417,11 +465,9 @@ fn take(
         Ok(_) | Err(Errno::NOENT) => return Err(Refused::Retry),
         Err(e) => return Err(Refused::Open(e)),
     }
-    let mut previous = Previous {
-        created,
-        content: Stack::new(),
-        mode: None,
-    };
+    previous.created = created;
+    previous.content.truncate(0);
+    previous.mode = None;
     if st.st_size > 0 {
         // Only a pidfile's content (at most 32 bytes of digits and whitespace) is
         // taken over: anything else is somebody's file, which a start must not touch.
@@ -429,7 +475,7 @@ fn take(
         let n = rustix::io::pread(&file, &mut buf, 0).map_err(Refused::Read)?;
         let pidlike = |b: &u8| b.is_ascii_digit() || b.is_ascii_whitespace();
         if n > CONTENT_CAP || !buf[..n].iter().all(pidlike) {
-            return Err(Refused::Insecure(": it holds something other than a PID"));
+            return Err(Refused::Insecure(NOT_PIDLIKE));
         }
         let _ = previous.content.extend(&buf[..n]);
     }
@@ -437,13 +483,13 @@ fn take(
         fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(Refused::Open)?;
         previous.mode = Some(st.st_mode & 0o7777);
     }
-    Ok((file, previous))
+    Ok(file)
 }
 
 fn refused_open(errno: Errno) -> Refused {
     match errno {
-        Errno::LOOP => Refused::Insecure(": it is a symbolic link"),
-        Errno::ISDIR => Refused::Insecure(": it is a directory"),
+        Errno::LOOP => Refused::Insecure(SYMLINK),
+        Errno::ISDIR => Refused::Insecure(DIRECTORY),
         e => Refused::Open(e),
     }
 }
@@ -487,15 +533,13 @@ fn open_writer(
 
 /// Where the file is found: the directory to keep (for a relative path, or when
 /// asked) and where the file's name starts in `path`.
-fn where_is(path: &CStr, keep_dir: bool, floor: i32) -> Result<(Option<OwnedFd>, usize), Error> {
+fn where_is(path: &CStr, keep_dir: bool, floor: i32) -> Result<(Option<OwnedFd>, usize), Refused> {
     let bytes = path.to_bytes();
     let slash = bytes.iter().rposition(|&b| b == b'/');
     let name_at = slash.map_or(0, |i| i + 1);
     let name = &bytes[name_at..];
     if name.is_empty() || name == b"." || name == b".." {
-        return Err(Error::invalid("pidfile path ")
-            .path(bytes)
-            .text(" names no file"));
+        return Err(Refused::NoFile);
     }
     if bytes[0] == b'/' && !keep_dir {
         return Ok((None, name_at));
@@ -504,16 +548,16 @@ fn where_is(path: &CStr, keep_dir: bool, floor: i32) -> Result<(Option<OwnedFd>,
         None => open_dir(c"."),
         Some(0) => open_dir(c"/"),
         Some(i) => {
-            let mut dir = Stack::<u8, PATH_CAP>::new();
-            let _ = dir.extend(&bytes[..i]);
-            let _ = dir.push(0);
-            open_dir(crate::text::c_str(dir.as_slice()).unwrap_or_default())
+            // The directory's part of the path, NUL-terminated (`i` < `PATH_MAX`: it
+            // comes from a path the kernel takes).
+            let mut dir = [0u8; PATH_CAP + 1];
+            let part = &bytes[..i.min(PATH_CAP)];
+            dir[..part.len()].copy_from_slice(part);
+            open_dir(crate::text::c_str(&dir[..=part.len()]).unwrap_or_default())
         }
     };
-    let dir = dir
-        .and_then(|d| crate::fds::at_or_above(d, floor))
-        .map_err(|e| Error::os(ErrorKind::OpenPidfile, e).path(bytes))?;
-    Ok((Some(dir), name_at))
+    let dir = dir.and_then(|d| crate::fds::at_or_above(d, floor));
+    Ok((Some(dir.map_err(Refused::Open)?), name_at))
 }
 
 fn open_dir(path: &CStr) -> Result<OwnedFd, Errno> {
@@ -536,24 +580,21 @@ fn same_file(a: &Stat, b: &Stat) -> bool {
 /// The checks of start-stop-daemon 1.19.3 and FreeBSD pidfile(3) on an opened pidfile:
 /// a regular file with one link, owned by root or us, with none of the `writable`
 /// mode bits (group and others for a starter, others for a reader) set.
-pub(crate) fn check(st: &Stat, writable: u32) -> Result<(), &'static str> {
+/// `Err` holds the reason, an index of [`REFUSALS`].
+pub(crate) fn check(st: &Stat, writable: u32) -> Result<(), u8> {
     match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile => {}
-        FileType::Directory => return Err(": it is a directory"),
-        _ => return Err(": it is not a regular file"),
+        FileType::Directory => return Err(DIRECTORY),
+        _ => return Err(2),
     }
     if st.st_nlink != 1 {
-        return Err(": it has more than one hard link");
+        return Err(3);
     }
     if st.st_uid != 0 && st.st_uid != geteuid().as_raw() {
-        return Err(": it is owned by another user");
+        return Err(4);
     }
     if st.st_mode & writable & 0o022 != 0 {
-        return Err(if st.st_mode & 0o002 != 0 {
-            ": it is writable by others"
-        } else {
-            ": it is writable by its group"
-        });
+        return Err(if st.st_mode & 0o002 != 0 { 5 } else { 6 });
     }
     Ok(())
 }

@@ -66,6 +66,13 @@ impl<'a> Plan<'a> {
         err
     }
 
+    /// After a failure of the start in the original process: the error that names
+    /// what failed, and the pidfile put back.
+    pub(crate) fn fail(&mut self, f: Failure, program: Option<&CStr>) -> Error {
+        let err = self.describe(f, program);
+        self.abandon(err)
+    }
+
     /// Adds one of our own descriptors to those the daemon keeps.
     /// There is always room: the caller may preserve 64, and the set holds more.
     pub(crate) fn keep(&mut self, fd: i32) {
@@ -132,6 +139,12 @@ impl<'a> Plan<'a> {
             K::CloseFds => Error::new(K::CloseFds),
             K::PassFds => Error::new(K::PassFds),
             K::Exec => Error::new(K::Exec).path(program.map_or(&[][..], CStr::to_bytes)),
+            // What the original process sees of the start.
+            K::Channel => Error::new(K::Channel).text("receiving"),
+            K::Failed { code } => Error::new(K::Failed { code }).number(code.into()),
+            K::Timeout => self.timed_out(),
+            K::NotReady => Error::new(K::NotReady).number(f.aux.into()),
+            K::ReportedFailure => Error::new(K::ReportedFailure),
             _ => Error::new(K::Died),
         };
         e.with_errno(f.errno)

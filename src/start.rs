@@ -164,8 +164,9 @@ impl<'a> Daemon<'a> {
         let status = procfs::status();
         check_threads(status.map(|s| s.threads))?;
         let mut plan = prepare(self.options, status.map(|s| s.dispositions), false)?;
-        match launch::run(&mut plan)? {
-            Side::Daemon { pid, reports } => {
+        match launch::run(&mut plan) {
+            Err(failure) => Err(plan.fail(failure, None)),
+            Ok(Side::Daemon { pid, reports }) => {
                 let pidfile = plan.take_pidfile();
                 Ok(Started::Daemon(Pending::new(
                     reports,
@@ -174,9 +175,9 @@ impl<'a> Daemon<'a> {
                     plan.tellers.take(),
                 )))
             }
-            Side::Original(launched) => {
+            Ok(Side::Original(launched)) => {
                 let outcome = launched.wait(&plan, mode);
-                let pid = launched.conclude(&mut plan, outcome)?;
+                let pid = launched.conclude(&mut plan, outcome, None)?;
                 if mode == Mode::ExitWhenReady {
                     // Nothing to close one by one: the descriptors go with the process.
                     exit(0);

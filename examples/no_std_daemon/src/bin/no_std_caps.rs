@@ -13,7 +13,6 @@
 
 #[path = "../common.rs"]
 mod common;
-#[cfg(feature = "cap-sd-notify")]
 
 use core::ffi::{c_char, c_int, CStr};
 
@@ -22,7 +21,6 @@ use daemonic::{
     Daemon, Detach, Disposition, Fork, Groups, NotificationFd, Pidfile, Program, Schedule, Signal,
     Stdio,
 };
-#[cfg(feature = "cap-sd-notify")]
 
 /// What `exec` runs.
 #[allow(dead_code)]

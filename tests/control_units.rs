@@ -216,7 +216,7 @@ fn schedule_length_limit() {
     // The text is shortened in the middle; the reason always survives.
     assert_eq!(
         message,
-        "invalid option: stop schedule \"TERM/1/TERM/1/TERM/1/TER...ERM/1/TERM/1/TERM/1/KILL\": \
+        "invalid option: stop schedule \"TERM/1/TERM/1/TERM/1...1/TERM/1/TERM/1/KILL\": \
          too long"
     );
 }

@@ -116,7 +116,15 @@ impl<'a> Daemon<'a> {
     /// (default `/`, so the daemon keeps no file system busy).
     #[must_use]
     pub fn working_directory(self, dir: impl IntoCPath<'a>) -> Self {
-        self.path("working directory", dir, |o, p| o.workdir = p)
+        let this = self.path("working directory", dir, |o, p| o.workdir = p);
+        let workdir = this.options.workdir.bytes();
+        if workdir.first() == Some(&b'/') {
+            return this;
+        }
+        let err = Error::invalid("working directory ")
+            .path(workdir)
+            .text(" is not an absolute path");
+        this.invalid(err)
     }
 
     /// The umask (default 0, as PEP 3143 and daemon(7)). With 0, every file the

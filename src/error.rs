@@ -146,6 +146,16 @@ impl Error {
         }
     }
 
+    /// An error of `kind` with this frame (for a caller that picks frames itself).
+    pub(crate) const fn framed(kind: ErrorKind, frame: &'static Frame) -> Error {
+        Error {
+            kind,
+            errno: None,
+            frame,
+            context: Stack::new(),
+        }
+    }
+
     /// A failed system call of step `kind`.
     #[inline(always)]
     pub(crate) const fn os(kind: ErrorKind, errno: Errno) -> Error {
@@ -298,7 +308,7 @@ pub(crate) struct Frame(&'static str, &'static str);
 /// The frame of each kind. Inlined, so that an error
 /// made with a known kind links only its own words.
 #[inline(always)]
-const fn frame(kind: ErrorKind) -> &'static Frame {
+pub(crate) const fn frame(kind: ErrorKind) -> &'static Frame {
     use ErrorKind as K;
     match kind {
         K::InvalidOption => &Frame("invalid option: ", ""),

@@ -264,7 +264,7 @@ fn exec(
         if let Some((pidfile, _)) = &plan.pidfile {
             pass(pidfile.kept_fds()[0])?;
         }
-        for &fd in plan.preserved.as_slice() {
+        for &fd in plan.o.preserve.as_slice() {
             pass(fd)?;
         }
         if let Some(pipe) = pipe {

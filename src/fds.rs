@@ -81,47 +81,23 @@ pub(crate) fn close_inherited(keep: &Keep) -> Result<(), Errno> {
     close_up_to_limit(keep)
 }
 
-/// Closes the few descriptors `fds` (at most 8), runs of consecutive numbers with one
-/// `close_range` each. Safe between fork and exec; the caller owns them and never
-/// uses them again.
+/// Closes the few descriptors `fds` (negative numbers are none): with one
+/// `close_range` when they are consecutive numbers, as the channels' usually are,
+/// else one by one. Safe between fork and exec; the caller owns them and never uses
+/// them again.
 pub(crate) fn close_these(fds: &[i32]) {
-    for &(first, last) in runs(fds).as_slice() {
-        if sys::close_range(first, last).is_err() {
-            for fd in first..=last {
-                sys::close(fd as i32);
-            }
-        }
+    let (mut low, mut high, mut count) = (i32::MAX, -1, 0);
+    for &fd in fds.iter().filter(|&&fd| fd >= 0) {
+        low = low.min(fd);
+        high = high.max(fd);
+        count += 1;
     }
-}
-
-/// `fds` (negative numbers left out) as runs of consecutive numbers, ascending.
-fn runs(fds: &[i32]) -> Stack<(u32, u32), 8> {
-    let mut sorted = Stack::<u32, 8>::new();
-    for &fd in fds {
-        if let Ok(fd) = u32::try_from(fd) {
-            let at = sorted.as_slice().partition_point(|&f| f < fd);
-            let _ = sorted.insert(at, fd);
-        }
+    if count > 0 && high - low + 1 == count && sys::close_range(low as u32, high as u32).is_ok() {
+        return;
     }
-    let mut runs = Stack::new();
-    for &fd in sorted.as_slice() {
-        let extended = match runs.as_slice().last() {
-            Some(&(first, last)) if fd == last + 1 => Some((first, fd)),
-            Some(&(_, last)) if fd == last => continue,
-            _ => None,
-        };
-        match extended {
-            Some(run) => {
-                let n = runs.len();
-                runs.truncate(n - 1);
-                let _ = runs.push(run);
-            }
-            None => {
-                let _ = runs.push((fd, fd));
-            }
-        }
+    for &fd in fds.iter().filter(|&&fd| fd >= 0) {
+        sys::close(fd);
     }
-    runs
 }
 
 /// `close_range` over the gaps between the kept descriptors.
@@ -165,12 +141,6 @@ mod tests {
         }
         assert_eq!(keep.as_slice(), &[3, 5, 9]);
         assert!(keep.contains(1) && keep.contains(5) && !keep.contains(4));
-    }
-
-    #[test]
-    fn descriptors_close_in_runs() {
-        let runs = super::runs(&[7, 4, -1, 5, 9, 5]);
-        assert_eq!(runs.as_slice(), &[(4, 5), (7, 7), (9, 9)]);
     }
 
     #[test]

@@ -73,21 +73,29 @@ impl<'a> Pending<'a> {
     // no_std); it is built at most once, so its size costs nothing.
     #[allow(clippy::result_large_err)]
     pub fn ready(mut self) -> Result<Running<'a>, NotifyError<'a>> {
-        if let Some(reports) = self.reports.take() {
-            channel::send_report(&reports, Report::Ready(self.pid));
-        }
-        let mut tellers = self.tellers.take();
-        let told = match &mut tellers {
-            Some(t) => (t.ready)(t, self.pid),
-            None => Ok(()),
-        };
-        let running = Running {
-            pidfile: self.pidfile.take(),
-            tellers,
-        };
+        let told = self.tell();
+        let running = self.into_running();
         match told {
             Ok(()) => Ok(running),
             Err(error) => Err(NotifyError { running, error }),
+        }
+    }
+
+    /// Tells the original process, then the supervisors.
+    pub(crate) fn tell(&mut self) -> Result<(), Error> {
+        if let Some(reports) = self.reports.take() {
+            channel::send_report(&reports, Report::Ready(self.pid));
+        }
+        match &mut self.tellers {
+            Some(t) => (t.ready)(t, self.pid),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn into_running(mut self) -> Running<'a> {
+        Running {
+            pidfile: self.pidfile.take(),
+            tellers: self.tellers.take(),
         }
     }
 

@@ -5,7 +5,7 @@ use crate::creds::Credentials;
 use crate::error::Error;
 use crate::fds::Keep;
 use crate::path::CPath;
-use crate::signals::SignalMap;
+use crate::signals::{SignalMap, SignalSet};
 use crate::stdio::Stdio;
 use crate::supervisor::Supervisors;
 
@@ -58,6 +58,14 @@ pub(crate) struct Options<'a> {
     pub(crate) invalid: Option<Error>,
 }
 
+#[cold]
+#[inline(never)]
+fn unignorable(signal: u64) -> Error {
+    Error::invalid("signal ")
+        .number(signal)
+        .text(" cannot be ignored")
+}
+
 /// The highest descriptor number the program's readiness descriptor may have: the
 /// daemon's own descriptors go above it.
 pub(crate) const MAX_READINESS_FD: i32 = 1 << 20;
@@ -87,24 +95,22 @@ impl<'a> Options<'a> {
         }
     }
 
-    /// Checks the options without touching the system. (Each setter checks its own
-    /// value and records the first invalid one; what is left is what options say
-    /// together.)
+    /// Checks the options without touching the system: each setter checks its own
+    /// value and records the first invalid one.
     pub(crate) fn check(&self) -> Result<(), Error> {
         if let Some(err) = &self.invalid {
             return Err(err.clone());
         }
-        if self.workdir.bytes().first() != Some(&b'/') {
-            return Err(Error::invalid("working directory ")
-                .path(self.workdir.bytes())
-                .text(" is not an absolute path"));
-        }
-        if let Some(signal) = self.signals.unignorable() {
-            return Err(Error::invalid("signal ")
-                .number(signal.as_raw() as u64)
-                .text(" cannot be ignored"));
-        }
-        Ok(())
+        // The last disposition given counts, so this is checked here, not by the setter.
+        let ignored = self.signals.ignored();
+        let signal = if ignored.contains(SignalSet::KILL) {
+            9
+        } else if ignored.contains(SignalSet::STOP) {
+            19
+        } else {
+            return Ok(());
+        };
+        Err(unignorable(signal))
     }
 
     /// The lowest number for a descriptor the daemon keeps until it execs: above the

@@ -5,13 +5,13 @@
 use core::ffi::CStr;
 use rustix::fd::OwnedFd;
 
-use crate::channel::{Deadline, Timeout};
+use crate::channel::Deadline;
 use crate::creds::Creds;
-use crate::error::{Error, ErrorKind, Failure};
+use crate::error::{frame, Error, ErrorKind, Failure};
 use crate::fds::Keep;
+use crate::options::Options;
 use crate::path::CPath;
 use crate::pidfile::{Pidfile, Previous};
-use crate::signals::SignalMap;
 use crate::stack::Stack;
 use crate::supervisor::Tellers;
 use crate::sys::Dispositions;
@@ -24,32 +24,28 @@ pub(crate) struct Channels {
     pub(crate) verdicts: (OwnedFd, OwnedFd),
 }
 
-/// Everything the daemon's steps need.
+/// Everything the daemon's steps need: the options, and what was resolved and opened
+/// from them.
 pub(crate) struct Plan<'a> {
-    pub(crate) signals: SignalMap,
+    /// The builder's options, moved here whole (the pidfile's path is in `pidfile`).
+    pub(crate) o: Options<'a>,
     /// The signal dispositions now, which the daemon inherits; `None` without `/proc`.
     pub(crate) dispositions: Option<Dispositions>,
-    pub(crate) chroot: Option<CPath<'a>>,
-    pub(crate) workdir: CPath<'a>,
-    pub(crate) umask: u32,
-    pub(crate) prevent_core: bool,
     pub(crate) pidfile: Option<(Pidfile<'a>, Previous)>,
     pub(crate) creds: Option<Creds>,
     /// The descriptor to put on each standard stream, or -1 to leave it.
     pub(crate) stdio: [i32; 3],
     /// Descriptors we opened for the streams; the daemon's close step closes them.
     pub(crate) opened: [Option<OwnedFd>; 3],
-    /// The descriptors the daemon keeps, besides 0-2.
+    /// The descriptors the daemon keeps, besides 0-2: the preserved ones (in
+    /// `o.preserve`) and our own.
     pub(crate) keep: Keep,
-    /// Those of them the caller asked to preserve (an exec'd program inherits them).
-    pub(crate) preserved: Keep,
     /// Descriptors the intermediate process closes besides the channels' (an exec'd
     /// program's readiness pipe), so their end of file is the daemon's alone.
     pub(crate) guard_closes: Stack<i32, 2>,
     pub(crate) tellers: Option<Tellers>,
-    /// The whole start's deadline, and the timeout it was set from.
+    /// The whole start's deadline.
     pub(crate) deadline: Deadline,
-    pub(crate) timeout: Option<Timeout>,
     /// Whether the daemon forks away from the original process.
     pub(crate) detach: bool,
     /// The channels, when detaching.
@@ -97,7 +93,7 @@ impl<'a> Plan<'a> {
 
     /// The error for a start that ran out of time.
     pub(crate) fn timed_out(&self) -> Error {
-        match &self.timeout {
+        match &self.o.timeout {
             Some(t) => t.expired(),
             None => Error::new(ErrorKind::Timeout),
         }
@@ -112,41 +108,47 @@ impl<'a> Plan<'a> {
     /// (`program` is the path an exec'd program was given).
     pub(crate) fn describe(&self, f: Failure, program: Option<&CStr>) -> Error {
         use ErrorKind as K;
-        // One arm per step, each with its kind spelled out: the messages of the
-        // steps are all this links, not every message of the crate.
-        let e = match f.kind {
-            K::Setsid => Error::new(K::Setsid),
-            K::Fork => Error::new(K::Fork),
-            K::Signals => Error::new(K::Signals).number(f.aux.into()),
-            K::Chroot => {
-                Error::new(K::Chroot).path(self.chroot.as_ref().map_or(&[][..], CPath::bytes))
+        if let K::SetGroups | K::SetGid | K::SetUid | K::PrivilegesRegained = f.kind {
+            if let Some(creds) = &self.creds {
+                return (creds.describe)(creds, f);
             }
-            K::Chdir => Error::new(K::Chdir).path(self.workdir.bytes()),
-            K::CoreLimit => Error::new(K::CoreLimit),
-            K::WritePidfile => Error::new(K::WritePidfile)
-                .path(self.pidfile.as_ref().map_or(&[][..], |(p, _)| p.shown())),
-            K::SetGroups | K::SetGid | K::SetUid | K::PrivilegesRegained => {
-                return match &self.creds {
-                    Some(creds) => (creds.describe)(creds, f),
-                    None => Error::new(K::Died),
-                }
-            }
-            K::RedirectStdio => Error::new(K::RedirectStdio).text(
+        }
+        // The frame from a match over the kinds a start reports, not every kind: the
+        // messages of the steps are all this links.
+        let frame = match f.kind {
+            K::Setsid => frame(K::Setsid),
+            K::Fork => frame(K::Fork),
+            K::Signals => frame(K::Signals),
+            K::Chroot => frame(K::Chroot),
+            K::Chdir => frame(K::Chdir),
+            K::CoreLimit => frame(K::CoreLimit),
+            K::WritePidfile => frame(K::WritePidfile),
+            K::RedirectStdio => frame(K::RedirectStdio),
+            K::CloseFds => frame(K::CloseFds),
+            K::PassFds => frame(K::PassFds),
+            K::Exec => frame(K::Exec),
+            K::Channel => frame(K::Channel),
+            K::Failed { .. } => frame(K::Failed { code: 0 }),
+            K::Timeout => return self.timed_out(),
+            K::NotReady => frame(K::NotReady),
+            K::ReportedFailure => frame(K::ReportedFailure),
+            _ => frame(K::Died),
+        };
+        let e = Error::framed(f.kind, frame).with_errno(f.errno);
+        match f.kind {
+            K::Chroot => e.path(self.o.chroot.as_ref().map_or(&[][..], CPath::bytes)),
+            K::Chdir => e.path(self.o.workdir.bytes()),
+            K::WritePidfile => e.path(self.pidfile.as_ref().map_or(&[][..], |(p, _)| p.shown())),
+            K::Exec => e.path(program.map_or(&[][..], CStr::to_bytes)),
+            K::Channel => e.text("receiving"),
+            K::Failed { code } => e.number(code.into()),
+            K::Signals | K::NotReady => e.number(f.aux.into()),
+            K::RedirectStdio => e.text(
                 crate::stdio::STREAMS
                     .get(usize::from(f.aux))
                     .unwrap_or(&"stdio"),
             ),
-            K::CloseFds => Error::new(K::CloseFds),
-            K::PassFds => Error::new(K::PassFds),
-            K::Exec => Error::new(K::Exec).path(program.map_or(&[][..], CStr::to_bytes)),
-            // What the original process sees of the start.
-            K::Channel => Error::new(K::Channel).text("receiving"),
-            K::Failed { code } => Error::new(K::Failed { code }).number(code.into()),
-            K::Timeout => self.timed_out(),
-            K::NotReady => Error::new(K::NotReady).number(f.aux.into()),
-            K::ReportedFailure => Error::new(K::ReportedFailure),
-            _ => Error::new(K::Died),
-        };
-        e.with_errno(f.errno)
+            _ => e,
+        }
     }
 }

@@ -13,15 +13,14 @@ use crate::options::{Detach, Options};
 use crate::pidfile::Pidfile;
 use crate::plan::{Channels, Plan};
 use crate::stdio;
-use crate::stdio::Stdio;
-use crate::supervisor::Supervisors;
 use crate::sys::{self, Dispositions};
 
 /// Resolves names, opens the pidfile (locked), the channels and the streams' files,
 /// and reads what the daemon needs from the environment. `exec`: the daemon will
 /// execute a program (which gets its environment and talks to supervisors itself).
+#[inline(never)]
 pub(crate) fn prepare<'a>(
-    o: Options<'a>,
+    mut o: Options<'a>,
     dispositions: Option<Dispositions>,
     exec: bool,
 ) -> Result<Plan<'a>, Error> {
@@ -33,15 +32,12 @@ pub(crate) fn prepare<'a>(
     };
     for &fd in o.preserve.as_slice() {
         if !sys::is_open(fd) {
-            return Err(Error::os(ErrorKind::InvalidOption, Errno::BADF)
-                .text("descriptor ")
-                .number(fd as u64)
-                .text(" to preserve is not open"));
+            return Err(not_open(fd));
         }
     }
     // The pidfile first: a start refused as "already running" must not have created
     // output files.
-    let pidfile = match o.pidfile {
+    let pidfile = match o.pidfile.take() {
         Some(path) => Some(Pidfile::lock(
             path,
             o.pidfile_mode,
@@ -50,75 +46,71 @@ pub(crate) fn prepare<'a>(
         )?),
         None => None,
     };
+    let keep = o.preserve;
     let mut plan = Plan {
-        signals: o.signals,
+        o,
         dispositions,
-        chroot: o.chroot,
-        workdir: o.workdir,
-        umask: o.umask,
-        prevent_core: o.prevent_core,
         pidfile,
         creds,
         stdio: [-1; 3],
         opened: [None, None, None],
-        keep: o.preserve,
-        preserved: o.preserve,
+        keep,
         guard_closes: crate::stack::Stack::new(),
         tellers: None,
         deadline: Deadline::none(),
-        timeout: o.timeout,
         detach,
         channels: None,
     };
     // From here on a failure puts the pidfile back.
-    match open_all(
-        &mut plan,
-        &o.stdio,
-        o.output_mode,
-        o.supervisors.as_ref(),
-        floor,
-        exec,
-    ) {
+    match open_all(&mut plan, floor, exec) {
         Ok(()) => Ok(plan),
         Err(e) => Err(plan.abandon(e)),
     }
 }
 
+#[cold]
+#[inline(never)]
+fn not_open(fd: i32) -> Error {
+    Error::os(ErrorKind::InvalidOption, Errno::BADF)
+        .text("descriptor ")
+        .number(fd as u64)
+        .text(" to preserve is not open")
+}
+
 /// What the daemon keeps of the pidfile, the channels (the daemon's end right after
 /// the lock, so that what it keeps sits together: one `close_range`), the pidfile's
 /// writer, the streams, what the supervisors need, and the deadline.
-fn open_all<'a>(
-    plan: &mut Plan<'a>,
-    stdio: &[Stdio<'a>; 3],
-    output_mode: u32,
-    supervisors: Option<&Supervisors<'_>>,
-    floor: i32,
-    exec: bool,
-) -> Result<(), Error> {
+#[inline(never)]
+fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool) -> Result<(), Error> {
     if let Some((pidfile, _)) = &plan.pidfile {
         let [lock, dir] = pidfile.kept_fds();
         plan.keep(lock);
         plan.keep(dir);
     }
     if plan.detach {
-        let channels = open_channels(floor)
-            .map_err(|e| Error::os(ErrorKind::Channel, e).text("socketpair"))?;
+        let channels = open_channels(floor).map_err(channel_error)?;
         plan.keep(channels.reports.0.as_raw_fd());
         plan.channels = Some(channels);
     }
     if let Some((pidfile, previous)) = &mut plan.pidfile {
         pidfile.open_writer(floor, previous)?;
     }
-    let streams = stdio::open_streams(stdio, output_mode)?;
+    let streams = stdio::open_streams(&plan.o.stdio, plan.o.output_mode)?;
     plan.stdio = streams.sources;
     plan.opened = streams.opened;
-    if let Some(s) = supervisors {
+    if let Some(s) = &plan.o.supervisors {
         plan.tellers = (s.find)(s, plan.detach, exec, &mut plan.keep)?;
     }
-    if let Some(timeout) = &plan.timeout {
+    if let Some(timeout) = &plan.o.timeout {
         plan.deadline = timeout.arm()?;
     }
     Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn channel_error(e: Errno) -> Error {
+    Error::os(ErrorKind::Channel, e).text("socketpair")
 }
 
 /// The report channel (the daemon's end below the original's) and the verdict

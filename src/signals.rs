@@ -128,13 +128,6 @@ impl SignalMap {
     pub const fn ignored(&self) -> SignalSet {
         self.ignored
     }
-
-    /// A signal that cannot be ignored but is, if any.
-    pub(crate) fn unignorable(&self) -> Option<Signal> {
-        [Signal::KILL, Signal::STOP]
-            .into_iter()
-            .find(|&s| self.ignores(s))
-    }
 }
 
 impl Default for SignalMap {

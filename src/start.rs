@@ -8,7 +8,7 @@ use crate::control::Stopped;
 use crate::daemon::Daemon;
 use crate::error::{Error, ErrorKind};
 use crate::exec::Program;
-use crate::handles::{Fork, NotifyError, Pending, Running};
+use crate::handles::{Fork, Pending, Running};
 use crate::launch::{self, Mode, Side};
 use crate::prepare::{check_threads, prepare};
 use crate::schedule::Schedule;
@@ -28,10 +28,10 @@ impl<'a> Daemon<'a> {
     /// // Only the daemon gets here.
     /// ```
     pub fn start(self) -> Running<'a> {
+        let mut pending = self.start_pending();
         // Nothing to report a supervisor's failure to here: `start_pending` shows it.
-        self.start_pending()
-            .ready()
-            .unwrap_or_else(NotifyError::into_running)
+        let _ = pending.tell();
+        pending.into_running()
     }
 
     /// Daemonizes; returns only in the daemon, which must then report

@@ -147,18 +147,16 @@ pub(crate) fn open_streams(stdio: &[Stdio<'_>; 3], mode: u32) -> Result<Streams,
         opened: [None, None, None],
     };
     let mut null = -1;
-    for (n, stream) in stdio.iter().enumerate() {
-        let opened = match &stream.0 {
+    for n in 0..3 {
+        let opened = match &stdio[n].0 {
             Target::Null if null >= 0 => Opened::Theirs(null),
-            Target::Null => {
-                let fd = open_path(c"/dev/null", OFlags::RDWR, 0).map_err(|e| {
-                    Error::os(ErrorKind::OpenStdio, e)
-                        .text("/dev/null for ")
-                        .text(STREAMS[n])
-                })?;
-                null = fd.as_raw_fd();
-                Opened::Own(fd)
-            }
+            Target::Null => match open_path(c"/dev/null", OFlags::RDWR, 0) {
+                Ok(fd) => {
+                    null = fd.as_raw_fd();
+                    Opened::Own(fd)
+                }
+                Err(e) => return Err(null_error(e, n)),
+            },
             Target::Open(source, open) => open(stdio, n, source, mode)?,
             Target::Inherit | Target::Invalid => continue,
         };
@@ -173,4 +171,12 @@ pub(crate) fn open_streams(stdio: &[Stdio<'_>; 3], mode: u32) -> Result<Streams,
         };
     }
     Ok(streams)
+}
+
+#[cold]
+#[inline(never)]
+fn null_error(e: Errno, n: usize) -> Error {
+    Error::os(ErrorKind::OpenStdio, e)
+        .text("/dev/null for ")
+        .text(STREAMS[n])
 }

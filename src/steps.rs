@@ -15,7 +15,7 @@ use crate::{fds, sys};
 /// Runs every step of the daemon after the fork(s), in order: signals, chroot,
 /// working directory, umask, core limit, the PID, privileges, stdio, descriptors.
 pub(crate) fn become_daemon(plan: &mut Plan<'_>, pid: Pid) -> Result<(), Failure> {
-    sys::reset_signals(plan.signals.ignored().bits(), plan.dispositions).map_err(
+    sys::reset_signals(plan.o.signals.ignored().bits(), plan.dispositions).map_err(
         |(sig, errno)| Failure {
             kind: ErrorKind::Signals,
             aux: sig as u16,
@@ -24,12 +24,12 @@ pub(crate) fn become_daemon(plan: &mut Plan<'_>, pid: Pid) -> Result<(), Failure
     )?;
     // chroot first, then chdir: the working directory is inside the new root, and a
     // chdir before the chroot would leave the process outside the jail.
-    if let Some(root) = &plan.chroot {
+    if let Some(root) = &plan.o.chroot {
         chroot(root.as_c_str()).map_err(Failure::of(ErrorKind::Chroot))?;
     }
-    chdir(plan.workdir.as_c_str()).map_err(Failure::of(ErrorKind::Chdir))?;
-    umask(Mode::from_raw_mode(plan.umask));
-    if plan.prevent_core {
+    chdir(plan.o.workdir.as_c_str()).map_err(Failure::of(ErrorKind::Chdir))?;
+    umask(Mode::from_raw_mode(plan.o.umask));
+    if plan.o.prevent_core {
         let zero = Rlimit {
             current: Some(0),
             maximum: Some(0),

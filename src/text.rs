@@ -81,6 +81,33 @@ pub(crate) fn trim(text: &[u8]) -> &[u8] {
     text.trim_ascii()
 }
 
+/// The length of the printable character `bytes` starts with (UTF-8, but no ASCII
+/// control character), or 0. A few lines instead of `core::str::from_utf8`.
+fn utf8_len(bytes: &[u8]) -> usize {
+    let (len, min) = match bytes[0] {
+        0x20..=0x7e => return 1,
+        0xc2..=0xdf => (2, 0x80),
+        0xe0..=0xef => (3, 0x800),
+        0xf0..=0xf4 => (4, 0x1_0000),
+        _ => return 0,
+    };
+    let Some(seq) = bytes.get(..len) else {
+        return 0;
+    };
+    let mut c = u32::from(seq[0]) & (0x7f >> len);
+    for &b in &seq[1..] {
+        if b & 0xc0 != 0x80 {
+            return 0;
+        }
+        c = c << 6 | u32::from(b & 0x3f);
+    }
+    // Overlong forms, surrogates and beyond U+10FFFF are not characters.
+    if c < min || (0xd800..0xe000).contains(&c) || c > 0x10_ffff {
+        return 0;
+    }
+    len
+}
+
 /// A line being composed, cut at `N - 1` bytes so the newline always fits.
 pub(crate) struct Line<const N: usize> {
     bytes: Stack<u8, N>,
@@ -110,26 +137,17 @@ impl<const N: usize> Line<N> {
     /// Appends bytes as text: valid UTF-8 as it is, other bytes and ASCII control
     /// characters as `\xNN`, so nothing can hide or break the line.
     pub(crate) fn shown(&mut self, bytes: &[u8]) -> &mut Self {
-        let mut rest = bytes;
-        while let Some(&b) = rest.first() {
-            let len = match b {
-                0x20..=0x7e => 1,
-                0xc2..=0xdf => 2,
-                0xe0..=0xef => 3,
-                0xf0..=0xf4 => 4,
-                _ => 0,
-            };
-            match rest.get(..len) {
-                Some(seq) if len > 0 && core::str::from_utf8(seq).is_ok() => {
-                    self.raw(seq);
-                    rest = &rest[len..];
-                }
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
-                    self.raw(&[b'\\', b'x', hi, lo]);
-                    rest = &rest[1..];
-                }
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            let len = utf8_len(&bytes[i..]);
+            if len > 0 {
+                self.raw(&bytes[i..i + len]);
+                i += len;
+            } else {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
+                self.raw(&[b'\\', b'x', hi, lo]);
+                i += 1;
             }
         }
         self
@@ -198,5 +216,9 @@ mod tests {
         let mut cut = Line::<4>::new();
         cut.str("a\u{e9}\u{e9}");
         assert_eq!(cut.as_str(), "a\u{e9}");
+        // Not characters: an overlong slash, a surrogate, a cut sequence.
+        let mut odd = Line::<64>::new();
+        odd.shown(b"\xc0\xaf \xed\xa0\x80 \xe6\x97");
+        assert_eq!(odd.as_str(), "\\xc0\\xaf \\xed\\xa0\\x80 \\xe6\\x97");
     }
 }

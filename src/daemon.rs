@@ -110,6 +110,17 @@ impl<'a> Daemon<'a> {
     #[must_use]
     pub fn chroot_directory(self, dir: impl IntoCPath<'a>) -> Self {
         self.path("chroot directory", dir, |o, p| o.chroot = Some(p))
+            .locate_pidfile()
+    }
+
+    /// The pidfile's directory is kept open when the path alone will not find the
+    /// file in the daemon: after a chroot, or for a relative path after the chdir.
+    fn locate_pidfile(mut self) -> Self {
+        if let Some(path) = &self.options.pidfile {
+            let chroot = self.options.chroot.is_some();
+            self.options.pidfile_dir = crate::pidfile::locator(path.as_c_str(), chroot);
+        }
+        self
     }
 
     /// The working directory, an absolute path, inside the chroot if there is one
@@ -206,6 +217,7 @@ impl<'a> Daemon<'a> {
     #[must_use]
     pub fn pidfile(self, path: impl IntoCPath<'a>) -> Self {
         self.path("pidfile path", path, |o, p| o.pidfile = Some(p))
+            .locate_pidfile()
     }
 
     /// The pidfile's mode (default 0o600: only its owner may open it, so no other

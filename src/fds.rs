@@ -27,6 +27,7 @@ pub(crate) fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, Errno> {
 
 /// Moves `fd` to `floor` or above if it is below: a descriptor the daemon keeps
 /// until it execs must stay clear of the number the program's readiness pipe gets.
+#[inline(never)]
 pub(crate) fn at_or_above(fd: OwnedFd, floor: i32) -> Result<OwnedFd, Errno> {
     if fd.as_raw_fd() >= floor {
         return Ok(fd);

@@ -5,6 +5,7 @@ use crate::creds::Credentials;
 use crate::error::Error;
 use crate::fds::Keep;
 use crate::path::CPath;
+use crate::pidfile::Locate;
 use crate::signals::{SignalMap, SignalSet};
 use crate::stdio::Stdio;
 use crate::supervisor::Supervisors;
@@ -43,6 +44,9 @@ pub(crate) struct Options<'a> {
     pub(crate) detach: Detach,
     pub(crate) preserve: Keep,
     pub(crate) pidfile: Option<CPath<'a>>,
+    /// What finds the pidfile's directory, when the daemon needs it kept open (a
+    /// relative path, a chroot): set by those setters.
+    pub(crate) pidfile_dir: Option<Locate>,
     pub(crate) pidfile_mode: u32,
     pub(crate) stdio: [Stdio<'a>; 3],
     pub(crate) output_mode: u32,
@@ -82,6 +86,7 @@ impl<'a> Options<'a> {
             detach: Detach::Always,
             preserve: Keep::new(),
             pidfile: None,
+            pidfile_dir: None,
             pidfile_mode: crate::pidfile::DEFAULT_MODE,
             stdio: [Stdio::null(), Stdio::null(), Stdio::null()],
             output_mode: 0o640,

@@ -18,7 +18,7 @@ use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CW
 use rustix::io::Errno;
 use rustix::process::{geteuid, getpid, Pid};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{frame, Error, ErrorKind};
 use crate::path::{CPath, IntoCPath};
 use crate::stack::Stack;
 
@@ -104,27 +104,28 @@ impl<'a> Pidfile<'a> {
         let path = path
             .into_c_path()
             .map_err(|_| Error::invalid("pidfile path contains a NUL byte"))?;
-        let (mut pidfile, previous) = Pidfile::lock(path, DEFAULT_MODE, 3, false)?;
+        let locate = locator(path.as_c_str(), false);
+        let (mut pidfile, previous) = Pidfile::lock(path, DEFAULT_MODE, 3, locate)?;
         pidfile.open_writer(3, &previous)?;
         Ok(pidfile)
     }
 
     /// Opens and locks the pidfile with `mode`; its descriptors are placed at `floor`
-    /// or above (see [`fds::at_or_above`](crate::fds::at_or_above)). With `keep_dir`
-    /// (or a relative path) the directory is kept open, to find the file after a
-    /// chroot or chdir.
+    /// or above (see [`fds::at_or_above`](crate::fds::at_or_above)). With a `locate`
+    /// (see [`locator`]) the directory is kept open, to find the file after a chroot
+    /// or chdir.
     pub(crate) fn lock(
         path: CPath<'a>,
         mode: u32,
         floor: i32,
-        keep_dir: bool,
+        locate: Option<Locate>,
     ) -> Result<(Pidfile<'a>, Previous), Error> {
         let mut previous = Previous {
             created: false,
             content: Stack::new(),
             mode: None,
         };
-        match locate_and_take(path.as_c_str(), mode, floor, keep_dir, &mut previous) {
+        match locate_and_take(path.as_c_str(), mode, floor, locate, &mut previous) {
             Ok((lock, dir, name_at)) => {
                 let pidfile = Pidfile {
                     lock,
@@ -299,8 +300,17 @@ impl Drop for Pidfile<'_> {
 /// nobody holds its lock: a program that was exec'd cannot remove its own. A new
 /// daemon that locked the path meanwhile keeps its file.
 pub(crate) fn remove_stale(path: &CStr, pid: Pid) {
-    let Ok((dir, name_at)) = where_is(path, false, 3) else {
-        return;
+    let name_at = path
+        .to_bytes()
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |i| i + 1);
+    let dir = match locator(path, false) {
+        Some(locate) => match locate(path, name_at, 3) {
+            Ok(dir) => Some(dir),
+            Err(_) => return,
+        },
+        None => None,
     };
     let at = dir.as_ref().map_or(CWD, |d| d.as_fd());
     let flags =
@@ -329,7 +339,7 @@ pub(crate) fn remove_stale(path: &CStr, pid: Pid) {
 /// Why a pidfile was not taken, until it becomes an [`Error`] naming the path: eight
 /// bytes, so the steps return it in registers.
 #[derive(Clone, Copy, Debug)]
-enum Refused {
+pub(crate) enum Refused {
     /// Opening, locking, reading or writing the file failed.
     Open(Errno),
     Lock(Errno),
@@ -361,20 +371,33 @@ const DIRECTORY: u8 = 1;
 const NOT_PIDLIKE: u8 = 7;
 
 impl Refused {
+    #[cold]
     #[inline(never)]
     fn error(self, path: &[u8]) -> Error {
-        match self {
-            Refused::Open(errno) => Error::os(ErrorKind::OpenPidfile, errno).path(path),
-            Refused::Lock(errno) => Error::os(ErrorKind::LockPidfile, errno).path(path),
-            Refused::Read(errno) => Error::os(ErrorKind::ReadPidfile, errno).path(path),
-            Refused::Write(errno) => Error::os(ErrorKind::WritePidfile, errno).path(path),
-            Refused::Insecure(why) => insecure(path, why),
-            Refused::Running(pid) => already_running(pid, path),
-            Refused::NoFile => Error::invalid("pidfile path ")
-                .path(path)
-                .text(" names no file"),
-            Refused::Retry => Error::os(ErrorKind::LockPidfile, Errno::AGAIN).path(path),
-        }
+        use ErrorKind as K;
+        let (kind, frame, errno, why) = match self {
+            Refused::Open(e) => (K::OpenPidfile, frame(K::OpenPidfile), Some(e), ""),
+            Refused::Lock(e) => (K::LockPidfile, frame(K::LockPidfile), Some(e), ""),
+            Refused::Read(e) => (K::ReadPidfile, frame(K::ReadPidfile), Some(e), ""),
+            Refused::Write(e) => (K::WritePidfile, frame(K::WritePidfile), Some(e), ""),
+            Refused::Retry => (
+                K::LockPidfile,
+                frame(K::LockPidfile),
+                Some(Errno::AGAIN),
+                "",
+            ),
+            Refused::Insecure(why) => return insecure(path, why),
+            Refused::Running(pid) => return already_running(pid, path),
+            Refused::NoFile => {
+                return Error::invalid("pidfile path ")
+                    .path(path)
+                    .text(" names no file")
+            }
+        };
+        Error::framed(kind, frame)
+            .with_errno(errno)
+            .path(path)
+            .text(why)
     }
 }
 
@@ -391,10 +414,18 @@ fn locate_and_take(
     path: &CStr,
     mode: u32,
     floor: i32,
-    keep_dir: bool,
+    locate: Option<Locate>,
     previous: &mut Previous,
 ) -> Result<(OwnedFd, Option<OwnedFd>, usize), Refused> {
-    let (dir, name_at) = where_is(path, keep_dir, floor)?;
+    let bytes = path.to_bytes();
+    let name_at = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    if let b"" | b"." | b".." = &bytes[name_at..] {
+        return Err(Refused::NoFile);
+    }
+    let dir = match locate {
+        Some(locate) => Some(locate(path, name_at, floor)?),
+        None => None,
+    };
     let at = dir.as_ref().map_or(CWD, |d| d.as_fd());
     let name = name_in(path, dir.is_some(), name_at);
     for _ in 0..ATTEMPTS {
@@ -531,33 +562,35 @@ fn open_writer(
     Ok(writer)
 }
 
-/// Where the file is found: the directory to keep (for a relative path, or when
-/// asked) and where the file's name starts in `path`.
-fn where_is(path: &CStr, keep_dir: bool, floor: i32) -> Result<(Option<OwnedFd>, usize), Refused> {
+/// Finds a pidfile's directory, for [`Pidfile::lock`]: only a relative path or a
+/// daemon that chroots needs one (see [`locator`]).
+pub(crate) type Locate = fn(&CStr, usize, i32) -> Result<OwnedFd, Refused>;
+
+/// What finds `path`'s directory, if anything must: a relative path (the daemon
+/// changes directory) or a daemon that chroots. Only these reach the code.
+pub(crate) fn locator(path: &CStr, chroot: bool) -> Option<Locate> {
+    let relative = path.to_bytes().first() != Some(&b'/');
+    (relative || chroot).then_some(open_parent as Locate)
+}
+
+/// Opens the directory of `path` (whose file name starts at `name_at`), at `floor`
+/// or above.
+fn open_parent(path: &CStr, name_at: usize, floor: i32) -> Result<OwnedFd, Refused> {
     let bytes = path.to_bytes();
-    let slash = bytes.iter().rposition(|&b| b == b'/');
-    let name_at = slash.map_or(0, |i| i + 1);
-    let name = &bytes[name_at..];
-    if name.is_empty() || name == b"." || name == b".." {
-        return Err(Refused::NoFile);
-    }
-    if bytes[0] == b'/' && !keep_dir {
-        return Ok((None, name_at));
-    }
-    let dir = match slash {
-        None => open_dir(c"."),
-        Some(0) => open_dir(c"/"),
-        Some(i) => {
-            // The directory's part of the path, NUL-terminated (`i` < `PATH_MAX`: it
-            // comes from a path the kernel takes).
+    let dir = match name_at {
+        0 => open_dir(c"."),
+        1 => open_dir(c"/"),
+        _ => {
+            // The directory's part of the path, NUL-terminated (shorter than the
+            // path, which the kernel takes, so shorter than PATH_MAX).
             let mut dir = [0u8; PATH_CAP + 1];
-            let part = &bytes[..i.min(PATH_CAP)];
+            let part = &bytes[..(name_at - 1).min(PATH_CAP)];
             dir[..part.len()].copy_from_slice(part);
             open_dir(crate::text::c_str(&dir[..=part.len()]).unwrap_or_default())
         }
     };
-    let dir = dir.and_then(|d| crate::fds::at_or_above(d, floor));
-    Ok((Some(dir.map_err(Refused::Open)?), name_at))
+    dir.and_then(|d| crate::fds::at_or_above(d, floor))
+        .map_err(Refused::Open)
 }
 
 fn open_dir(path: &CStr) -> Result<OwnedFd, Errno> {
@@ -682,14 +715,19 @@ mod tests {
 
     #[test]
     fn a_path_names_a_file() {
+        let mut previous = Previous {
+            created: false,
+            content: Stack::new(),
+            mode: None,
+        };
         for bad in [c"/run/", c"/run/..", c"."] {
-            assert!(where_is(bad, false, 3).is_err(), "{bad:?}");
+            let taken = locate_and_take(bad, 0o600, 3, None, &mut previous);
+            assert!(matches!(taken, Err(Refused::NoFile)), "{bad:?}");
         }
-        let (dir, at) = where_is(c"/run/a.pid", false, 3).unwrap();
-        assert!(dir.is_none());
-        assert_eq!(name_in(c"/run/a.pid", false, at), c"/run/a.pid");
-        let (dir, at) = where_is(c"/a.pid", true, 3).unwrap();
-        assert!(dir.is_some());
-        assert_eq!(name_in(c"/a.pid", true, at), c"a.pid");
+        assert!(locator(c"/run/a.pid", false).is_none());
+        assert!(locator(c"/run/a.pid", true).is_some());
+        assert!(locator(c"a.pid", false).is_some());
+        assert_eq!(name_in(c"/run/a.pid", false, 5), c"/run/a.pid");
+        assert_eq!(name_in(c"/run/a.pid", true, 5), c"a.pid");
     }
 }

@@ -38,12 +38,7 @@ pub(crate) fn prepare<'a>(
     // The pidfile first: a start refused as "already running" must not have created
     // output files.
     let pidfile = match o.pidfile.take() {
-        Some(path) => Some(Pidfile::lock(
-            path,
-            o.pidfile_mode,
-            floor,
-            o.chroot.is_some(),
-        )?),
+        Some(path) => Some(Pidfile::lock(path, o.pidfile_mode, floor, o.pidfile_dir)?),
         None => None,
     };
     let keep = o.preserve;

@@ -276,8 +276,9 @@ pub(crate) fn unsetenv(name: &core::ffi::CStr) {
     unsafe { libc::unsetenv(name.as_ptr()) };
 }
 
-/// The C library's text for `errno` (`strerror_r`), written into `buf`; empty when it
-/// has none. std's own error text comes from the same call.
+/// The text for `errno`; empty when there is none. With std, the C library's
+/// (`strerror_r`), which std links anyway for its own errors.
+#[cfg(feature = "std")]
 pub(crate) fn strerror(errno: Errno, buf: &mut [u8; 128]) -> &[u8] {
     // SAFETY: `buf` is writable for its whole length, which is what we pass; the
     // XSI `strerror_r` (the one the libc crate binds) NUL-terminates on success.
@@ -289,3 +290,53 @@ pub(crate) fn strerror(errno: Errno, buf: &mut [u8; 128]) -> &[u8] {
     let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
     &buf[..len]
 }
+
+/// The text for `errno`; empty when there is none. Without std, our own table of the
+/// errors a start can meet, in musl's words: the C library's table of every errno
+/// is 2 KB, a quarter of a small daemon; any other errno is shown by number.
+#[cfg(not(feature = "std"))]
+pub(crate) fn strerror(errno: Errno, _buf: &mut [u8; 128]) -> &[u8] {
+    let n = errno.raw_os_error();
+    ERRNO_TEXT
+        .iter()
+        .find(|&&(e, _)| e == n)
+        .map_or(&[], |&(_, text)| text.as_bytes())
+}
+
+/// The errnos of the system calls a start makes, with musl's texts.
+#[cfg(not(feature = "std"))]
+const ERRNO_TEXT: [(i32, &str); 33] = [
+    (libc::EPERM, "Operation not permitted"),
+    (libc::ENOENT, "No such file or directory"),
+    (libc::ESRCH, "No such process"),
+    (libc::EINTR, "Interrupted system call"),
+    (libc::EIO, "I/O error"),
+    (libc::ENXIO, "No such device or address"),
+    (libc::E2BIG, "Argument list too long"),
+    (libc::ENOEXEC, "Exec format error"),
+    (libc::EBADF, "Bad file descriptor"),
+    (libc::ECHILD, "No child process"),
+    (libc::EAGAIN, "Resource temporarily unavailable"),
+    (libc::ENOMEM, "Out of memory"),
+    (libc::EACCES, "Permission denied"),
+    (libc::EFAULT, "Bad address"),
+    (libc::EBUSY, "Resource busy"),
+    (libc::EEXIST, "File exists"),
+    (libc::EXDEV, "Cross-device link"),
+    (libc::ENOTDIR, "Not a directory"),
+    (libc::EISDIR, "Is a directory"),
+    (libc::EINVAL, "Invalid argument"),
+    (libc::ENFILE, "Too many open files in system"),
+    (libc::EMFILE, "No file descriptors available"),
+    (libc::ETXTBSY, "Text file busy"),
+    (libc::EFBIG, "File too large"),
+    (libc::ENOSPC, "No space left on device"),
+    (libc::EROFS, "Read-only file system"),
+    (libc::EMLINK, "Too many links"),
+    (libc::ENAMETOOLONG, "Filename too long"),
+    (libc::ENOSYS, "Function not implemented"),
+    (libc::ELOOP, "Symbolic link loop"),
+    (libc::EPROTO, "Protocol error"),
+    (libc::ETIMEDOUT, "Operation timed out"),
+    (libc::ESTALE, "Stale file handle"),
+];

@@ -5,7 +5,8 @@ use core::ffi::CStr;
 use rustix::process::{getegid, geteuid, getgid, getuid, Gid, Uid};
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid, set_thread_uid};
 
-use crate::error::{Error, ErrorKind, Failure};
+use crate::error::{Error, ErrorKind};
+use crate::failure::Failure;
 use crate::users::{self, GroupList, LookupError, UserKey};
 
 const PASSWD: &CStr = c"/etc/passwd";

@@ -11,7 +11,8 @@ use rustix::io::{fcntl_dupfd_cloexec, Errno};
 use rustix::process::{geteuid, Pid};
 
 use crate::channel::Deadline;
-use crate::error::{Error, ErrorKind, Failure};
+use crate::error::{Error, ErrorKind};
+use crate::failure::Failure;
 use crate::launch::{self, Mode, Side};
 use crate::plan::Plan;
 use crate::stack::Stack;

@@ -21,7 +21,8 @@ use rustix::process::{
 };
 
 use crate::channel::{self, Report, Verdict};
-use crate::error::{Error, ErrorKind, Failure};
+use crate::error::{Error, ErrorKind};
+use crate::failure::Failure;
 use crate::plan::Plan;
 use crate::{fds, steps, sys};
 

@@ -106,6 +106,7 @@ extern crate std;
 
 // Plain data and pieces that name no other part of the start.
 mod error;
+mod failure;
 mod fds;
 mod path;
 mod procfs;

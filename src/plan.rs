@@ -7,7 +7,8 @@ use rustix::fd::OwnedFd;
 
 use crate::channel::Deadline;
 use crate::creds::Creds;
-use crate::error::{frame, Error, ErrorKind, Failure};
+use crate::error::{frame, Error, ErrorKind};
+use crate::failure::Failure;
 use crate::fds::Keep;
 use crate::options::Options;
 use crate::path::CPath;

@@ -8,7 +8,8 @@
 use rustix::fs::Mode;
 use rustix::process::{chdir, chroot, setrlimit, umask, Pid, Resource, Rlimit};
 
-use crate::error::{ErrorKind, Failure};
+use crate::error::ErrorKind;
+use crate::failure::Failure;
 use crate::plan::Plan;
 use crate::{fds, sys};
 

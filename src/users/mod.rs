@@ -232,17 +232,7 @@ fn entry(mut line: &[u8], f: &mut dyn FnMut([&[u8]; 4]) -> Step) -> Step {
 /// Parses a decimal id; `None` for anything else, including `u32::MAX`,
 /// which is `(uid_t)-1` ("no change" to setuid & co.) and never a real id.
 fn parse_id(field: &[u8]) -> Option<u32> {
-    if field.is_empty() {
-        return None;
-    }
-    let mut id: u32 = 0;
-    for &b in field {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        id = id.checked_mul(10)?.checked_add(u32::from(digit))?;
-    }
+    let id = u32::try_from(crate::text::parse_decimal(field)?).ok()?;
     (id != u32::MAX).then_some(id)
 }
 

@@ -106,9 +106,9 @@ pub enum ErrorKind {
 
 /// How many bytes of context an [`Error`] keeps. Paths are shortened to
 /// [`PATH_SHOWN`] bytes, so the numbers and words around them always fit.
-const CONTEXT: usize = 88;
+const CONTEXT: usize = 160;
 /// The longest path shown whole; longer ones keep their start and end.
-const PATH_SHOWN: usize = 40;
+const PATH_SHOWN: usize = 112;
 
 /// An error from daemonizing or from a pidfile operation.
 ///

@@ -196,7 +196,7 @@ pub(crate) fn run(
                 .and_then(|pid| {
                     await_program(&plan, pipe.as_ref(), listener.as_ref()).map(|()| pid)
                 });
-            let pid = launched.conclude(&mut plan, outcome, Some(program.path))?;
+            let pid = launched.conclude(&mut plan, outcome, Mode::Exec(program.path))?;
             if let Some(pidfile) = plan.take_pidfile() {
                 pidfile.disown();
             }

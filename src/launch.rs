@@ -208,7 +208,7 @@ impl Launched {
         &self,
         plan: &mut Plan<'_>,
         outcome: Result<Pid, Failure>,
-        program: Option<&CStr>,
+        mode: Mode<'_>,
     ) -> Result<Pid, Error> {
         let verdict = match &outcome {
             Ok(_) => Verdict::Ready,
@@ -216,6 +216,11 @@ impl Launched {
             Err(_) => Verdict::Kill,
         };
         channel::send_verdict(&self.verdicts.0, verdict);
+        if verdict == Verdict::Ready && mode == Mode::ExitWhenReady {
+            // The intermediate process exits at once and its parent, init or a
+            // subreaper, reaps it: waiting here would only delay the start's end.
+            sys::exit_immediately(0);
+        }
         let id = WaitId::Pid(self.intermediate);
         if verdict == Verdict::Kill {
             // Exited but not reaped, the intermediate process still holds its process
@@ -235,6 +240,10 @@ impl Launched {
         let failure = match outcome {
             Ok(pid) => return Ok(pid),
             Err(failure) => failure,
+        };
+        let program = match mode {
+            Mode::Exec(path) => Some(path),
+            _ => None,
         };
         let err = plan.describe(failure, program);
         // Exit status 0: the intermediate process acted on the verdict. Anything else

@@ -177,11 +177,8 @@ impl<'a> Daemon<'a> {
             }
             Ok(Side::Original(launched)) => {
                 let outcome = launched.wait(&plan, mode);
-                let pid = launched.conclude(&mut plan, outcome, None)?;
-                if mode == Mode::ExitWhenReady {
-                    // Nothing to close one by one: the descriptors go with the process.
-                    exit(0);
-                }
+                // With `ExitWhenReady` a ready start ends this process in there.
+                let pid = launched.conclude(&mut plan, outcome, mode)?;
                 if let Some(pidfile) = plan.take_pidfile() {
                     pidfile.disown();
                 }

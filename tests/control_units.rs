@@ -212,12 +212,19 @@ fn schedule_length_limit() {
     let items = |n: usize| vec!["TERM/1"; n / 2].join("/");
     assert_eq!(parse(&items(16)).steps().len(), 16);
     assert_eq!(parse(&format!("forever/{}", items(16))).steps().len(), 16);
-    let message = refused(&format!("{}/KILL", items(16)));
-    // The text is shortened in the middle; the reason always survives.
+    let text = format!("{}/KILL", items(16));
     assert_eq!(
-        message,
-        "invalid option: stop schedule \"TERM/1/TERM/1/TERM/1...1/TERM/1/TERM/1/KILL\": \
-         too long"
+        refused(&text),
+        format!("invalid option: stop schedule \"{text}\": too long")
+    );
+    // A text longer than a message shows keeps its start and end; the reason stays.
+    let long = format!("{}/KILL", vec!["TERM/1"; 30].join("/"));
+    let message = refused(&long);
+    assert!(
+        message.starts_with("invalid option: stop schedule \"TERM/1/")
+            && message.contains("...")
+            && message.ends_with("/TERM/1/KILL\": too long"),
+        "{message}"
     );
 }
 

@@ -3,12 +3,15 @@
 //!
 //! The pidfile's lock, not the PID in it, says whether the daemon lives: after a crash
 //! the PID may belong to an unrelated process, and a signal sent to it would hit that
-//! process. So nothing here signals a PID whose pidfile is not locked.
+//! process. And a lock alone vouches for nothing (anyone who can open the file can
+//! take one): a PID is believed only when that very process holds the lock on that
+//! very file ([`crate::holder`]). Nothing here takes a lock, so asking never makes a
+//! start or a removal fail.
 
 use core::ffi::CStr;
 use core::time::Duration;
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{self, FlockOperation, Mode, OFlags};
+use rustix::fs::{self, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use rustix::process::{
     getpid, kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal,
@@ -16,6 +19,7 @@ use rustix::process::{
 
 use crate::channel;
 use crate::error::{Error, ErrorKind};
+use crate::holder;
 use crate::path::IntoCPath;
 use crate::pidfile::{self, Content};
 use crate::schedule::{Schedule, Step};
@@ -58,10 +62,15 @@ impl Status {
 
 /// Reports whether the daemon of the pidfile at `path` runs.
 ///
-/// The test takes a shared lock on the pidfile for an instant. A concurrent
-/// [`Daemon`](crate::Daemon) start sees that it is only a probe and waits it out (up to
-/// 100 ms), so probing never makes a start fail with "already running". A PID equal to
-/// our own is treated as no PID (a container restarted with the same small PIDs).
+/// Running means: the pidfile names a process, and that process holds the pidfile's
+/// lock (`/proc/PID/fdinfo` shows it). A lock held by anyone else is
+/// [`Status::Unknown`] ([`ErrorKind::ForeignLock`]), never "running". A locked file
+/// that names no PID yet is a daemon starting. Nothing is locked to find out. A PID
+/// equal to our own is treated as no PID (a container restarted with the same small
+/// PIDs).
+///
+/// Who can ask: root, and the pidfile's owner for their own daemons (the default mode,
+/// 0600, lets nobody else open the file).
 ///
 /// ```no_run
 /// use daemonic::{status, Status};
@@ -76,10 +85,15 @@ pub fn status<'a>(path: impl IntoCPath<'a>) -> Status {
         Ok(path) => path,
         Err(_) => return Status::Unknown(nul_error()),
     };
-    match inspect(path.as_c_str()) {
+    let path = path.as_c_str();
+    match look(path) {
         Ok(None) => Status::NotRunning,
-        Ok(Some((pid, true))) => Status::Running { pid },
-        Ok(Some((pid, false))) => Status::Stale { pid },
+        Ok(Some(seen)) => match seen.holder {
+            Holder::Named(pid) => Status::Running { pid: Some(pid) },
+            Holder::Starting => Status::Running { pid: None },
+            Holder::Nobody => Status::Stale { pid: seen.pid },
+            Holder::Other => Status::Unknown(foreign(path, seen.pid)),
+        },
         Err(err) => Status::Unknown(err),
     }
 }
@@ -88,15 +102,85 @@ fn nul_error() -> Error {
     Error::invalid("pidfile path contains a NUL byte")
 }
 
-/// Opens the pidfile and says which PID it names and whether it is locked.
-fn inspect(path: &CStr) -> Result<Option<(Option<Pid>, bool)>, Error> {
-    let Some((file, content)) = open_pidfile(path)? else {
+/// Who holds a pidfile's lock.
+enum Holder {
+    /// The process the pidfile names.
+    Named(Pid),
+    /// Someone, and the file names no PID yet: a starting daemon (only when the
+    /// file's mode lets nobody but its owner open it, and so lock it).
+    Starting,
+    /// Nobody: the daemon is gone.
+    Nobody,
+    /// A process the file does not name.
+    Other,
+}
+
+/// What a look at a pidfile found.
+struct Seen {
+    file: OwnedFd,
+    st: Stat,
+    /// The PID it names.
+    pid: Option<Pid>,
+    holder: Holder,
+}
+
+/// Opens the pidfile and says which PID it names and who holds its lock.
+fn look(path: &CStr) -> Result<Option<Seen>, Error> {
+    let Some((file, st, content)) = open_pidfile(path)? else {
         return Ok(None);
     };
     let pid = named(content).map_err(|()| malformed(path))?;
-    let locked =
-        is_locked(&file).map_err(|e| Error::os(ErrorKind::LockPidfile, e).path(path.to_bytes()))?;
-    Ok(Some((pid, locked)))
+    if let Some(pid) = pid {
+        match holder::holds(pid, &st) {
+            Ok(true) => {
+                let holder = Holder::Named(pid);
+                return Ok(Some(Seen {
+                    file,
+                    st,
+                    pid: Some(pid),
+                    holder,
+                }));
+            }
+            Ok(false) | Err(Errno::SRCH) => {}
+            Err(e) => return Err(unseen(path, e)),
+        }
+    }
+    let locked = match holder::locked(&st) {
+        Some(locked) => locked,
+        // Without /proc: a shared lock for an instant (a starter waits it out).
+        None => {
+            probe(&file).map_err(|e| Error::os(ErrorKind::LockPidfile, e).path(path.to_bytes()))?
+        }
+    };
+    let holder = match (locked, pid) {
+        (false, _) => Holder::Nobody,
+        (true, None) if st.st_mode & 0o077 == 0 => Holder::Starting,
+        (true, _) => Holder::Other,
+    };
+    Ok(Some(Seen {
+        file,
+        st,
+        pid,
+        holder,
+    }))
+}
+
+/// We may not look at who holds the lock (another user's daemon, for anyone but root).
+fn unseen(path: &CStr, e: Errno) -> Error {
+    Error::os(ErrorKind::ReadPidfile, e)
+        .path(path.to_bytes())
+        .text(": cannot see who holds its lock")
+}
+
+/// The lock is held, but not by the process the file names.
+fn foreign(path: &CStr, pid: Option<Pid>) -> Error {
+    let e = Error::new(ErrorKind::ForeignLock).path(path.to_bytes());
+    match pid {
+        Some(pid) => e
+            .text(" is locked, but not by pid ")
+            .number(pid.as_raw_nonzero().get() as u64),
+        None => e.text(" is locked by a process that wrote no PID"),
+    }
 }
 
 fn malformed(path: &CStr) -> Error {
@@ -106,7 +190,7 @@ fn malformed(path: &CStr) -> Error {
 /// Opens a pidfile to read it: `Ok(None)` when there is none. Refuses, as
 /// start-stop-daemon does, a symlink, a hard link, something other than a regular
 /// file, a file owned by a user other than root or us, or one writable by others.
-fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Content)>, Error> {
+fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Stat, Content)>, Error> {
     let bytes = path.to_bytes();
     let fail = |e| Error::os(ErrorKind::ReadPidfile, e).path(bytes);
     let flags =
@@ -123,7 +207,7 @@ fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Content)>, Error> {
     }
     pidfile::check(&st, 0o002).map_err(|why| pidfile::insecure(bytes, why))?;
     let content = pidfile::read(&file).map_err(fail)?;
-    Ok(Some((file, content)))
+    Ok(Some((file, st, content)))
 }
 
 /// The PID a pidfile's content names: `Ok(None)` when empty, `Err` when it is not a
@@ -157,8 +241,9 @@ fn pid_max() -> i32 {
 }
 
 /// Whether another process holds a lock on `file`, tested with a shared lock that is
-/// released at once (so a starter's exclusive attempt meanwhile is retried).
-fn is_locked(file: &OwnedFd) -> Result<bool, Errno> {
+/// released at once (a starter's exclusive attempt meanwhile is retried): only where
+/// `/proc/locks` cannot say.
+fn probe(file: &OwnedFd) -> Result<bool, Errno> {
     match fs::flock(file, FlockOperation::NonBlockingLockShared) {
         Ok(()) => fs::flock(file, FlockOperation::Unlock).map(|()| false),
         Err(Errno::WOULDBLOCK) => Ok(true),
@@ -293,64 +378,65 @@ struct Target {
     /// `None` where the kernel has no pidfd (before 5.3).
     pidfd: Option<OwnedFd>,
     /// The pidfile, whose lock tells when the daemon is gone where there is no pidfd.
-    file: OwnedFd,
+    st: Stat,
 }
 
 /// Finds the daemon to stop: `None` if there is no pidfile or nobody holds its lock.
+/// Only a process that holds the lock on the very file that names it is a target.
 fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
     let mut waited = Duration::ZERO;
+    let mut again = || {
+        let more = waited < PID_WAIT;
+        channel::sleep(PAUSE);
+        waited += PAUSE;
+        more
+    };
     loop {
-        let Some((file, content)) = open_pidfile(path)? else {
+        let Some(seen) = look(path)? else {
             return Ok(None);
         };
-        let pid = named(content);
-        if pid.is_err() {
-            return Err(malformed(path));
-        }
-        if !is_locked(&file).map_err(|e| read_error(path, e))? {
-            return Ok(None);
-        }
-        let pid = match pid {
-            Ok(Some(pid)) => pid,
-            // Locked but empty: a daemon is starting and has not written its PID yet.
-            Ok(None) if waited < PID_WAIT => {
-                channel::sleep(PAUSE);
-                waited += PAUSE;
-                continue;
-            }
-            Ok(None) | Err(()) => return Err(malformed(path)),
+        let pid = match seen.holder {
+            Holder::Nobody => return Ok(None),
+            Holder::Other => return Err(foreign(path, seen.pid)),
+            // A daemon is starting and has not written its PID yet.
+            Holder::Starting if again() => continue,
+            Holder::Starting => return Err(starting(path)),
+            Holder::Named(pid) => pid,
         };
         let pidfd = match pidfd_open(pid, PidfdFlags::empty()) {
             Ok(fd) => Some(fd),
             Err(Errno::NOSYS) => None,
-            // The PID is gone but the lock is held: the file is being rewritten, or a
-            // child of the dead daemon holds the lock. Look again.
-            Err(Errno::SRCH) if waited < PID_WAIT => {
-                channel::sleep(PAUSE);
-                waited += PAUSE;
-                continue;
-            }
+            // Gone since we looked: look again.
+            Err(Errno::SRCH) => continue,
             Err(e) => return Err(kill_error(e, pid)),
         };
-        // Now that the pidfd pins the process, check that the pidfile still vouches for it.
-        let still_locked = is_locked(&file).map_err(|e| read_error(path, e))?;
-        let same = pidfile::read(&file).map_err(|e| read_error(path, e))? == Content::Pid(pid);
-        if still_locked && same {
-            return Ok(Some(Target { pid, pidfd, file }));
+        // Now that the pidfd pins the process, check that the pidfile still vouches
+        // for it: the same file names it, and it still holds the lock.
+        let same = pidfile::read(&seen.file).map_err(|e| read_error(path, e))? == Content::Pid(pid);
+        let holds = holder::holds(pid, &seen.st).map_err(|e| unseen(path, e))?;
+        if same && holds {
+            return Ok(Some(Target {
+                pid,
+                pidfd,
+                st: seen.st,
+            }));
         }
         // The daemon exited or the file changed meanwhile: look again.
-        if waited >= PID_WAIT {
+        if !again() {
             return Ok(None);
         }
-        channel::sleep(PAUSE);
-        waited += PAUSE;
     }
+}
+
+fn starting(path: &CStr) -> Error {
+    Error::new(ErrorKind::MalformedPidfile)
+        .path(path.to_bytes())
+        .text(" names no PID yet: the daemon is still starting")
 }
 
 impl Target {
     /// The daemon is gone: remove the pidfile it left.
     fn exited(self, path: &CStr) -> Stopped {
-        drop(self.file);
         pidfile::remove_stale(path, self.pid);
         Stopped::Exited { pid: self.pid }
     }
@@ -370,7 +456,10 @@ impl Target {
         }
         let mut waited = Duration::ZERO;
         loop {
-            if !is_locked(&self.file)? {
+            if !holder::holds(self.pid, &self.st).or_else(|e| match e {
+                Errno::SRCH => Ok(false),
+                e => Err(e),
+            })? {
                 return Ok(true);
             }
             if waited >= wait {

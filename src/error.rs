@@ -102,6 +102,9 @@ pub enum ErrorKind {
     },
     /// The daemon did not report readiness in time and was killed.
     Timeout,
+    /// The pidfile is locked, but not by the process it names: nothing it says can be
+    /// believed (for status and stop).
+    ForeignLock,
 }
 
 /// How many bytes of context an [`Error`] keeps. Paths are shortened to
@@ -356,6 +359,7 @@ pub(crate) const fn frame(kind: ErrorKind) -> &'static Frame {
         K::Died => &Frame("the daemon exited before reporting readiness", ""),
         K::Failed { .. } => &Frame("the daemon reported failure (code ", ")"),
         K::Timeout => &Frame("the daemon was not ready within ", "; it was killed"),
+        K::ForeignLock => &Frame("pidfile ", ""),
     }
 }
 

@@ -108,6 +108,7 @@ extern crate std;
 mod error;
 mod failure;
 mod fds;
+mod holder;
 mod path;
 mod procfs;
 mod signals;

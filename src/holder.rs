@@ -1,0 +1,200 @@
+//! Who holds a pidfile's lock, from `/proc`, without taking a lock of our own.
+//!
+//! `flock` works on any open file description, even a read-only one, so a lock alone
+//! vouches for nothing: anyone who could open the file could have taken it. Control
+//! believes a PID only when that very process holds the lock on that very file:
+//! `/proc/PID/fdinfo/N` lists the locks of each of the process's open file
+//! descriptions (`lock:` lines name the device and inode). Whether the file is
+//! locked at all comes from `/proc/locks`, so that asking never makes a starter's or a
+//! remover's lock attempt fail.
+
+use core::mem::MaybeUninit;
+use rustix::fd::AsFd;
+use rustix::fs::{self, Mode, OFlags, RawDir, Stat};
+use rustix::io::Errno;
+use rustix::process::Pid;
+
+use crate::stack::Stack;
+use crate::text;
+
+/// `MAJ:MIN:INO` as the kernel's lock lines show a file (`%02x:%02x:%lu`).
+struct FileId(Stack<u8, 48>);
+
+impl FileId {
+    fn of(st: &Stat) -> FileId {
+        let mut id = Stack::new();
+        let dev = st.st_dev;
+        hex2(&mut id, fs::major(dev));
+        let _ = id.push(b':');
+        hex2(&mut id, fs::minor(dev));
+        let _ = id.push(b':');
+        let mut digits = [0; 20];
+        let _ = id.extend(text::decimal(st.st_ino, &mut digits));
+        FileId(id)
+    }
+
+    /// Whether `line` (one of `/proc/locks` or of a `fdinfo` file) is a `flock` on
+    /// this file, `... FLOCK  ADVISORY  WRITE PID MAJ:MIN:INO START END`: exclusive
+    /// (`WRITE`) or, without `exclusive`, shared too (`READ`).
+    fn locked_by(&self, line: &[u8], exclusive: bool) -> bool {
+        let mut words = line
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|w| !w.is_empty());
+        let mut flock = false;
+        let mut write = !exclusive;
+        for word in words.by_ref() {
+            match word {
+                b"FLOCK" => flock = true,
+                b"WRITE" => write = true,
+                w if w == self.0.as_slice() => return flock && write,
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+/// At least two lowercase hexadecimal digits, as `%02x`.
+fn hex2(out: &mut Stack<u8, 48>, n: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 8];
+    let mut i = digits.len();
+    let mut n = n;
+    while n > 0 || i > digits.len() - 2 {
+        i -= 1;
+        digits[i] = HEX[(n & 15) as usize];
+        n >>= 4;
+    }
+    let _ = out.extend(&digits[i..]);
+}
+
+/// Whether process `pid` holds an exclusive `flock` on the file `st` describes.
+/// `Err(ESRCH)` when there is no such process (or it exited while we looked);
+/// `Err(EACCES)` when we may not look (another user's process, for anyone but root).
+pub(crate) fn holds(pid: Pid, st: &Stat) -> Result<bool, Errno> {
+    match holds_raw(pid, st) {
+        Err(Errno::NOENT) => Err(Errno::SRCH),
+        other => other,
+    }
+}
+
+fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
+    let id = FileId::of(st);
+    let mut path = Stack::<u8, 40>::new();
+    let mut digits = [0; 20];
+    let _ = path.extend(b"/proc/");
+    let _ = path.extend(text::decimal(
+        pid.as_raw_nonzero().get() as u64,
+        &mut digits,
+    ));
+    let _ = path.extend(b"/fdinfo\0");
+    let dir_path = text::c_str(path.as_slice()).ok_or(Errno::INVAL)?;
+    let dir = fs::open(
+        dir_path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if !name.to_bytes().first().is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        // A descriptor closed since the listing is not ours to worry about.
+        let Ok(info) = fs::openat(&dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        else {
+            continue;
+        };
+        if any_line(&info, |line| {
+            line.starts_with(b"lock:") && id.locked_by(line, true)
+        })? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether anyone holds an exclusive `flock` on the file `st` describes, from
+/// `/proc/locks`; `None` without `/proc`. A shared lock is a prober's, never a
+/// daemon's, and does not count.
+pub(crate) fn locked(st: &Stat) -> Option<bool> {
+    let id = FileId::of(st);
+    let locks = fs::open(
+        c"/proc/locks",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    any_line(&locks, |line| id.locked_by(line, true)).ok()
+}
+
+/// Reads `file` to its end in pieces and says whether `found` holds for any line.
+fn any_line(file: impl AsFd, found: impl Fn(&[u8]) -> bool) -> Result<bool, Errno> {
+    let file = file.as_fd();
+    let mut buf = [0u8; 4096];
+    let mut kept = 0;
+    loop {
+        let n = match rustix::io::read(file, &mut buf[kept..]) {
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        };
+        let data = &buf[..kept + n];
+        let mut lines = data.split(|&b| b == b'\n');
+        // The last piece has no newline after it: carried over, unless at the end.
+        let rest = lines.next_back().unwrap_or(&[]);
+        if lines.any(&found) || (n == 0 && found(rest)) {
+            return Ok(true);
+        }
+        if n == 0 {
+            return Ok(false);
+        }
+        // A line longer than the buffer is not one we look for: drop it.
+        kept = if rest.len() < buf.len() / 2 {
+            rest.len()
+        } else {
+            0
+        };
+        let end = data.len();
+        buf.copy_within(end - kept..end, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(dev: u64, ino: u64) -> Stat {
+        // SAFETY: `Stat` is plain data; zero is a valid value of every field.
+        let mut st: Stat = unsafe { core::mem::zeroed() };
+        st.st_dev = dev;
+        st.st_ino = ino;
+        st
+    }
+
+    #[test]
+    fn a_lock_line_names_the_file() {
+        let id = FileId::of(&stat(fs::makedev(0xfe, 0), 10010710));
+        assert_eq!(id.0.as_slice(), b"fe:00:10010710");
+        let write = b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF";
+        assert!(id.locked_by(write, true) && id.locked_by(write, false));
+        assert!(id.locked_by(
+            b"lock:\t1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF",
+            true
+        ));
+        let read = b"1: FLOCK  ADVISORY  READ 8139 fe:00:10010710 0 EOF";
+        assert!(!id.locked_by(read, true) && id.locked_by(read, false));
+        assert!(!id.locked_by(
+            b"1: POSIX  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF",
+            false
+        ));
+        assert!(!id.locked_by(
+            b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:100107100 0 EOF",
+            false
+        ));
+        let big = FileId::of(&stat(fs::makedev(259, 3), 7));
+        assert_eq!(big.0.as_slice(), b"103:03:7");
+    }
+}

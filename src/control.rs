@@ -92,7 +92,7 @@ pub fn status<'a>(path: impl IntoCPath<'a>) -> Status {
             Holder::Named(pid) => Status::Running { pid: Some(pid) },
             Holder::Starting => Status::Running { pid: None },
             Holder::Nobody => Status::Stale { pid: seen.pid },
-            Holder::Other => Status::Unknown(foreign(path, seen.pid)),
+            Holder::Other => Status::Unknown(holder::foreign(path.to_bytes(), seen.pid)),
         },
         Err(err) => Status::Unknown(err),
     }
@@ -173,15 +173,6 @@ fn unseen(path: &CStr, e: Errno) -> Error {
 }
 
 /// The lock is held, but not by the process the file names.
-fn foreign(path: &CStr, pid: Option<Pid>) -> Error {
-    let e = Error::new(ErrorKind::ForeignLock).path(path.to_bytes());
-    match pid {
-        Some(pid) => e
-            .text(" is locked, but not by pid ")
-            .number(pid.as_raw_nonzero().get() as u64),
-        None => e.text(" is locked by a process that wrote no PID"),
-    }
-}
 
 fn malformed(path: &CStr) -> Error {
     Error::new(ErrorKind::MalformedPidfile).path(path.to_bytes())
@@ -339,12 +330,12 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
             Step::Signal(signal) => match target.signal(signal) {
                 Ok(()) => {}
                 // Gone already: a stop is what we wanted.
-                Err(Errno::SRCH) => return Ok(target.exited(path)),
+                Err(Errno::SRCH) => return target.exited(path),
                 Err(e) => return Err(kill_error(e, pid)),
             },
             Step::Wait(wait) => {
                 if target.wait_exit(wait).map_err(|e| read_error(path, e))? {
-                    return Ok(target.exited(path));
+                    return target.exited(path);
                 }
             }
         }
@@ -397,7 +388,7 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
         };
         let pid = match seen.holder {
             Holder::Nobody => return Ok(None),
-            Holder::Other => return Err(foreign(path, seen.pid)),
+            Holder::Other => return Err(holder::foreign(path.to_bytes(), seen.pid)),
             // A daemon is starting and has not written its PID yet.
             Holder::Starting if again() => continue,
             Holder::Starting => return Err(starting(path)),
@@ -435,10 +426,17 @@ fn starting(path: &CStr) -> Error {
 }
 
 impl Target {
-    /// The daemon is gone: remove the pidfile it left.
-    fn exited(self, path: &CStr) -> Stopped {
-        pidfile::remove_stale(path, self.pid);
-        Stopped::Exited { pid: self.pid }
+    /// The daemon is gone: remove the pidfile it left, or say why it stays.
+    fn exited(self, path: &CStr) -> Result<Stopped, Error> {
+        match pidfile::remove_stale(path, self.pid) {
+            Ok(()) => Ok(Stopped::Exited { pid: self.pid }),
+            Err(e) => Err(Error::new(ErrorKind::RemovePidfile)
+                .with_errno(Some(e))
+                .path(path.to_bytes())
+                .text(" (the daemon, pid ")
+                .number(self.pid.as_raw_nonzero().get() as u64)
+                .text(", stopped)")),
+        }
     }
 
     fn signal(&self, signal: Signal) -> Result<(), Errno> {

@@ -103,8 +103,10 @@ pub enum ErrorKind {
     /// The daemon did not report readiness in time and was killed.
     Timeout,
     /// The pidfile is locked, but not by the process it names: nothing it says can be
-    /// believed (for status and stop).
+    /// believed (by status, stop and start).
     ForeignLock,
+    /// The daemon stopped, but the pidfile it left could not be removed.
+    RemovePidfile,
 }
 
 /// How many bytes of context an [`Error`] keeps. Paths are shortened to
@@ -360,6 +362,7 @@ pub(crate) const fn frame(kind: ErrorKind) -> &'static Frame {
         K::Failed { .. } => &Frame("the daemon reported failure (code ", ")"),
         K::Timeout => &Frame("the daemon was not ready within ", "; it was killed"),
         K::ForeignLock => &Frame("pidfile ", ""),
+        K::RemovePidfile => &Frame("cannot remove pidfile ", ""),
     }
 }
 

@@ -14,6 +14,7 @@ use rustix::fs::{self, Mode, OFlags, RawDir, Stat};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
+use crate::error::{Error, ErrorKind};
 use crate::stack::Stack;
 use crate::text;
 
@@ -159,6 +160,19 @@ fn any_line(file: impl AsFd, found: impl Fn(&[u8]) -> bool) -> Result<bool, Errn
         };
         let end = data.len();
         buf.copy_within(end - kept..end, 0);
+    }
+}
+
+/// The error for a pidfile at `path` locked by a process other than the one it
+/// names (`pid`), which status, stop and start all refuse to believe.
+#[cold]
+pub(crate) fn foreign(path: &[u8], pid: Option<Pid>) -> Error {
+    let e = Error::new(ErrorKind::ForeignLock).path(path);
+    match pid {
+        Some(pid) => e
+            .text(" is locked, but not by pid ")
+            .number(pid.as_raw_nonzero().get() as u64),
+        None => e.text(" is locked by a process that wrote no PID"),
     }
 }
 

@@ -1328,7 +1328,8 @@ fn flock_sees_the_lock() {
         !flock_free(&t.pidfile()),
         "flock -n got the lock of a running daemon"
     );
-    // A lock that flock(1) holds makes start say "already running".
+    // A lock that flock(1) holds on a file it created (0644, empty) blocks a start,
+    // which says what blocks it: not a daemon of ours, which names itself.
     // Blocking (no -n): the probe below may hold the lock for an instant.
     let mut holder = Command::new(flock)
         .arg(t.path("held.pid"))
@@ -1341,7 +1342,8 @@ fn flock_sees_the_lock() {
             .ok_or(String::new())
     });
     let out = t.start(&[], &t.path("held.pid"), &t.sleep());
-    out.code(1).one_error_line("already running (pid unknown");
+    out.code(3)
+        .one_error_line("is locked by a process that wrote no PID");
     holder.kill().unwrap();
     holder.wait().unwrap();
 

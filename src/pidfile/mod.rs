@@ -277,33 +277,39 @@ impl Drop for Pidfile<'_> {
     }
 }
 
-/// Removes the pidfile at `path` if it names the daemon `pid` that just exited and
-/// nobody holds its lock: a program that was exec'd cannot remove its own. A new
-/// daemon that locked the path meanwhile keeps its file.
-pub(crate) fn remove_stale(path: &CStr, pid: Pid) {
+/// Removes the pidfile a stopped daemon left, if it still names `pid` and nobody
+/// else locked it since. A prober's shared lock (another tool's `status`) never makes
+/// the removal fail. `Err` only when a
+/// system call really failed; the file is then left as it was.
+pub(crate) fn remove_stale(path: &CStr, pid: Pid) -> Result<(), Errno> {
     let name_at = path
         .to_bytes()
         .iter()
         .rposition(|&b| b == b'/')
         .map_or(0, |i| i + 1);
     let dir = match locator(path, false) {
-        Some(locate) => match locate(path, name_at, 3) {
-            Ok(dir) => Some(dir),
-            Err(_) => return,
-        },
+        Some(locate) => Some(locate(path, name_at, 3).map_err(take::Refused::errno)?),
         None => None,
     };
     let at = dir.as_ref().map_or(CWD, |d| d.as_fd());
     let flags =
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
     let name = name_in(path, dir.is_some(), name_at);
-    let Ok(lock) = fs::openat(at, name, flags, Mode::empty()) else {
-        return;
+    let lock = match fs::openat(at, name, flags, Mode::empty()) {
+        Ok(lock) => lock,
+        Err(Errno::NOENT) => return Ok(()), // removed already
+        Err(e) => return Err(e),
     };
-    if fs::flock(&lock, FlockOperation::NonBlockingLockExclusive).is_err()
-        || read(&lock) != Ok(Content::Pid(pid))
-    {
-        return;
+    // A shared lock: granted beside probes' shared locks, refused while a daemon (a
+    // restart's) holds the exclusive one, and it keeps starters out as an exclusive
+    // one would (a starter takes a shared lock it is granted for a probe's, and waits).
+    match fs::flock(&lock, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => {}
+        Err(Errno::WOULDBLOCK) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if read(&lock) != Ok(Content::Pid(pid)) {
+        return Ok(()); // another daemon's PID now: not ours to remove
     }
     let mut pidfile = Pidfile {
         lock,
@@ -314,5 +320,5 @@ pub(crate) fn remove_stale(path: &CStr, pid: Pid) {
         owner: true,
     };
     // `remove` checks that the path still names the file we locked.
-    let _ = pidfile.remove();
+    pidfile.remove()
 }

@@ -37,8 +37,10 @@ pub(crate) enum Refused {
     Write(Errno),
     /// The file is not one to trust: the reason, an index of [`REFUSALS`].
     Insecure(u8),
-    /// Another process holds the lock; the PID the file names.
+    /// The daemon holds the lock: the PID the file names (none yet while it starts).
     Running(Option<Pid>),
+    /// A process the file does not name holds the lock; the PID it names.
+    Foreign(Option<Pid>),
     /// The path names no file (it ends with `/`, `.` or `..`).
     NoFile,
     /// The path changed under us: start over.
@@ -61,6 +63,14 @@ const DIRECTORY: u8 = 1;
 const NOT_PIDLIKE: u8 = 7;
 
 impl Refused {
+    /// The failed system call's errno (`EINVAL` for a refusal that has none).
+    pub(super) fn errno(self) -> Errno {
+        match self {
+            Refused::Open(e) | Refused::Lock(e) | Refused::Read(e) | Refused::Write(e) => e,
+            _ => Errno::INVAL,
+        }
+    }
+
     #[cold]
     #[inline(never)]
     pub(super) fn error(self, path: &[u8]) -> Error {
@@ -78,6 +88,7 @@ impl Refused {
             ),
             Refused::Insecure(why) => return insecure(path, why),
             Refused::Running(pid) => return already_running(pid, path),
+            Refused::Foreign(pid) => return crate::holder::foreign(path, pid),
             Refused::NoFile => {
                 return Error::invalid("pidfile path ")
                     .path(path)
@@ -174,11 +185,7 @@ fn take(
     }
     check(&st, if created { 0 } else { 0o022 }).map_err(Refused::Insecure)?;
     if !lock_exclusive(&file).map_err(Refused::Lock)? {
-        let pid = match read(&file) {
-            Ok(Content::Pid(pid)) if pid != getpid() => Some(pid),
-            _ => None,
-        };
-        return Err(Refused::Running(pid));
+        return Err(locked_by(&file, &st));
     }
     // The path may have been unlinked or replaced between our open and our lock.
     match fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -205,6 +212,21 @@ fn take(
         previous.mode = Some(st.st_mode & 0o7777);
     }
     Ok(file)
+}
+
+/// Who holds the lock we could not take: the daemon the file names, when that very
+/// process holds it (or when `/proc` cannot tell, as before it existed); a starter
+/// that has not written its PID yet; or a stranger, whom nothing believes.
+#[cold]
+fn locked_by(file: &OwnedFd, st: &Stat) -> Refused {
+    match read(file) {
+        Ok(Content::Pid(pid)) if pid != getpid() => match crate::holder::holds(pid, st) {
+            Ok(false) | Err(Errno::SRCH) => Refused::Foreign(Some(pid)),
+            Ok(true) | Err(_) => Refused::Running(Some(pid)),
+        },
+        Ok(Content::Empty) if st.st_mode & 0o077 == 0 => Refused::Running(None),
+        _ => Refused::Foreign(None),
+    }
 }
 
 fn refused_open(errno: Errno) -> Refused {

@@ -78,6 +78,7 @@ impl Spawned {
         });
         Ok(Output {
             code: status.code(),
+            signal: std::os::unix::process::ExitStatusExt::signal(&status),
             stdout,
             stderr,
             elapsed,
@@ -149,6 +150,8 @@ impl Pipe {
 pub struct Output {
     /// `None` when a signal ended it.
     pub code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
     pub stdout: String,
     pub stderr: String,
     /// From the spawn to the exit and the end of its output.

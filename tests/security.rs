@@ -1,0 +1,200 @@
+//! The promises of the security model (README, "Who can do what to a pidfile") and the
+//! failure paths of issue 11, each checked on the `daemonic` command in real
+//! processes. Each test names the item it proves; each failed on 46783f4.
+
+mod support {
+    pub mod cli;
+    pub mod files;
+    pub mod output;
+    pub mod proc;
+    pub mod test;
+    pub mod wait;
+}
+
+use support::cli::skip_unless_root;
+use support::files::{find_tool, mode_of, pidfile_pid};
+use support::output::Spawned;
+use support::proc::Proc;
+use support::test::Test;
+use support::wait::{kill, wait_until, DEADLINE};
+
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// `nobody`'s ids in Debian's /etc/passwd.
+const NOBODY: u32 = 65534;
+
+/// `flock(1)` run as `nobody` on `path` with `args`; `None` without util-linux's flock.
+fn flock_as_nobody(path: &std::path::Path, args: &[&str]) -> Option<Command> {
+    let mut cmd = Command::new(find_tool("flock")?);
+    cmd.args(args)
+        .arg(path)
+        .args(["true"])
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    Some(cmd)
+}
+
+/// Item 1: the pidfile a start creates is 0600, so another user cannot open it, and
+/// so cannot lock it (queued or shared) to fake or block the daemon.
+#[test]
+fn another_user_cannot_lock_the_pidfile() {
+    if skip_unless_root(
+        "another_user_cannot_lock_the_pidfile",
+        "it runs flock(1) as nobody",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    t.start_sleep(&[]);
+    assert_eq!(mode_of(&t.pidfile()) & 0o7777, 0o600);
+    for args in [&["-x", "-n"][..], &["-s", "-n"], &["-x", "-w", "0.2"]] {
+        let Some(mut flock) = flock_as_nobody(&t.pidfile(), args) else {
+            println!("skipped: another_user_cannot_lock_the_pidfile needs util-linux's flock");
+            return;
+        };
+        let out = flock.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("Permission denied"),
+            "nobody's flock {args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
+
+/// Item 5: SIGINT, SIGTERM or SIGHUP to a launcher waiting for readiness ends the
+/// start as a failure would: the program is killed, the pidfile put back (here:
+/// removed), and the launcher dies of that signal (a shell shows 128+N).
+#[test]
+fn interrupting_the_launcher_kills_the_program_and_restores_the_pidfile() {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let t = Test::new();
+        let cmd = t.start_cmd(&["--notify-fd", "5"], &t.pidfile(), &t.sleep());
+        let launcher = Spawned::spawn(cmd);
+        let marker = t.marker.clone();
+        let program = wait_until("the program to run", || {
+            t.live_processes()
+                .into_iter()
+                .find(|&p| Proc(p).cmdline().iter().any(|a| a == marker.as_bytes()))
+                .ok_or_else(|| "not yet".to_string())
+        });
+        t.learn(program);
+        kill(launcher.pid(), signal);
+        let out = launcher.finish_within(DEADLINE).unwrap();
+        assert_eq!(out.signal, Some(signal), "{out:#?}");
+        t.assert_none_left(Duration::from_secs(5));
+        assert!(
+            !t.pidfile().exists(),
+            "signal {signal}: the pidfile of an interrupted start is left"
+        );
+    }
+}
+
+/// Item 12: `stop` removes the pidfile an exec'd program leaves even while other tools
+/// probe it with shared locks (`flock -s`, start-stop-daemon's status): a reader
+/// never makes the removal fail.
+#[test]
+fn stop_removes_the_pidfile_under_a_probe_loop() {
+    let t = Test::new();
+    let done = AtomicBool::new(false);
+    // Ends the probe loop even when an assertion below fails.
+    struct Done<'a>(&'a AtomicBool);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    std::thread::scope(|s| {
+        let _done = Done(&done);
+        s.spawn(|| {
+            // flock(1) would create the file when stop has removed it: probe in-process.
+            while !done.load(Ordering::SeqCst) {
+                if let Ok(file) = fs::File::open(t.pidfile()) {
+                    // SAFETY: flock on a descriptor we own; the lock goes with `file`.
+                    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+        });
+        for cycle in 0..40 {
+            let pid = t.start_sleep(&[]);
+            let out = t.run([
+                "stop".into(),
+                "--retry".into(),
+                "TERM/5".into(),
+                "--pidfile".into(),
+                t.pidfile().into_os_string(),
+            ]);
+            out.code(0);
+            assert!(!Proc(pid).alive());
+            assert!(
+                !t.pidfile().exists(),
+                "cycle {cycle}: stop said {:?} and left the pidfile",
+                out.stdout
+            );
+        }
+    });
+}
+
+/// Item 1: a stale pidfile another user locked (it was 0644, as older versions made
+/// them), naming a live root process that does not hold the lock: `status` says
+/// unknown (4), `stop` signals nothing, `start` says what blocks it.
+#[test]
+fn a_strangers_lock_is_never_believed() {
+    if skip_unless_root("a_strangers_lock_is_never_believed", "it locks as nobody") {
+        return;
+    }
+    let t = Test::new();
+    let mut unrelated = t.command("/bin/sleep");
+    unrelated.arg(&t.marker);
+    let unrelated = unrelated.spawn().unwrap();
+    let victim = unrelated.id() as i32;
+    t.adopt(unrelated);
+    fs::write(t.pidfile(), format!("{victim}\n")).unwrap();
+    fs::set_permissions(t.pidfile(), fs::Permissions::from_mode(0o644)).unwrap();
+    let Some(flock) = find_tool("flock") else {
+        println!("skipped: a_strangers_lock_is_never_believed needs util-linux's flock");
+        return;
+    };
+    let mut holder = Command::new(flock);
+    holder
+        .args(["-x", "-n"])
+        .arg(t.pidfile())
+        .args(["/bin/sleep", &t.marker])
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(Stdio::null());
+    let holder = holder.spawn().unwrap();
+    t.adopt(holder);
+    wait_until("nobody's lock", || {
+        if support::files::is_locked(&t.pidfile()) {
+            Ok(())
+        } else {
+            Err("not locked".into())
+        }
+    });
+    let pidfile = t.pidfile().into_os_string();
+    let status = t.run(["status".into(), "--pidfile".into(), pidfile.clone()]);
+    status.code(4).one_error_line("is locked, but not by pid");
+    let stop = t.run([
+        "stop".into(),
+        "--retry".into(),
+        "TERM/1".into(),
+        "--pidfile".into(),
+        pidfile.clone(),
+    ]);
+    assert_ne!(stop.code, Some(0), "{stop:#?}");
+    assert!(Proc(victim).alive(), "stop killed an unrelated process");
+    let start = t.start(&[], &t.pidfile(), &t.sleep());
+    start.code(3).one_error_line("is locked, but not by pid");
+    assert_eq!(pidfile_pid(&t.pidfile()), victim);
+}

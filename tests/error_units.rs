@@ -240,26 +240,24 @@ fn locked_pidfile(t: &Test, operation: i32) -> (PathBuf, File) {
 }
 
 /// `flock` locks belong to open files, so a second open in this process contends
-/// like another process: a held lock is "already running" (exit code 1), with the
-/// PID the file names if it names one.
+/// like another process: a lock the named PID does not hold is a stranger's; an
+/// empty 0600 file's is a starter's, "already running" (exit code 1).
 #[test]
 fn pidfile_open_on_a_locked_file_says_already_running() {
     let t = Test::new();
     let (path, _holder) = locked_pidfile(&t, libc::LOCK_EX);
     let err = Pidfile::open(path.as_path()).expect_err("locked twice");
-    assert_eq!(
-        err.kind(),
-        ErrorKind::AlreadyRunning {
-            pid: Pid::from_raw(4242)
-        }
-    );
-    assert_eq!(err.exit_code(), 1);
+    // 4242 does not hold the lock (this process does): nothing it says is believed.
+    assert_eq!(err.kind(), ErrorKind::ForeignLock);
+    assert_eq!(err.exit_code(), 3);
     assert_eq!(
         err.to_string(),
-        format!("already running (pid 4242; pidfile {})", path.display())
+        format!("pidfile {} is locked, but not by pid 4242", path.display())
     );
 
+    // Empty and 0600: a starter that has not written its PID yet.
     std::fs::write(&path, "").unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let err = Pidfile::open(path.as_path()).expect_err("locked twice");
     assert_eq!(err.kind(), ErrorKind::AlreadyRunning { pid: None });
     assert_eq!(err.exit_code(), 1);

@@ -61,8 +61,7 @@ pub fn std_added() -> Result<String> {
     ))
 }
 
-/// `bin` of `manifest` for x86_64 with the size profile but its symbols kept (and
-/// its unwind tables, which do not change the symbols).
+/// `bin` of `manifest` for x86_64 with the size profile but its symbols kept.
 fn unstripped(manifest: &str, bin: &str) -> Result<std::path::PathBuf> {
     let dir = root().join("target/size-report-unstripped");
     let what = Cargo {
@@ -125,7 +124,7 @@ fn origin(name: &str) -> &'static str {
 }
 
 /// The sections that take room in the file (not `.bss`, `.tbss`), largest first.
-/// `readelf` reads any architecture's ELF (`size` and `objcopy` only their own).
+/// `readelf` reads any architecture's ELF (`size` only its own).
 pub fn sections(path: &Path) -> Result<Vec<(String, u64)>> {
     let out = output(Command::new("readelf").arg("-SW").arg(path))?;
     let mut sections: Vec<(String, u64)> = out
@@ -143,8 +142,8 @@ pub fn sections(path: &Path) -> Result<Vec<(String, u64)>> {
 }
 
 /// The bytes of code and data the program loads: the sections with the alloc flag
-/// that take room in the file. Unlike the file's length, this has no holes of
-/// segment alignment (objcopy leaves one where the unwind tables were).
+/// that take room in the file. Unlike the file's length, this counts no headers
+/// and no segment alignment.
 pub fn loaded_bytes(path: &Path) -> Result<u64> {
     let out = output(Command::new("readelf").arg("-SW").arg(path))?;
     Ok(out

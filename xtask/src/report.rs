@@ -173,7 +173,7 @@ fn chart(m: &Measured) -> String {
 fn method() -> String {
     format!(
         "## Method\n\n\
-         - **Bytes**: the length of the finished file (linked, stripped, objcopy'd).\n\
+         - **Bytes**: the length of the finished file (linked by `rust-lld` with the script, stripped).\n\
          - **System calls**: {}\n\
          - **Peers**: `daemonize` 0.5 opens, `flock`s and writes its pidfile in the \
            daemon (so the original process cannot report \"already running\"); `fork` \

@@ -136,19 +136,13 @@ fn measure(check: bool) -> Result<Measured> {
 }
 
 /// The targets (rustup) and, as root, the packages (apt-get) the reports need:
-/// strace, musl-gcc (`want_c`), aarch64's objcopy, qemu-user.
+/// strace, musl-gcc (`want_c`), qemu-user.
 pub fn ensure_tools(want_c: bool) -> Result {
     crate::ensure_targets()?;
     let mut packages = Vec::new();
     let wanted = [
         ("strace", &["-V"][..], "strace", true),
         ("musl-gcc", &["--version"], "musl-tools", want_c),
-        (
-            Target::Aarch64.objcopy(),
-            &["--version"],
-            "binutils-aarch64-linux-gnu",
-            true,
-        ),
         (cross::QEMU, &["--version"], "qemu-user-static", true),
     ];
     for (tool, args, package, want) in wanted {

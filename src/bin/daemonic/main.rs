@@ -24,37 +24,35 @@ Usage: daemonic start [OPTIONS] [--pidfile P] -- PROGRAM [ARGS...]
        daemonic status --pidfile P [--quiet]
        daemonic restart [OPTIONS] --pidfile P [--signal SIG] [--retry SCHEDULE] -- PROGRAM [ARGS...]
 
-start runs PROGRAM as a daemon (double fork, new session, signals reset, other
-descriptors closed, stdio on /dev/null) and exits once PROGRAM was executed or, with
---notify-fd or --notify-socket, reported ready; else it says what failed and leaves
-nothing running. The pidfile is locked before the fork and stays locked while PROGRAM
-runs: PROGRAM inherits the descriptor (its number is in DAEMONIC_PIDFILE_FD) and must
-not close it. Options take their value as --opt VALUE or --opt=VALUE.
+start runs PROGRAM as a daemon and exits once it runs (or is ready), else says why and
+leaves nothing running. The pidfile stays locked from before the fork while PROGRAM
+runs: PROGRAM inherits it (fd in DAEMONIC_PIDFILE_FD) and must not close it.
+--opt=VALUE works too.
 
 Start options:
-  --pidfile P          create, check and lock P; write the daemon's PID into it
-  --user USER[:GROUP]  run as USER (name or uid) with its groups; GROUP overrides
-  --group GROUP        run as GROUP (name or gid), without supplementary groups
-  --chdir DIR          working directory (default /), inside --chroot if given
+  --pidfile P          create, check and lock P; write the PID into it
+  --user USER[:GROUP]  run as USER (name or uid) with its groups
+  --group GROUP        run as GROUP (name or gid), no supplementary groups
+  --chdir DIR          working directory (default /; inside --chroot)
   --chroot DIR         change the root directory first
   --umask MASK         octal umask (default 0)
   --stdout FILE        append stdout to FILE (default /dev/null)
-  --stderr FILE        append stderr to FILE (the same FILE as --stdout: one descriptor)
-  --env NAME=VALUE     set a variable for PROGRAM (repeatable)
+  --stderr FILE        append stderr to FILE (default /dev/null)
+  --env NAME=VALUE     set a variable (repeatable)
   --clear-env          pass only the --env variables and a safe PATH
-  --foreground         do not fork (under a supervisor); --detach forks (the default)
-  --auto               stay in the foreground if started by init or inetd, or as PID 1
-  --keep-fd N          pass descriptor N to PROGRAM (repeatable)
-  --notify-fd N        give PROGRAM a pipe as descriptor N; wait for a newline on it (s6)
-  --notify-socket      give PROGRAM its own NOTIFY_SOCKET; wait for READY=1 (sd_notify;
-                       ERRNO= fails, EXTEND_TIMEOUT_USEC= extends; 60 s by default)
-  --timeout SECS       kill PROGRAM if it is not ready within SECS
-  --oknodo             exit 0 when already running (start) or not running (stop)
+  --foreground         do not fork; --detach: fork (default)
+  --auto               foreground under init or inetd, or as PID 1
+  --keep-fd N          pass descriptor N (repeatable)
+  --notify-fd N        ready when PROGRAM writes a newline to its fd N (s6)
+  --notify-socket      ready when PROGRAM sends READY=1 to its NOTIFY_SOCKET
+                       (sd_notify; ERRNO= fails; 60 s unless --timeout)
+  --timeout SECS       kill PROGRAM if not ready within SECS
+  --oknodo             exit 0 if already running (start) or not running (stop)
   --quiet              print errors only
 Stop options:
   --signal SIG         signal to send (default TERM)
-  --retry SCHEDULE     e.g. TERM/30/KILL/5; N means SIG/N/KILL/N; forever repeats the
-                       rest; without it, signal and do not wait (restart: TERM/30/KILL/5)
+  --retry SCHEDULE     e.g. TERM/30/KILL/5 (N: SIG/N/KILL/N; forever repeats the
+                       rest); default: signal only, or TERM/30/KILL/5 for restart
 
 Exit status of start, stop and restart (as start-stop-daemon):
   0  done (or nothing to do, with --oknodo)

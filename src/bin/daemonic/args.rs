@@ -22,16 +22,18 @@ pub enum Command {
     Version = 32,
 }
 
-const COMMANDS: [(&[u8], Command); 9] = [
-    (b"start", Command::Start),
-    (b"stop", Command::Stop),
-    (b"status", Command::Status),
-    (b"restart", Command::Restart),
-    (b"--help", Command::Help),
-    (b"-h", Command::Help),
-    (b"help", Command::Help),
-    (b"--version", Command::Version),
-    (b"-V", Command::Version),
+/// The commands' names, each ended by a NUL, and what each names.
+const COMMAND_NAMES: &[u8] = b"start\0stop\0status\0restart\0--help\0-h\0help\0--version\0-V\0";
+const COMMANDS: [Command; 9] = [
+    Command::Start,
+    Command::Stop,
+    Command::Status,
+    Command::Restart,
+    Command::Help,
+    Command::Help,
+    Command::Help,
+    Command::Version,
+    Command::Version,
 ];
 
 /// An option; the ones before `ClearEnv` take a value.
@@ -64,30 +66,47 @@ const ANY: u8 = 1 | 2 | 4 | 8;
 const STARTS: u8 = Command::Start as u8 | Command::Restart as u8;
 const STOPS: u8 = Command::Stop as u8 | Command::Restart as u8;
 
-/// Every option: its name without `--`, and the commands that take it.
-const OPTIONS: [(&[u8], u8, Opt); 21] = [
-    (b"pidfile", ANY, Opt::Pidfile),
-    (b"user", STARTS, Opt::User),
-    (b"group", STARTS, Opt::Group),
-    (b"chdir", STARTS, Opt::Chdir),
-    (b"chroot", STARTS, Opt::Chroot),
-    (b"umask", STARTS, Opt::Umask),
-    (b"stdout", STARTS, Opt::Stdout),
-    (b"stderr", STARTS, Opt::Stderr),
-    (b"env", STARTS, Opt::Env),
-    (b"keep-fd", STARTS, Opt::KeepFd),
-    (b"timeout", STARTS, Opt::Timeout),
-    (b"notify-fd", STARTS, Opt::NotifyFd),
-    (b"signal", STOPS, Opt::Signal),
-    (b"retry", STOPS, Opt::Retry),
-    (b"clear-env", STARTS, Opt::ClearEnv),
-    (b"foreground", STARTS, Opt::Foreground),
-    (b"detach", STARTS, Opt::Detach),
-    (b"auto", STARTS, Opt::Auto),
-    (b"oknodo", STARTS | STOPS, Opt::Oknodo),
-    (b"quiet", ANY, Opt::Quiet),
-    (b"notify-socket", STARTS, Opt::NotifySocket),
+/// Every option's name without `--`, each ended by a NUL, in the order of [`OPTIONS`].
+const OPTION_NAMES: &[u8] = b"pidfile\0user\0group\0chdir\0chroot\0umask\0stdout\0stderr\0env\0\
+    keep-fd\0timeout\0notify-fd\0signal\0retry\0clear-env\0foreground\0detach\0auto\0\
+    oknodo\0quiet\0notify-socket\0";
+
+/// Every option, and the commands that take it.
+const OPTIONS: [(Opt, u8); 21] = [
+    (Opt::Pidfile, ANY),
+    (Opt::User, STARTS),
+    (Opt::Group, STARTS),
+    (Opt::Chdir, STARTS),
+    (Opt::Chroot, STARTS),
+    (Opt::Umask, STARTS),
+    (Opt::Stdout, STARTS),
+    (Opt::Stderr, STARTS),
+    (Opt::Env, STARTS),
+    (Opt::KeepFd, STARTS),
+    (Opt::Timeout, STARTS),
+    (Opt::NotifyFd, STARTS),
+    (Opt::Signal, STOPS),
+    (Opt::Retry, STOPS),
+    (Opt::ClearEnv, STARTS),
+    (Opt::Foreground, STARTS),
+    (Opt::Detach, STARTS),
+    (Opt::Auto, STARTS),
+    (Opt::Oknodo, STARTS | STOPS),
+    (Opt::Quiet, ANY),
+    (Opt::NotifySocket, STARTS),
 ];
+
+/// The position of `name` among `names`, each ended by a NUL.
+fn find(names: &[u8], name: &[u8]) -> Option<usize> {
+    let (mut rest, mut i) = (names, 0);
+    while let Some((this, next)) = split(rest, 0) {
+        if this == name {
+            return Some(i);
+        }
+        (rest, i) = (next, i + 1);
+    }
+    None
+}
 
 /// A fixed-capacity list for repeatable options.
 #[derive(Clone, Copy)]
@@ -173,9 +192,8 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
     let (first, mut rest) = args
         .split_first()
         .ok_or(Usage::new("no command (start, stop, status, restart)"))?;
-    let &(_, command) = COMMANDS
-        .iter()
-        .find(|(name, _)| *name == first.to_bytes())
+    let command = find(COMMAND_NAMES, first.to_bytes())
+        .map(|i| COMMANDS[i])
         .ok_or(Usage::about("unknown command", first))?;
     let mut o = Options {
         command,
@@ -225,9 +243,8 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
             Some((name, _)) => (name, Some(&arg[2 + name.len() + 1..])),
             None => (long, None),
         };
-        let &(_, commands, opt) = OPTIONS
-            .iter()
-            .find(|(n, ..)| *n == name)
+        let (opt, commands) = find(OPTION_NAMES, name)
+            .map(|i| OPTIONS[i])
             .ok_or(Usage::about("unknown option", arg))?;
         if commands & command as u8 == 0 {
             return Err(Usage::about("option does not apply to this command", arg));
@@ -344,6 +361,7 @@ pub fn split(bytes: &[u8], at: u8) -> Option<(&[u8], &[u8])> {
 }
 
 /// Digits in `radix` (up to 10), at least one, no sign, at most `max`.
+#[inline(never)]
 fn number(bytes: &[u8], radix: u64, max: u64) -> Option<u64> {
     let mut n: u64 = 0;
     for &b in bytes {
@@ -362,6 +380,7 @@ fn decimal(bytes: &[u8], max: u64) -> Option<u64> {
 
 /// `SECS`, `SECS.FRACTION` or `.FRACTION` (digits past nanoseconds are checked, then
 /// ignored).
+#[inline(never)]
 fn seconds(bytes: &[u8]) -> Option<Duration> {
     let (whole, fraction) = split(bytes, b'.').unwrap_or((bytes, b""));
     let secs = match whole {
@@ -409,6 +428,56 @@ mod tests {
 
     fn strs(v: &[String]) -> Vec<&str> {
         v.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn every_option_and_command_has_its_name() {
+        let names = [
+            "pidfile",
+            "user",
+            "group",
+            "chdir",
+            "chroot",
+            "umask",
+            "stdout",
+            "stderr",
+            "env",
+            "keep-fd",
+            "timeout",
+            "notify-fd",
+            "signal",
+            "retry",
+            "clear-env",
+            "foreground",
+            "detach",
+            "auto",
+            "oknodo",
+            "quiet",
+            "notify-socket",
+        ];
+        assert_eq!(names.len(), OPTIONS.len());
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(find(OPTION_NAMES, name.as_bytes()), Some(i), "{name}");
+            assert_eq!(
+                format!("{:?}", OPTIONS[i].0).to_lowercase(),
+                name.replace('-', "")
+            );
+        }
+        for bad in ["", "pid", "pidfilex", "-"] {
+            assert_eq!(find(OPTION_NAMES, bad.as_bytes()), None, "{bad}");
+        }
+        assert_eq!(
+            find(COMMAND_NAMES, b"-V").map(|i| COMMANDS[i]),
+            Some(Command::Version)
+        );
+        assert_eq!(
+            find(COMMAND_NAMES, b"restart").map(|i| COMMANDS[i]),
+            Some(Command::Restart)
+        );
+        assert_eq!(
+            COMMAND_NAMES.iter().filter(|&&b| b == 0).count(),
+            COMMANDS.len()
+        );
     }
 
     #[test]

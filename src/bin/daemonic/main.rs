@@ -303,9 +303,6 @@ fn start(o: &Options<'_>, env: &[&CStr]) -> i32 {
     }
 }
 
-/// A builder method that takes a path.
-type Setter<'a> = fn(Daemon<'a>, &'a CStr) -> Daemon<'a>;
-
 /// The daemon the start options describe.
 fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
     let mut d = Daemon::new().detach(o.detach);
@@ -315,17 +312,20 @@ fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
     if let Some(group) = o.group {
         d = d.group(group);
     }
-    let optional: [(Option<&'a CStr>, Setter<'a>); 5] = [
-        (o.pidfile, |d, p| d.pidfile(p)),
-        (o.chdir, |d, p| d.working_directory(p)),
-        (o.chroot, |d, p| d.chroot_directory(p)),
-        (o.stdout, |d, p| d.stdout(Stdio::file(p))),
-        (o.stderr, |d, p| d.stderr(Stdio::file(p))),
-    ];
-    for (value, set) in optional {
-        if let Some(value) = value {
-            d = set(d, value);
-        }
+    if let Some(p) = o.pidfile {
+        d = d.pidfile(p);
+    }
+    if let Some(p) = o.chdir {
+        d = d.working_directory(p);
+    }
+    if let Some(p) = o.chroot {
+        d = d.chroot_directory(p);
+    }
+    if let Some(p) = o.stdout {
+        d = d.stdout(Stdio::file(p));
+    }
+    if let Some(p) = o.stderr {
+        d = d.stderr(Stdio::file(p));
     }
     if let Some(mask) = o.umask {
         d = d.umask(mask);

@@ -111,14 +111,9 @@ fn fail(err: &daemonic::Error) -> i32 {
     err.exit_code()
 }
 
-/// `WHAT (pid N)`.
-fn with_pid(what: &str, pid: Pid) -> Line {
-    let mut line = Line::new();
-    line.text(what)
-        .text(" (pid ")
-        .number(pid.as_raw_nonzero().get() as u32)
-        .text(")");
-    line
+/// The number of `pid`.
+fn raw(pid: Pid) -> u32 {
+    pid.as_raw_nonzero().get() as u32
 }
 
 /// `stop`; `default` is the schedule without `--retry` (restart's), else just `--signal`.
@@ -133,25 +128,20 @@ fn stop_command(o: &Options<'_>, default: Option<&str>) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut line = match stopped {
-        Stopped::Exited { pid } => with_pid("stopped", pid),
-        Stopped::Signalled { pid } => with_pid("signalled", pid),
+    let mut line = Line::new();
+    match stopped {
+        Stopped::Exited { pid } => line.text("stopped (pid ").number(raw(pid)),
+        Stopped::Signalled { pid } => line.text("signalled (pid ").number(raw(pid)),
         Stopped::NotRunning if o.command == Command::Restart => return 0,
-        Stopped::NotRunning => {
-            let mut line = Line::new();
-            line.text("not running (pidfile ")
-                .shown(pidfile.to_bytes())
-                .text(")");
-            line
-        }
+        Stopped::NotRunning => line.text("not running (pidfile ").shown(pidfile.to_bytes()),
         Stopped::StillRunning { pid } => {
             let mut line = out::error_line();
-            line.text("pid ").number(pid.as_raw_nonzero().get() as u32);
+            line.text("pid ").number(raw(pid));
             line.text(" still runs after the stop schedule").print(2);
             return stopped.exit_code();
         }
     };
-    info(o, &mut line);
+    info(o, line.text(")"));
     match stopped {
         Stopped::NotRunning if o.oknodo => 0,
         _ => stopped.exit_code(),
@@ -164,29 +154,25 @@ fn status_command(o: &Options<'_>) -> i32 {
     let state = status(pidfile);
     let mut line = Line::new();
     match &state {
-        Status::Running { pid: Some(pid) } => line = with_pid("running", *pid),
-        Status::Running { pid: None } => {
-            line.text("running (starting; pidfile ")
-                .shown(shown)
-                .text(")");
-        }
+        Status::Running { pid: Some(pid) } => line.text("running (pid ").number(raw(*pid)),
+        Status::Running { pid: None } => line.text("running (starting; pidfile ").shown(shown),
         Status::Stale { pid } => {
             line.text("not running (stale pidfile ").shown(shown);
             if let Some(pid) = pid {
-                line.text(" names pid ")
-                    .number(pid.as_raw_nonzero().get() as u32);
+                line.text(" names pid ").number(raw(*pid));
             }
-            line.text(")");
+            &mut line
         }
         Status::NotRunning => {
-            line.text("not running");
+            info(o, line.text("not running"));
+            return state.exit_code();
         }
         Status::Unknown(e) => {
             out::error_line().error(e).print(2);
             return state.exit_code();
         }
-    }
-    info(o, &mut line);
+    };
+    info(o, line.text(")"));
     state.exit_code()
 }
 

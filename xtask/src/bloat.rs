@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::profile::{self, Cargo, Target};
-use crate::programs::{BASELINE, EXAMPLE, NO_STD, NO_STD_BASELINE, STD};
+use crate::programs::{BASELINE, CLI, EXAMPLE, NO_STD, NO_STD_BASELINE, STD};
 use crate::{root, Result};
 
 /// The Markdown section on `stripped` (the no_std program as measured), its sections
@@ -61,13 +61,109 @@ pub fn std_added() -> Result<String> {
     ))
 }
 
+/// The symbols of the command (`--no-default-features`, x86_64, unstripped).
+pub fn command_symbols() -> Result<Vec<(u64, String)>> {
+    symbols(&unstripped_with(
+        "Cargo.toml",
+        CLI,
+        &["--no-default-features"],
+    )?)
+}
+
+/// How many of `symbols` are `core::fmt`'s (the command must have none).
+pub fn fmt_symbols(symbols: &[(u64, String)]) -> usize {
+    symbols
+        .iter()
+        .filter(|(_, n)| n.contains("core::fmt"))
+        .count()
+}
+
+/// The Markdown section on the command's symbols. With LTO the library's entry
+/// points are inlined into the command's functions that call them (`start` holds
+/// `Daemon::exec`, `stop_command` holds `stop`), so "the command" is its own code
+/// with what it inlined.
+pub fn command_report(symbols: &[(u64, String)]) -> String {
+    let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
+    for (size, name) in symbols {
+        *sums.entry(command_origin(name)).or_default() += size;
+    }
+    let mut out = String::from(
+        "## Where the command's bytes go
+
+         Symbol sizes of the command's unstripped build (`--no-default-features`). With          LTO the library's entry points are inlined into the command's functions that          call them (`start` holds `Daemon::exec` and the launch, `stop_command` holds          `stop`, `main` holds the parser and `status`).
+
+| origin | bytes |
+|---|---:|
+",
+    );
+    let mut rows: Vec<_> = sums.into_iter().collect();
+    rows.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
+    for (origin, size) in &rows {
+        let _ = writeln!(out, "| {origin} | {size} |");
+    }
+    let _ = writeln!(
+        out,
+        "
+`core::fmt` symbols: {}.
+
+The 15 largest:
+
+| bytes | symbol |
+|---:|---|",
+        fmt_symbols(symbols)
+    );
+    for (size, name) in symbols.iter().rev().take(15) {
+        let _ = writeln!(out, "| {size} | `{}` |", name.replace('|', "\\|"));
+    }
+    out.push('\n');
+    out
+}
+
+/// The command's functions: its modules and its top-level functions (the library
+/// has a `sys` and a `start` module too, but not these items).
+fn command_origin(name: &str) -> &'static str {
+    const MODULES: [&str; 4] = ["args::", "out::", "sys::Strings", "sys::stdio"];
+    const FUNCTIONS: [&str; 11] = [
+        "run",
+        "start",
+        "stop_command",
+        "status_command",
+        "resolve",
+        "environment",
+        "daemon",
+        "info",
+        "fail",
+        "raw",
+        "name_of",
+    ];
+    let own = name == "main"
+        || name.strip_prefix("daemonic::").is_some_and(|rest| {
+            MODULES.iter().any(|m| rest.starts_with(m)) || FUNCTIONS.contains(&rest)
+        });
+    if own {
+        "the command (its own code, with what it inlined)"
+    } else if name.contains("daemonic::") {
+        "daemonic, the library (not inlined)"
+    } else if name.contains("rustix::") {
+        "rustix"
+    } else if name.contains("::") || name.starts_with('<') {
+        "core"
+    } else {
+        "musl: C runtime and libc"
+    }
+}
+
 /// `bin` of `manifest` for x86_64 with the size profile but its symbols kept.
 fn unstripped(manifest: &str, bin: &str) -> Result<std::path::PathBuf> {
+    unstripped_with(manifest, bin, &[])
+}
+
+fn unstripped_with(manifest: &str, bin: &str, args: &[&str]) -> Result<std::path::PathBuf> {
     let dir = root().join("target/size-report-unstripped");
     let what = Cargo {
         manifest,
         bin,
-        args: &[],
+        args,
     };
     profile::cargo(&what, Target::X86_64, &dir, false)
 }

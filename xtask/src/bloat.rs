@@ -88,13 +88,12 @@ pub fn command_report(symbols: &[(u64, String)]) -> String {
         *sums.entry(command_origin(name)).or_default() += size;
     }
     let mut out = String::from(
-        "## Where the command's bytes go
-
-         Symbol sizes of the command's unstripped build (`--no-default-features`). With          LTO the library's entry points are inlined into the command's functions that          call them (`start` holds `Daemon::exec` and the launch, `stop_command` holds          `stop`, `main` holds the parser and `status`).
-
-| origin | bytes |
-|---|---:|
-",
+        "## Where the command's bytes go\n\n\
+         Symbol sizes of the command's unstripped build (`--no-default-features`). With \
+         LTO the library's entry points are inlined into the command's functions that \
+         call them (`start` holds `Daemon::exec` and the launch, `stop_command` holds \
+         `stop`, `main` holds the parser and `status`).\n\n\
+         | origin | bytes |\n|---|---:|\n",
     );
     let mut rows: Vec<_> = sums.into_iter().collect();
     rows.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
@@ -103,13 +102,7 @@ pub fn command_report(symbols: &[(u64, String)]) -> String {
     }
     let _ = writeln!(
         out,
-        "
-`core::fmt` symbols: {}.
-
-The 15 largest:
-
-| bytes | symbol |
-|---:|---|",
+        "\n`core::fmt` symbols: {}.\n\nThe 15 largest:\n\n| bytes | symbol |\n|---:|---|",
         fmt_symbols(symbols)
     );
     for (size, name) in symbols.iter().rev().take(15) {

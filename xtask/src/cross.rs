@@ -49,7 +49,7 @@ pub fn measure(names: &[&str], dir: &Path) -> Result<Report> {
         None => "not tried: the minimal example was not built".into(),
     };
     let qemu_cli = match rows.iter().find(|r| r.built.program.name == CLI) {
-        Some(row) => try_cli(&row.built),
+        Some(row) => try_cli(&row.built, dir),
         None => "not tried: the command was not built".into(),
     };
     Ok(Report {
@@ -60,22 +60,53 @@ pub fn measure(names: &[&str], dir: &Path) -> Result<Report> {
     })
 }
 
-/// Runs the command under qemu with `--version`, which needs no fork: says what it
-/// printed, so the report shows that the aarch64 file runs.
-fn try_cli(built: &Built) -> String {
+/// Runs the command under qemu: `--version`, then `start` (which only execs, so
+/// qemu's helper thread does not stop it) and `status`; says what each did, and ends
+/// the daemon by PID.
+fn try_cli(built: &Built, dir: &Path) -> String {
     if !programs::works(QEMU, &["--version"]) {
         return format!("not tried: `{QEMU}` not found");
     }
-    let path = built.path.to_string_lossy();
-    let out = Command::new(QEMU).args([&*path, "--version"]).output();
-    match out {
-        Ok(o) => format!(
-            "`{QEMU} daemonic --version`: {}, printed `{}`",
-            o.status,
-            String::from_utf8_lossy(&o.stdout).trim()
-        ),
-        Err(e) => format!("`{QEMU}` did not start: {e}"),
+    let pidfile = dir.join("qemu-cli.pid");
+    let _ = std::fs::remove_file(&pidfile);
+    let run = |args: Vec<std::ffi::OsString>| {
+        let out = procs::as_from_shell(&mut Command::new(QEMU))
+            .arg(&built.path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(o) => {
+                let text = String::from_utf8_lossy(if o.status.success() {
+                    &o.stdout
+                } else {
+                    &o.stderr
+                });
+                format!("{}, printed `{}`", o.status, text.trim())
+            }
+            Err(e) => format!("did not start: {e}"),
+        }
+    };
+    let version = run(vec!["--version".into()]);
+    let start = run(built.args(&pidfile));
+    let daemon = procs::live_pid(&pidfile);
+    let status = run(vec![
+        "status".into(),
+        "--pidfile".into(),
+        pidfile.clone().into(),
+    ]);
+    if let Some(pid) = daemon {
+        let _ = procs::terminate(pid).and_then(|()| procs::reap_until_gone(pid));
     }
+    let _ = std::fs::remove_file(&pidfile);
+    format!(
+        "`daemonic --version`: {version}; `daemonic start --pidfile P -- /bin/sleep 1000`: \
+         {start}, {}; `daemonic status --pidfile P`: {status}",
+        match daemon {
+            Some(_) => "the daemon came up (ended by PID)",
+            None => "no daemon came up",
+        }
+    )
 }
 
 /// Runs the minimal example under `qemu-aarch64-static -d strace -D LOG` and says
@@ -165,7 +196,7 @@ pub fn markdown(report: &Report, budgets: &str) -> String {
         "\n*code and data*: the bytes of the sections the program loads; the rest of the \
          file is the ELF, program and section headers and the sections' alignment.\n\n\
          {budgets}\n\
-         **Running under qemu**: {}.\n\n\
+         **The command under qemu**: {}.\n\n\
          **System calls** are not counted on aarch64, bytes only: {}.{}\n\n",
         report.qemu_cli,
         report.qemu,

@@ -25,8 +25,8 @@ Usage: daemonic start [OPTIONS] [--pidfile P] -- PROGRAM [ARGS...]
        daemonic restart [OPTIONS] --pidfile P [--signal SIG] [--retry SCHEDULE] -- PROGRAM [ARGS...]
 
 start runs PROGRAM as a daemon and exits once it runs (or is ready), else says why and
-leaves nothing running. The pidfile stays locked from before the fork while PROGRAM
-runs: PROGRAM inherits it (fd in DAEMONIC_PIDFILE_FD) and must not close it.
+leaves nothing running. The pidfile is locked before the fork and stays locked while
+PROGRAM runs: PROGRAM inherits it (fd in DAEMONIC_PIDFILE_FD) and must not close it.
 --opt=VALUE works too.
 
 Start options:
@@ -37,15 +37,15 @@ Start options:
   --chroot DIR         change the root directory first
   --umask MASK         octal umask (default 0)
   --stdout FILE        append stdout to FILE (default /dev/null)
-  --stderr FILE        append stderr to FILE (default /dev/null)
+  --stderr FILE        append stderr to FILE (--stdout's FILE: the same descriptor)
   --env NAME=VALUE     set a variable (repeatable)
   --clear-env          pass only the --env variables and a safe PATH
   --foreground         do not fork; --detach: fork (default)
   --auto               foreground under init or inetd, or as PID 1
   --keep-fd N          pass descriptor N (repeatable)
   --notify-fd N        ready when PROGRAM writes a newline to its fd N (s6)
-  --notify-socket      ready when PROGRAM sends READY=1 to its NOTIFY_SOCKET
-                       (sd_notify; ERRNO= fails; 60 s unless --timeout)
+  --notify-socket      ready when PROGRAM sends READY=1 to its NOTIFY_SOCKET (ERRNO=
+                       fails, EXTEND_TIMEOUT_USEC= extends; 60 s unless --timeout)
   --timeout SECS       kill PROGRAM if not ready within SECS
   --oknodo             exit 0 if already running (start) or not running (stop)
   --quiet              print errors only

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::profile::{self, Cargo, Target};
-use crate::programs::{BASELINE, EXAMPLE, NO_STD, NO_STD_BASELINE, STD};
+use crate::programs::{BASELINE, CLI, EXAMPLE, NO_STD, NO_STD_BASELINE, STD};
 use crate::{root, Result};
 
 /// The Markdown section on `stripped` (the no_std program as measured), its sections
@@ -61,14 +61,102 @@ pub fn std_added() -> Result<String> {
     ))
 }
 
-/// `bin` of `manifest` for x86_64 with the size profile but its symbols kept (and
-/// its unwind tables, which do not change the symbols).
+/// The symbols of the command (`--no-default-features`, x86_64, unstripped).
+pub fn command_symbols() -> Result<Vec<(u64, String)>> {
+    symbols(&unstripped_with(
+        "Cargo.toml",
+        CLI,
+        &["--no-default-features"],
+    )?)
+}
+
+/// How many of `symbols` are `core::fmt`'s (the command must have none).
+pub fn fmt_symbols(symbols: &[(u64, String)]) -> usize {
+    symbols
+        .iter()
+        .filter(|(_, n)| n.contains("core::fmt"))
+        .count()
+}
+
+/// The Markdown section on the command's symbols. With LTO the library's entry
+/// points are inlined into the command's functions that call them (`start` holds
+/// `Daemon::exec`, `stop_command` holds `stop`), so "the command" is its own code
+/// with what it inlined.
+pub fn command_report(symbols: &[(u64, String)]) -> String {
+    let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
+    for (size, name) in symbols {
+        *sums.entry(command_origin(name)).or_default() += size;
+    }
+    let mut out = String::from(
+        "## Where the command's bytes go\n\n\
+         Symbol sizes of the command's unstripped build (`--no-default-features`). With \
+         LTO the library's entry points are inlined into the command's functions that \
+         call them (`start` holds `Daemon::exec` and the launch, `stop_command` holds \
+         `stop`, `main` holds the parser and `status`).\n\n\
+         | origin | bytes |\n|---|---:|\n",
+    );
+    let mut rows: Vec<_> = sums.into_iter().collect();
+    rows.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
+    for (origin, size) in &rows {
+        let _ = writeln!(out, "| {origin} | {size} |");
+    }
+    let _ = writeln!(
+        out,
+        "\n`core::fmt` symbols: {}.\n\nThe 15 largest:\n\n| bytes | symbol |\n|---:|---|",
+        fmt_symbols(symbols)
+    );
+    for (size, name) in symbols.iter().rev().take(15) {
+        let _ = writeln!(out, "| {size} | `{}` |", name.replace('|', "\\|"));
+    }
+    out.push('\n');
+    out
+}
+
+/// The command's functions: its modules and its top-level functions (the library
+/// has a `sys` and a `start` module too, but not these items).
+fn command_origin(name: &str) -> &'static str {
+    const MODULES: [&str; 4] = ["args::", "out::", "sys::Strings", "sys::stdio"];
+    const FUNCTIONS: [&str; 11] = [
+        "run",
+        "start",
+        "stop_command",
+        "status_command",
+        "resolve",
+        "environment",
+        "daemon",
+        "info",
+        "fail",
+        "raw",
+        "name_of",
+    ];
+    let own = name == "main"
+        || name.strip_prefix("daemonic::").is_some_and(|rest| {
+            MODULES.iter().any(|m| rest.starts_with(m)) || FUNCTIONS.contains(&rest)
+        });
+    if own {
+        "the command (its own code, with what it inlined)"
+    } else if name.contains("daemonic::") {
+        "daemonic, the library (not inlined)"
+    } else if name.contains("rustix::") {
+        "rustix"
+    } else if name.contains("::") || name.starts_with('<') {
+        "core"
+    } else {
+        "musl: C runtime and libc"
+    }
+}
+
+/// `bin` of `manifest` for x86_64 with the size profile but its symbols kept.
 fn unstripped(manifest: &str, bin: &str) -> Result<std::path::PathBuf> {
+    unstripped_with(manifest, bin, &[])
+}
+
+fn unstripped_with(manifest: &str, bin: &str, args: &[&str]) -> Result<std::path::PathBuf> {
     let dir = root().join("target/size-report-unstripped");
     let what = Cargo {
         manifest,
         bin,
-        args: &[],
+        args,
     };
     profile::cargo(&what, Target::X86_64, &dir, false)
 }
@@ -125,7 +213,7 @@ fn origin(name: &str) -> &'static str {
 }
 
 /// The sections that take room in the file (not `.bss`, `.tbss`), largest first.
-/// `readelf` reads any architecture's ELF (`size` and `objcopy` only their own).
+/// `readelf` reads any architecture's ELF (`size` only its own).
 pub fn sections(path: &Path) -> Result<Vec<(String, u64)>> {
     let out = output(Command::new("readelf").arg("-SW").arg(path))?;
     let mut sections: Vec<(String, u64)> = out
@@ -143,8 +231,8 @@ pub fn sections(path: &Path) -> Result<Vec<(String, u64)>> {
 }
 
 /// The bytes of code and data the program loads: the sections with the alloc flag
-/// that take room in the file. Unlike the file's length, this has no holes of
-/// segment alignment (objcopy leaves one where the unwind tables were).
+/// that take room in the file. Unlike the file's length, this counts no headers
+/// and no segment alignment.
 pub fn loaded_bytes(path: &Path) -> Result<u64> {
     let out = output(Command::new("readelf").arg("-SW").arg(path))?;
     Ok(out

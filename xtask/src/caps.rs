@@ -201,9 +201,8 @@ impl Table {
         let _ = write!(
             out,
             "\nFor `{}`, with the size profile. *code and data*: the bytes of the sections \
-             the program loads; *file bytes* also count headers and the hole of up to a \
-             page that segment alignment leaves where objcopy removed the unwind tables, \
-             so they move by pages, not bytes. The variant without a feature is {same}. \
+             the program loads; *file bytes* also count headers and section \
+             alignment. The variant without a feature is {same}. \
              Each variant is `src/bin/{BIN}.rs` with one feature, e.g. \
              `cargo build --release --manifest-path {EXAMPLE} --bin {BIN} --features \
              cap-user`; none but the minimal and full examples is run.\n\n",

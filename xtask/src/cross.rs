@@ -1,6 +1,6 @@
 //! The size report for aarch64 (`rust-lld`, no cross C compiler): bytes of the Rust
-//! programs, the byte budgets, where the unwind tables went, and whether system
-//! calls can be counted under `qemu-aarch64-static` (this machine has no binfmt_misc,
+//! programs, the byte budgets, whether they run, and whether system calls can be
+//! counted under `qemu-aarch64-static` (this machine has no binfmt_misc,
 //! so qemu is run explicitly, with its own `-strace` log).
 
 use std::fmt::Write as _;
@@ -8,21 +8,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bloat::sections;
+use crate::bloat::loaded_bytes;
 use crate::procs;
 use crate::profile::Target;
-use crate::programs::{self, Built, Missing, NO_STD};
+use crate::programs::{self, Built, Missing, CLI, NO_STD};
 use crate::Result;
 
 pub const QEMU: &str = "qemu-aarch64-static";
 
-/// One aarch64 program: its finished bytes, and those of the linked file before
-/// objcopy with the unwind tables in it.
+/// One aarch64 program: its finished bytes, and the code and data it loads.
 pub struct Row {
     pub built: Built,
     pub bytes: u64,
-    pub linked: u64,
-    pub unwind: u64,
+    pub loaded: u64,
 }
 
 pub struct Report {
@@ -30,6 +28,8 @@ pub struct Report {
     pub missing: Vec<Missing>,
     /// What running the minimal example under qemu showed.
     pub qemu: String,
+    /// What running the command under qemu showed.
+    pub qemu_cli: String,
 }
 
 /// Builds `names` for aarch64 and tries the minimal example under qemu.
@@ -38,16 +38,9 @@ pub fn measure(names: &[&str], dir: &Path) -> Result<Report> {
     let (built, missing) = programs::build_all(names, target)?;
     let mut rows = Vec::new();
     for built in built {
-        let linked = crate::profile::linked(&built.path);
-        let unwind: u64 = sections(&linked)?
-            .iter()
-            .filter(|(name, _)| name.starts_with(".eh_frame"))
-            .map(|(_, size)| size)
-            .sum();
         rows.push(Row {
             bytes: built.bytes()?,
-            linked: programs::file_bytes(&linked)?,
-            unwind,
+            loaded: loaded_bytes(&built.path)?,
             built,
         });
     }
@@ -55,11 +48,65 @@ pub fn measure(names: &[&str], dir: &Path) -> Result<Report> {
         Some(row) => try_qemu(&row.built, dir),
         None => "not tried: the minimal example was not built".into(),
     };
+    let qemu_cli = match rows.iter().find(|r| r.built.program.name == CLI) {
+        Some(row) => try_cli(&row.built, dir),
+        None => "not tried: the command was not built".into(),
+    };
     Ok(Report {
         rows,
         missing,
         qemu,
+        qemu_cli,
     })
+}
+
+/// Runs the command under qemu: `--version`, then `start` (which only execs, so
+/// qemu's helper thread does not stop it) and `status`; says what each did, and ends
+/// the daemon by PID.
+fn try_cli(built: &Built, dir: &Path) -> String {
+    if !programs::works(QEMU, &["--version"]) {
+        return format!("not tried: `{QEMU}` not found");
+    }
+    let pidfile = dir.join("qemu-cli.pid");
+    let _ = std::fs::remove_file(&pidfile);
+    let run = |args: Vec<std::ffi::OsString>| {
+        let out = procs::as_from_shell(&mut Command::new(QEMU))
+            .arg(&built.path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(o) => {
+                let text = String::from_utf8_lossy(if o.status.success() {
+                    &o.stdout
+                } else {
+                    &o.stderr
+                });
+                format!("{}, printed `{}`", o.status, text.trim())
+            }
+            Err(e) => format!("did not start: {e}"),
+        }
+    };
+    let version = run(vec!["--version".into()]);
+    let start = run(built.args(&pidfile));
+    let daemon = procs::live_pid(&pidfile);
+    let status = run(vec![
+        "status".into(),
+        "--pidfile".into(),
+        pidfile.clone().into(),
+    ]);
+    if let Some(pid) = daemon {
+        let _ = procs::terminate(pid).and_then(|()| procs::reap_until_gone(pid));
+    }
+    let _ = std::fs::remove_file(&pidfile);
+    format!(
+        "`daemonic --version`: {version}; `daemonic start --pidfile P -- /bin/sleep 1000`: \
+         {start}, {}; `daemonic status --pidfile P`: {status}",
+        match daemon {
+            Some(_) => "the daemon came up (ended by PID)",
+            None => "no daemon came up",
+        }
+    )
 }
 
 /// Runs the minimal example under `qemu-aarch64-static -d strace -D LOG` and says
@@ -128,40 +175,30 @@ fn try_qemu(built: &Built, dir: &Path) -> String {
 pub fn markdown(report: &Report, budgets: &str) -> String {
     let mut out = format!(
         "## aarch64 (`{}`)\n\n\
-         Built with the same profile, linked by `rust-lld`. The C programs are left out: \
-         {}.\n\n\
-         | program | bytes | linked, before objcopy | of which unwind tables | reclaimed by \
-         objcopy |\n|---|---:|---:|---:|---:|\n",
+         Built with the same profile (`rust-lld` and the same script: no unwind tables, \
+         no hole where they were). The C programs are left out: {}.\n\n\
+         | program | bytes | code and data |\n|---|---:|---:|\n",
         Target::Aarch64.triple(),
         programs::unavailable(programs::program(programs::C), Target::Aarch64).unwrap_or("-"),
     );
     for r in &report.rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
-            r.built.program.name,
-            r.bytes,
-            r.linked,
-            r.unwind,
-            r.linked.saturating_sub(r.bytes)
+            "| {} | {} | {} |",
+            r.built.program.name, r.bytes, r.loaded
         );
     }
     for (name, why) in &report.missing {
-        let _ = writeln!(out, "| {name} | {why} | | | |");
+        let _ = writeln!(out, "| {name} | {why} | |");
     }
     let _ = write!(
         out,
-        "\n*reclaimed*: what removing `.eh_frame` and `.eh_frame_hdr` saved. `rust-lld` \
-         puts them in the read-only segment *before* `.text`, whose file offset objcopy \
-         cannot move (it must stay congruent to its address modulo the 64 KiB page), so \
-         their bytes stay in the file as a hole; with GNU ld (x86_64) they \
-         end the read-only part, and objcopy moves the data segment down by whole pages, \
-         so all but less than a page goes. Discarding them at link time instead (with \
-         `rust-lld`, a linker script `SECTIONS {{ /DISCARD/ : {{ *(.eh_frame) \
-         *(.eh_frame_hdr) }} }} INSERT AFTER .text;`; GNU ld refuses it, as musl's \
-         `crtbegin.o` refers to `.eh_frame`) avoids the hole.\n\n\
+        "\n*code and data*: the bytes of the sections the program loads; the rest of the \
+         file is the ELF, program and section headers and the sections' alignment.\n\n\
          {budgets}\n\
+         **The command under qemu**: {}.\n\n\
          **System calls** are not counted on aarch64, bytes only: {}.{}\n\n",
+        report.qemu_cli,
         report.qemu,
         if report.qemu.contains("thread") {
             " daemonic refuses to fork a process with more than one thread (R5), and \

@@ -81,7 +81,7 @@ fn run_with(cmd: &mut Command) -> Result {
 
 fn ci() -> Result {
     ensure_targets()?;
-    // strace, musl-gcc, qemu-user-static, aarch64's objcopy: for the size report.
+    // strace, musl-gcc, qemu-user-static: for the size report.
     size::ensure_tools(true)?;
     run("cargo", &["fmt", "--all", "--", "--check"])?;
     // Clippy on every feature set: the no_std build compiles different code.

@@ -76,6 +76,12 @@ fn state(pid: Pid) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
+/// Whether `pid` runs the executable `path` (not, say, a probe strace forked).
+pub fn runs(pid: Pid, path: &Path) -> bool {
+    let exe = std::fs::read_link(format!("/proc/{}/exe", pid.as_raw_nonzero()));
+    exe.is_ok_and(|exe| std::fs::canonicalize(path).is_ok_and(|p| p == exe))
+}
+
 /// Whether `pid` is blocked in `nanosleep`, `clock_nanosleep` or `pause` (x86_64
 /// numbers), which all the programs end in once their daemon is ready.
 pub fn sleeping(pid: Pid) -> bool {

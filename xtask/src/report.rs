@@ -60,6 +60,7 @@ pub fn render(m: &Measured, budgets: &[Budget]) -> Result<(String, String)> {
         out.push_str("## Where the no_std program's bytes go\n\n");
         out.push_str(&bloat::report(&r.built.path, r.bytes, baseline)?);
     }
+    out.push_str(&bloat::command_report(&m.command));
     if row(&m.rows, STD).is_some() && row(&m.rows, BASELINE).is_some() {
         out.push_str(&bloat::std_added()?);
     }
@@ -173,7 +174,7 @@ fn chart(m: &Measured) -> String {
 fn method() -> String {
     format!(
         "## Method\n\n\
-         - **Bytes**: the length of the finished file (linked, stripped, objcopy'd).\n\
+         - **Bytes**: the length of the finished file (linked by `rust-lld` with the script, stripped).\n\
          - **System calls**: {}\n\
          - **Peers**: `daemonize` 0.5 opens, `flock`s and writes its pidfile in the \
            daemon (so the original process cannot report \"already running\"); `fork` \

@@ -32,6 +32,8 @@ pub struct Measured {
     pub missing: Vec<programs::Missing>,
     pub caps: caps::Table,
     pub aarch64: cross::Report,
+    /// The command's symbols (unstripped x86_64 build).
+    pub command: Vec<(u64, String)>,
 }
 
 pub struct Budget {
@@ -127,28 +129,24 @@ fn measure(check: bool) -> Result<Measured> {
     };
     let aarch64 = cross::measure(cross_names, &dir)?;
     let _ = std::fs::remove_dir_all(&dir);
+    let command = crate::bloat::command_symbols()?;
     Ok(Measured {
         rows,
         missing,
         caps,
         aarch64,
+        command,
     })
 }
 
 /// The targets (rustup) and, as root, the packages (apt-get) the reports need:
-/// strace, musl-gcc (`want_c`), aarch64's objcopy, qemu-user.
+/// strace, musl-gcc (`want_c`), qemu-user.
 pub fn ensure_tools(want_c: bool) -> Result {
     crate::ensure_targets()?;
     let mut packages = Vec::new();
     let wanted = [
         ("strace", &["-V"][..], "strace", true),
         ("musl-gcc", &["--version"], "musl-tools", want_c),
-        (
-            Target::Aarch64.objcopy(),
-            &["--version"],
-            "binutils-aarch64-linux-gnu",
-            true,
-        ),
         (cross::QEMU, &["--version"], "qemu-user-static", true),
     ];
     for (tool, args, package, want) in wanted {
@@ -231,6 +229,12 @@ pub fn budgets(m: &Measured) -> Vec<Budget> {
             FULL_LIMIT,
         ),
         bytes_budget("cli-bytes", "the command", bytes(CLI), CLI_LIMIT),
+        Budget {
+            name: "cli-no-core-fmt",
+            rule: "the command links no `core::fmt` symbol".into(),
+            measured: format!("{} symbols", crate::bloat::fmt_symbols(&m.command)),
+            met: !m.command.is_empty() && crate::bloat::fmt_symbols(&m.command) == 0,
+        },
         Budget {
             name: "std-bytes-added",
             rule: format!("bytes daemonic adds to {BASELINE} < bytes daemonize 0.5 adds"),

@@ -156,13 +156,17 @@ fn count_once(built: &Built, nofile: u64, dir: &Path) -> Result<Syscalls> {
     let deadline = Instant::now() + Duration::from_secs(10);
     // Ready: for a daemonizing program, the launcher (strace's child) has exited and
     // the daemon the pidfile names sleeps; for a baseline, the launcher sleeps.
-    // strace's children also include, at first, its own short-lived probes.
+    // strace's children also include, at first, its own short-lived probes, one of
+    // which waits in `pause` too: only the program's own process counts.
     let ready = loop {
         let children = procs::children(strace.id());
         let ready = if built.program.daemonizes {
             procs::live_pid(&pidfile).filter(|_| children.is_empty())
         } else {
-            children.into_iter().find(|&pid| procs::sleeping(pid))
+            let program = |&pid: &Pid| procs::runs(pid, &built.path);
+            children
+                .into_iter()
+                .find(|pid| procs::sleeping(*pid) && program(pid))
         };
         if let Some(pid) = ready.filter(|&pid| procs::sleeping(pid)) {
             break pid;

@@ -1,48 +1,141 @@
-//! Command-line parsing over `argv` as `CStr`s, without allocating.
+//! Command-line parsing over `argv` as `CStr`s: no allocation, bytes where bytes
+//! suffice (UTF-8 is checked only for what the library takes as `&str`), and one
+//! table of options instead of a `match` per question.
 
 use core::ffi::CStr;
 use core::time::Duration;
-use daemonic::{parse_signal, Detach, Signal};
+use daemonic::{parse_signal, Detach, Group, Signal, User};
 
 /// The most `--env` and `--keep-fd` options.
-const MAX_REPEATS: usize = 64;
+pub const MAX_REPEATS: usize = 64;
 
+/// The command; each is a bit, so that an option's table entry says where it applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Command {
-    Start,
-    Stop,
-    Status,
-    Restart,
-    Help,
-    Version,
+    Start = 1,
+    Stop = 2,
+    Status = 4,
+    Restart = 8,
+    /// No option applies to these two.
+    Help = 16,
+    Version = 32,
+}
+
+/// The commands' names, each ended by a NUL, and what each names.
+const COMMAND_NAMES: &[u8] = b"start\0stop\0status\0restart\0--help\0-h\0help\0--version\0-V\0";
+const COMMANDS: [Command; 9] = [
+    Command::Start,
+    Command::Stop,
+    Command::Status,
+    Command::Restart,
+    Command::Help,
+    Command::Help,
+    Command::Help,
+    Command::Version,
+    Command::Version,
+];
+
+/// An option; the ones before `ClearEnv` take a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd)]
+enum Opt {
+    Pidfile,
+    User,
+    Group,
+    Chdir,
+    Chroot,
+    Umask,
+    Stdout,
+    Stderr,
+    Env,
+    KeepFd,
+    Timeout,
+    NotifyFd,
+    Signal,
+    Retry,
+    ClearEnv,
+    Foreground,
+    Detach,
+    Auto,
+    Oknodo,
+    Quiet,
+    NotifySocket,
+}
+
+const ANY: u8 = 1 | 2 | 4 | 8;
+const STARTS: u8 = Command::Start as u8 | Command::Restart as u8;
+const STOPS: u8 = Command::Stop as u8 | Command::Restart as u8;
+
+/// Every option's name without `--`, each ended by a NUL, in the order of [`OPTIONS`].
+const OPTION_NAMES: &[u8] = b"pidfile\0user\0group\0chdir\0chroot\0umask\0stdout\0stderr\0env\0\
+    keep-fd\0timeout\0notify-fd\0signal\0retry\0clear-env\0foreground\0detach\0auto\0\
+    oknodo\0quiet\0notify-socket\0";
+
+/// Every option, and the commands that take it.
+const OPTIONS: [(Opt, u8); 21] = [
+    (Opt::Pidfile, ANY),
+    (Opt::User, STARTS),
+    (Opt::Group, STARTS),
+    (Opt::Chdir, STARTS),
+    (Opt::Chroot, STARTS),
+    (Opt::Umask, STARTS),
+    (Opt::Stdout, STARTS),
+    (Opt::Stderr, STARTS),
+    (Opt::Env, STARTS),
+    (Opt::KeepFd, STARTS),
+    (Opt::Timeout, STARTS),
+    (Opt::NotifyFd, STARTS),
+    (Opt::Signal, STOPS),
+    (Opt::Retry, STOPS),
+    (Opt::ClearEnv, STARTS),
+    (Opt::Foreground, STARTS),
+    (Opt::Detach, STARTS),
+    (Opt::Auto, STARTS),
+    (Opt::Oknodo, STARTS | STOPS),
+    (Opt::Quiet, ANY),
+    (Opt::NotifySocket, STARTS),
+];
+
+/// The position of `name` among `names`, each ended by a NUL.
+fn find(names: &[u8], name: &[u8]) -> Option<usize> {
+    let (mut rest, mut i) = (names, 0);
+    while let Some((this, next)) = split(rest, 0) {
+        if this == name {
+            return Some(i);
+        }
+        (rest, i) = (next, i + 1);
+    }
+    None
 }
 
 /// A fixed-capacity list for repeatable options.
 #[derive(Clone, Copy)]
-pub struct List<T: Copy> {
+pub struct List<T: Copy + Default> {
     len: usize,
-    items: [Option<T>; MAX_REPEATS],
+    items: [T; MAX_REPEATS],
 }
 
-impl<T: Copy> List<T> {
+impl<T: Copy + Default> List<T> {
     fn new() -> Self {
         List {
             len: 0,
-            items: [None; MAX_REPEATS],
+            items: [T::default(); MAX_REPEATS],
         }
     }
 
-    fn push(&mut self, item: T) -> Result<(), Usage<'static>> {
-        *self
-            .items
-            .get_mut(self.len)
-            .ok_or(Usage::new("an option is repeated more than 64 times"))? = Some(item);
+    /// Adds `item`, given by option `arg`.
+    fn push<'a>(&mut self, item: T, arg: &'a CStr) -> Result<(), Usage<'a>> {
+        let slot = self.items.get_mut(self.len).ok_or(Usage::about(
+            "an option is repeated more than 64 times",
+            arg,
+        ))?;
+        *slot = item;
         self.len += 1;
         Ok(())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        self.items[..self.len].iter().flatten().copied()
+    pub fn as_slice(&self) -> &[T] {
+        &self.items[..self.len]
     }
 }
 
@@ -50,8 +143,8 @@ impl<T: Copy> List<T> {
 pub struct Options<'a> {
     pub command: Command,
     pub pidfile: Option<&'a CStr>,
-    pub user: Option<&'a str>,
-    pub group: Option<&'a str>,
+    pub user: Option<User<'a>>,
+    pub group: Option<Group<'a>>,
     pub chdir: Option<&'a CStr>,
     pub chroot: Option<&'a CStr>,
     pub umask: Option<u32>,
@@ -73,20 +166,20 @@ pub struct Options<'a> {
 }
 
 /// A usage error: what is wrong, and the argument it is about.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Usage<'a> {
     pub what: &'static str,
     pub arg: Option<&'a CStr>,
 }
 
 impl Usage<'static> {
-    fn new(what: &'static str) -> Self {
+    const fn new(what: &'static str) -> Self {
         Usage { what, arg: None }
     }
 }
 
 impl<'a> Usage<'a> {
-    fn about(what: &'static str, arg: &'a CStr) -> Self {
+    const fn about(what: &'static str, arg: &'a CStr) -> Self {
         Usage {
             what,
             arg: Some(arg),
@@ -94,50 +187,14 @@ impl<'a> Usage<'a> {
     }
 }
 
-/// Which options each command takes.
-fn applies(option: &str, command: Command) -> bool {
-    const CONTROL: [&str; 4] = ["--pidfile", "--quiet", "--signal", "--retry"];
-    match command {
-        Command::Status => matches!(option, "--pidfile" | "--quiet"),
-        Command::Stop => CONTROL.contains(&option) || option == "--oknodo",
-        Command::Start => !matches!(option, "--signal" | "--retry"),
-        Command::Restart => true,
-        Command::Help | Command::Version => false,
-    }
-}
-
-/// Options that take a value.
-const WITH_VALUE: [&str; 14] = [
-    "--pidfile",
-    "--user",
-    "--group",
-    "--chdir",
-    "--chroot",
-    "--umask",
-    "--stdout",
-    "--stderr",
-    "--env",
-    "--keep-fd",
-    "--timeout",
-    "--notify-fd",
-    "--signal",
-    "--retry",
-];
-
 /// Parses `args` (without the program name).
 pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
     let (first, mut rest) = args
         .split_first()
         .ok_or(Usage::new("no command (start, stop, status, restart)"))?;
-    let command = match first.to_bytes() {
-        b"start" => Command::Start,
-        b"stop" => Command::Stop,
-        b"status" => Command::Status,
-        b"restart" => Command::Restart,
-        b"--help" | b"-h" | b"help" => Command::Help,
-        b"--version" | b"-V" => Command::Version,
-        _ => return Err(Usage::about("unknown command", first)),
-    };
+    let command = find(COMMAND_NAMES, first.to_bytes())
+        .map(|i| COMMANDS[i])
+        .ok_or(Usage::about("unknown command", first))?;
     let mut o = Options {
         command,
         pidfile: None,
@@ -162,7 +219,7 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         program: &[],
     };
     let mut separated = false;
-    while let Some((arg, tail)) = rest.split_first() {
+    while let Some((&arg, tail)) = rest.split_first() {
         rest = tail;
         let bytes = arg.to_bytes();
         if bytes == b"--" {
@@ -170,50 +227,45 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
             separated = true;
             break;
         }
-        if matches!(bytes, b"--help" | b"-h") {
+        if bytes == b"--help" || bytes == b"-h" {
             o.command = Command::Help;
             return Ok(o);
         }
-        let text = arg
-            .to_str()
-            .map_err(|_| Usage::about("invalid option", arg))?;
-        // `--name=value` or `--name value`.
-        let (name, inline) = match text.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name, Some(value)),
-            _ => (text, None),
-        };
-        if !name.starts_with("--") {
+        let Some(long) = bytes.strip_prefix(b"--") else {
             return Err(Usage::about(
                 "unexpected argument (the program goes after --):",
                 arg,
             ));
-        }
-        if !(WITH_VALUE.contains(&name) || is_flag(name)) {
-            return Err(Usage::about("unknown option", arg));
-        }
-        if !applies(name, command) {
+        };
+        // `--name=value` or `--name value`; an inline value is the tail of this
+        // very C string, so it is one too.
+        let (name, inline) = match split(long, b'=') {
+            Some((name, _)) => (name, Some(&arg[2 + name.len() + 1..])),
+            None => (long, None),
+        };
+        let (opt, commands) = find(OPTION_NAMES, name)
+            .map(|i| OPTIONS[i])
+            .ok_or(Usage::about("unknown option", arg))?;
+        if commands & command as u8 == 0 {
             return Err(Usage::about("option does not apply to this command", arg));
         }
-        let value: Option<&'a CStr> = if WITH_VALUE.contains(&name) {
-            match inline {
-                // The value is the tail of this very C string, so it is one too.
-                Some(v) => Some(&arg[bytes.len() - v.len()..]),
-                None => {
-                    let (v, tail) = rest
-                        .split_first()
-                        .ok_or(Usage::about("missing value for", arg))?;
-                    rest = tail;
-                    Some(*v)
-                }
+        let value = match inline {
+            _ if opt >= Opt::ClearEnv && inline.is_some() => {
+                return Err(Usage::about("option takes no value", arg))
             }
-        } else if inline.is_some() {
-            return Err(Usage::about("option takes no value", arg));
-        } else {
-            None
+            _ if opt >= Opt::ClearEnv => c"",
+            Some(value) => value,
+            None => {
+                let (&value, tail) = rest
+                    .split_first()
+                    .ok_or(Usage::about("missing value for", arg))?;
+                rest = tail;
+                value
+            }
         };
-        apply(&mut o, name, value, arg)?;
+        apply(&mut o, opt, value, arg)?;
     }
-    if matches!(command, Command::Start | Command::Restart) {
+    if command as u8 & STARTS != 0 {
         if !separated {
             return Err(Usage::new("missing -- before the program to run"));
         }
@@ -225,111 +277,451 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
     } else if separated {
         return Err(Usage::new("only start and restart take a program"));
     }
-    if matches!(command, Command::Stop | Command::Status | Command::Restart) && o.pidfile.is_none()
-    {
+    if command as u8 & (STOPS | Command::Status as u8) != 0 && o.pidfile.is_none() {
         return Err(Usage::new("missing --pidfile"));
     }
     Ok(o)
 }
 
-fn is_flag(name: &str) -> bool {
-    matches!(
-        name,
-        "--clear-env"
-            | "--foreground"
-            | "--detach"
-            | "--auto"
-            | "--oknodo"
-            | "--quiet"
-            | "--notify-socket"
-    )
-}
-
-/// Records one option.
-fn apply<'a>(
-    o: &mut Options<'a>,
-    name: &str,
-    value: Option<&'a CStr>,
-    arg: &'a CStr,
-) -> Result<(), Usage<'a>> {
-    let c = value.unwrap_or_default();
-    let text = || c.to_str().map_err(|_| Usage::about("not UTF-8:", c));
-    match name {
-        "--pidfile" => o.pidfile = Some(c),
-        "--user" => match text()?.split_once(':') {
-            Some((user, group)) => {
-                o.user = Some(user);
-                o.group = Some(group);
+/// Records option `opt` with its `value` (`c""` for a flag), given by `arg`.
+fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Result<(), Usage<'a>> {
+    let bytes = c.to_bytes();
+    let fd = || {
+        decimal(bytes, i32::MAX as u64)
+            .map(|n| n as i32)
+            .ok_or(Usage::about("not a descriptor number:", c))
+    };
+    match opt {
+        Opt::Pidfile => o.pidfile = Some(c),
+        Opt::User => {
+            let (user, group) = split(bytes, b':').map_or((bytes, None), |(u, g)| (u, Some(g)));
+            o.user = Some(match decimal(user, u32::MAX.into()) {
+                Some(uid) => User::Id(uid as u32),
+                None => User::Name(utf8(user, c)?),
+            });
+            if let Some(group) = group {
+                o.group = Some(group_of(group, c)?);
             }
-            None => o.user = Some(text()?),
-        },
-        "--group" => o.group = Some(text()?),
-        "--chdir" => o.chdir = Some(c),
-        "--chroot" => o.chroot = Some(c),
-        "--umask" => {
-            let mask = u32::from_str_radix(text()?, 8).ok().filter(|m| *m <= 0o777);
-            o.umask = Some(mask.ok_or(Usage::about(
-                "--umask takes an octal mask up to 777, not",
-                c,
-            ))?);
         }
-        "--stdout" => o.stdout = Some(c),
-        "--stderr" => o.stderr = Some(c),
-        "--env" => {
-            if !matches!(c.to_bytes().iter().position(|&b| b == b'='), Some(i) if i > 0) {
+        Opt::Group => o.group = Some(group_of(bytes, c)?),
+        Opt::Chdir => o.chdir = Some(c),
+        Opt::Chroot => o.chroot = Some(c),
+        Opt::Umask => {
+            let mask = number(bytes, 8, 0o777);
+            let why = "--umask takes an octal mask up to 777, not";
+            o.umask = Some(mask.ok_or(Usage::about(why, c))? as u32);
+        }
+        Opt::Stdout => o.stdout = Some(c),
+        Opt::Stderr => o.stderr = Some(c),
+        Opt::Env => {
+            if !split(bytes, b'=').is_some_and(|(name, _)| !name.is_empty()) {
                 return Err(Usage::about("--env takes NAME=VALUE, not", c));
             }
-            o.env.push(c).map_err(|u| Usage {
-                arg: Some(arg),
-                ..u
-            })?;
+            o.env.push(c, arg)?;
         }
-        "--keep-fd" => o.keep.push(fd(text()?, c)?).map_err(|u| Usage {
-            arg: Some(arg),
-            ..u
-        })?,
-        "--notify-fd" => o.notify_fd = Some(fd(text()?, c)?),
-        "--timeout" => {
-            o.timeout =
-                Some(seconds(text()?).ok_or(Usage::about("--timeout takes seconds, not", c))?)
+        Opt::KeepFd => o.keep.push(fd()?, arg)?,
+        Opt::NotifyFd => o.notify_fd = Some(fd()?),
+        Opt::Timeout => {
+            let why = "--timeout takes seconds, not";
+            o.timeout = Some(seconds(bytes).ok_or(Usage::about(why, c))?);
         }
-        "--signal" => o.signal = parse_signal(text()?).ok_or(Usage::about("unknown signal", c))?,
-        "--retry" => o.retry = Some(text()?),
-        "--clear-env" => o.clear_env = true,
-        "--foreground" => o.detach = Detach::Never,
-        "--detach" => o.detach = Detach::Always,
-        "--auto" => o.detach = Detach::Auto,
-        "--oknodo" => o.oknodo = true,
-        "--notify-socket" => o.notify_socket = true,
-        _ => o.quiet = true, // "--quiet", the only flag left
+        Opt::Signal => {
+            let signal = core::str::from_utf8(bytes).ok().and_then(parse_signal);
+            o.signal = signal.ok_or(Usage::about("unknown signal", c))?;
+        }
+        Opt::Retry => o.retry = Some(utf8(bytes, c)?),
+        Opt::ClearEnv => o.clear_env = true,
+        Opt::Foreground => o.detach = Detach::Never,
+        Opt::Detach => o.detach = Detach::Always,
+        Opt::Auto => o.detach = Detach::Auto,
+        Opt::Oknodo => o.oknodo = true,
+        Opt::Quiet => o.quiet = true,
+        Opt::NotifySocket => o.notify_socket = true,
     }
     Ok(())
 }
 
-fn fd<'a>(text: &str, arg: &'a CStr) -> Result<i32, Usage<'a>> {
-    text.parse::<i32>()
-        .ok()
-        .filter(|n| *n >= 0)
-        .ok_or(Usage::about("not a descriptor number:", arg))
+/// A group: a gid if all digits, else a name.
+fn group_of<'a>(bytes: &'a [u8], c: &'a CStr) -> Result<Group<'a>, Usage<'a>> {
+    Ok(match decimal(bytes, u32::MAX.into()) {
+        Some(gid) => Group::Id(gid as u32),
+        None => Group::Name(utf8(bytes, c)?),
+    })
 }
 
-/// `SECS` or `SECS.FRACTION`.
-fn seconds(text: &str) -> Option<Duration> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if whole.is_empty() && fraction.is_empty() {
-        return None;
-    }
-    let secs: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    let mut nanos = 0u32;
-    for (i, d) in fraction.bytes().enumerate() {
-        let digit = u32::from(d.checked_sub(b'0').filter(|d| *d <= 9)?);
-        if i < 9 {
-            nanos += digit * 10u32.pow(8 - i as u32);
+/// `bytes` (part of argument `c`) as text, for the library's `&str` parameters.
+fn utf8<'a>(bytes: &'a [u8], c: &'a CStr) -> Result<&'a str, Usage<'a>> {
+    core::str::from_utf8(bytes).map_err(|_| Usage::about("not UTF-8:", c))
+}
+
+/// `bytes` around the first `at`, if there is one.
+pub fn split(bytes: &[u8], at: u8) -> Option<(&[u8], &[u8])> {
+    let i = bytes.iter().position(|&b| b == at)?;
+    Some((&bytes[..i], &bytes[i + 1..]))
+}
+
+/// Digits in `radix` (up to 10), at least one, no sign, at most `max`.
+#[inline(never)]
+fn number(bytes: &[u8], radix: u64, max: u64) -> Option<u64> {
+    let mut n: u64 = 0;
+    for &b in bytes {
+        let digit = u64::from(b.wrapping_sub(b'0'));
+        if digit >= radix {
+            return None;
         }
+        n = n.checked_mul(radix)?.checked_add(digit)?;
+    }
+    (!bytes.is_empty() && n <= max).then_some(n)
+}
+
+fn decimal(bytes: &[u8], max: u64) -> Option<u64> {
+    number(bytes, 10, max)
+}
+
+/// `SECS`, `SECS.FRACTION` or `.FRACTION` (digits past nanoseconds are checked, then
+/// ignored).
+#[inline(never)]
+fn seconds(bytes: &[u8]) -> Option<Duration> {
+    let (whole, fraction) = split(bytes, b'.').unwrap_or((bytes, b""));
+    let secs = match whole {
+        b"" if fraction.is_empty() => return None,
+        b"" => 0,
+        _ => decimal(whole, u64::MAX)?,
+    };
+    let (mut nanos, mut scale) = (0, 100_000_000);
+    for &b in fraction {
+        nanos += decimal(&[b], 9)? as u32 * scale;
+        scale /= 10;
     }
     Some(Duration::new(secs, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+
+    /// Parses `args`, each a C string, and runs `check` on the outcome.
+    fn with<R>(args: &[&str], check: impl FnOnce(Result<Options<'_>, Usage<'_>>) -> R) -> R {
+        let owned: Vec<CString> = args.iter().map(|a| CString::new(*a).unwrap()).collect();
+        let refs: Vec<&CStr> = owned.iter().map(|c| c.as_c_str()).collect();
+        check(parse(&refs))
+    }
+
+    /// The usage error of `args`: its text and argument.
+    fn error(args: &[&str]) -> (String, Option<String>) {
+        with(args, |r| match r {
+            Ok(_) => panic!("{args:?} parsed"),
+            Err(u) => (
+                u.what.to_string(),
+                u.arg.map(|a| a.to_str().unwrap().to_string()),
+            ),
+        })
+    }
+
+    fn start(options: &[&str]) -> Vec<String> {
+        let mut args = vec!["start"];
+        args.extend(options);
+        args.extend(["--", "/bin/true"]);
+        args.into_iter().map(String::from).collect()
+    }
+
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn every_option_and_command_has_its_name() {
+        let names = [
+            "pidfile",
+            "user",
+            "group",
+            "chdir",
+            "chroot",
+            "umask",
+            "stdout",
+            "stderr",
+            "env",
+            "keep-fd",
+            "timeout",
+            "notify-fd",
+            "signal",
+            "retry",
+            "clear-env",
+            "foreground",
+            "detach",
+            "auto",
+            "oknodo",
+            "quiet",
+            "notify-socket",
+        ];
+        assert_eq!(names.len(), OPTIONS.len());
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(find(OPTION_NAMES, name.as_bytes()), Some(i), "{name}");
+            assert_eq!(
+                format!("{:?}", OPTIONS[i].0).to_lowercase(),
+                name.replace('-', "")
+            );
+        }
+        for bad in ["", "pid", "pidfilex", "-"] {
+            assert_eq!(find(OPTION_NAMES, bad.as_bytes()), None, "{bad}");
+        }
+        assert_eq!(
+            find(COMMAND_NAMES, b"-V").map(|i| COMMANDS[i]),
+            Some(Command::Version)
+        );
+        assert_eq!(
+            find(COMMAND_NAMES, b"restart").map(|i| COMMANDS[i]),
+            Some(Command::Restart)
+        );
+        assert_eq!(
+            COMMAND_NAMES.iter().filter(|&&b| b == 0).count(),
+            COMMANDS.len()
+        );
+    }
+
+    #[test]
+    fn inline_and_separate_values_are_the_same() {
+        for args in [
+            start(&["--pidfile=/run/a=b.pid", "--umask=027", "--env=A=1"]),
+            start(&[
+                "--pidfile",
+                "/run/a=b.pid",
+                "--umask",
+                "027",
+                "--env",
+                "A=1",
+            ]),
+        ] {
+            with(&strs(&args), |r| {
+                let o = r.unwrap();
+                assert_eq!(o.pidfile, Some(c"/run/a=b.pid"));
+                assert_eq!(o.umask, Some(0o27));
+                assert_eq!(o.env.as_slice(), [c"A=1"]);
+                assert_eq!(o.program, [c"/bin/true"]);
+            });
+        }
+    }
+
+    #[test]
+    fn the_program_starts_after_the_separator() {
+        let args = ["start", "--quiet", "--", "/bin/sh", "--pidfile", "--"];
+        with(&args, |r| {
+            let o = r.unwrap();
+            assert!(o.quiet);
+            assert_eq!(o.pidfile, None);
+            assert_eq!(o.program, [c"/bin/sh", c"--pidfile", c"--"]);
+        });
+        let missing = error(&["start", "--pidfile", "p"]);
+        assert_eq!(missing.0, "missing -- before the program to run");
+        assert_eq!(error(&["start", "--"]).0, "missing program after --");
+        assert_eq!(error(&["start", "--", ""]).0, "empty program name");
+        let stop = error(&["stop", "--pidfile", "p", "--", "x"]);
+        assert_eq!(stop.0, "only start and restart take a program");
+        let (what, arg) = error(&["start", "/bin/true"]);
+        assert!(what.contains("the program goes after --"));
+        assert_eq!(arg.as_deref(), Some("/bin/true"));
+    }
+
+    #[test]
+    fn commands_options_and_where_they_apply() {
+        with(&["-V"], |r| {
+            assert_eq!(r.unwrap().command, Command::Version)
+        });
+        with(&["stop", "--pidfile", "p", "--help"], |r| {
+            assert_eq!(r.unwrap().command, Command::Help)
+        });
+        let stop = [
+            "stop",
+            "--pidfile=p",
+            "--signal",
+            "-sigint",
+            "--retry",
+            "5",
+            "--oknodo",
+        ];
+        with(&stop, |r| {
+            let o = r.unwrap();
+            assert_eq!(
+                (o.signal, o.retry, o.oknodo),
+                (Signal::INT, Some("5"), true)
+            );
+        });
+        assert_eq!(error(&[]).0, "no command (start, stop, status, restart)");
+        assert_eq!(error(&["bogus"]).1.as_deref(), Some("bogus"));
+        assert_eq!(error(&["stop", "--bogus"]).0, "unknown option");
+        assert_eq!(error(&["stop", "--=x"]).0, "unknown option");
+        let status = error(&["status", "--pidfile", "p", "--retry", "5"]);
+        assert_eq!(status.0, "option does not apply to this command");
+        assert_eq!(error(&["--help", "--quiet"]).0, status.0);
+        let start_signal = error(&strs(&start(&["--signal", "KILL"])));
+        assert_eq!(start_signal.0, status.0);
+        assert_eq!(error(&["status"]).0, "missing --pidfile");
+        assert_eq!(error(&["restart", "--", "x"]).0, "missing --pidfile");
+        let (what, arg) = error(&["stop", "--pidfile"]);
+        assert_eq!(
+            (what.as_str(), arg.as_deref()),
+            ("missing value for", Some("--pidfile"))
+        );
+        let flag = error(&strs(&start(&["--quiet=yes"])));
+        assert_eq!(
+            flag,
+            ("option takes no value".into(), Some("--quiet=yes".into()))
+        );
+        assert_eq!(
+            error(&["stop", "--pidfile=p", "--signal", "NOPE"]).0,
+            "unknown signal"
+        );
+    }
+
+    #[test]
+    fn flags_and_detach_modes() {
+        let args = start(&["--foreground", "--clear-env", "--notify-socket", "--auto"]);
+        with(&strs(&args), |r| {
+            let o = r.unwrap();
+            assert!(o.clear_env && o.notify_socket && !o.quiet && !o.oknodo);
+            assert_eq!(o.detach, Detach::Auto);
+        });
+        with(&strs(&start(&["--foreground"])), |r| {
+            assert_eq!(r.unwrap().detach, Detach::Never)
+        });
+        with(&strs(&start(&[])), |r| {
+            assert_eq!(r.unwrap().detach, Detach::Always)
+        });
+    }
+
+    #[test]
+    fn seconds_with_an_optional_fraction() {
+        let ms = |text: &str| seconds(text.as_bytes()).map(|d| d.as_millis());
+        assert_eq!(ms("0.3"), Some(300));
+        assert_eq!(ms("5"), Some(5000));
+        assert_eq!(ms("5."), Some(5000));
+        assert_eq!(ms(".25"), Some(250));
+        assert_eq!(seconds(b"1.0000000019"), Some(Duration::new(1, 1)));
+        assert_eq!(
+            seconds(b"18446744073709551615"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        for bad in [
+            "",
+            ".",
+            "soon",
+            "1.2.3",
+            "-1",
+            "+1",
+            " 1",
+            "1s",
+            "1.x",
+            "18446744073709551616",
+        ] {
+            assert_eq!(seconds(bad.as_bytes()), None, "{bad:?}");
+        }
+        let (what, arg) = error(&strs(&start(&["--timeout", "soon"])));
+        assert_eq!(
+            (what.as_str(), arg.as_deref()),
+            ("--timeout takes seconds, not", Some("soon"))
+        );
+    }
+
+    #[test]
+    fn numbers_masks_and_descriptors() {
+        assert_eq!(number(b"777", 8, 0o777), Some(0o777));
+        for bad in [&b""[..], b"8", b"1000", b"0x1f", b"+1", b"-0"] {
+            assert_eq!(number(bad, 8, 0o777), None, "{bad:?}");
+        }
+        assert_eq!(
+            decimal(b"2147483647", i32::MAX as u64),
+            Some(i32::MAX as u64)
+        );
+        assert_eq!(decimal(b"2147483648", i32::MAX as u64), None);
+        with(
+            &strs(&start(&[
+                "--keep-fd",
+                "3",
+                "--keep-fd=4",
+                "--notify-fd",
+                "0",
+            ])),
+            |r| {
+                let o = r.unwrap();
+                assert_eq!((o.keep.as_slice(), o.notify_fd), (&[3, 4][..], Some(0)));
+            },
+        );
+        let (what, arg) = error(&strs(&start(&["--keep-fd", "x"])));
+        assert_eq!(
+            (what.as_str(), arg.as_deref()),
+            ("not a descriptor number:", Some("x"))
+        );
+        let umask = error(&strs(&start(&["--umask", "9"])));
+        assert_eq!(umask.0, "--umask takes an octal mask up to 777, not");
+    }
+
+    #[test]
+    fn user_and_group_split_into_names_or_ids() {
+        with(&strs(&start(&["--user", "app:staff"])), |r| {
+            let o = r.unwrap();
+            assert_eq!(
+                (o.user, o.group),
+                (Some(User::Name("app")), Some(Group::Name("staff")))
+            );
+        });
+        with(&strs(&start(&["--group", "7", "--user=1000:"])), |r| {
+            let o = r.unwrap();
+            assert_eq!(
+                (o.user, o.group),
+                (Some(User::Id(1000)), Some(Group::Name("")))
+            );
+        });
+        with(
+            &strs(&start(&["--user", "4294967296", "--group", "50"])),
+            |r| {
+                let o = r.unwrap();
+                assert_eq!(o.user, Some(User::Name("4294967296")));
+                assert_eq!(o.group, Some(Group::Id(50)));
+            },
+        );
+        let odd = CString::new(&b"n\xffbody"[..]).unwrap();
+        let args = [c"start", c"--user", odd.as_c_str(), c"--", c"/bin/true"];
+        let usage = parse(&args).err().unwrap();
+        assert_eq!(
+            (usage.what, usage.arg),
+            ("not UTF-8:", Some(odd.as_c_str()))
+        );
+    }
+
+    #[test]
+    fn env_takes_name_equals_value() {
+        with(&strs(&start(&["--env", "A=", "--env", "B==c"])), |r| {
+            assert_eq!(r.unwrap().env.as_slice(), [c"A=", c"B==c"]);
+        });
+        for bad in ["NOEQUALS", "=x", ""] {
+            let (what, arg) = error(&strs(&start(&["--env", bad])));
+            assert_eq!(
+                (what.as_str(), arg.as_deref()),
+                ("--env takes NAME=VALUE, not", Some(bad))
+            );
+        }
+    }
+
+    #[test]
+    fn a_list_holds_64_and_refuses_the_65th() {
+        let mut options: Vec<String> = Vec::new();
+        for i in 0..MAX_REPEATS {
+            options.extend(["--env".into(), format!("V{i}=x")]);
+        }
+        with(&strs(&start(&strs(&options))), |r| {
+            assert_eq!(r.unwrap().env.as_slice().len(), MAX_REPEATS)
+        });
+        options.push("--env=LAST=1".into());
+        let (what, arg) = error(&strs(&start(&strs(&options))));
+        assert_eq!(what, "an option is repeated more than 64 times");
+        assert_eq!(arg.as_deref(), Some("--env=LAST=1"));
+        let fds: Vec<String> = (0..=MAX_REPEATS)
+            .map(|i| format!("--keep-fd={i}"))
+            .collect();
+        assert_eq!(
+            error(&strs(&start(&strs(&fds)))).1.as_deref(),
+            Some("--keep-fd=64")
+        );
+    }
 }

@@ -1,20 +1,22 @@
 //! `daemonic`: run any program as a daemon, with a locked pidfile, and control it.
 //!
-//! Written without std (arguments are `CStr`s, output goes through `write`) so that
-//! a static musl build stays small; see `daemonic --help` for the commands.
-#![no_std]
-#![no_main]
+//! Written without std and without `core::fmt` (arguments are `CStr`s, output is
+//! composed by `out::Line` and goes through `write`) so that a static musl build
+//! stays small; see `daemonic --help` for the commands. Under `cargo test` it is an
+//! ordinary std program whose unit tests cover the parser and the line writer.
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
 
 mod args;
 mod out;
 mod sys;
 
 use core::ffi::CStr;
-use daemonic::{
-    status, stop, Daemon, ErrorKind, Group, Program, Schedule, Status, Stdio, Stopped, User,
-};
+use daemonic::{status, stop, Daemon, ErrorKind, Pid, Program, Schedule, Status, Stdio, Stopped};
 
 use args::{Command, Options};
+use out::Line;
 
 const HELP: &str = "\
 Usage: daemonic start [OPTIONS] [--pidfile P] -- PROGRAM [ARGS...]
@@ -22,38 +24,35 @@ Usage: daemonic start [OPTIONS] [--pidfile P] -- PROGRAM [ARGS...]
        daemonic status --pidfile P [--quiet]
        daemonic restart [OPTIONS] --pidfile P [--signal SIG] [--retry SCHEDULE] -- PROGRAM [ARGS...]
 
-Runs PROGRAM as a daemon: double fork, new session, signals reset, descriptors
-closed, stdio to /dev/null; the pidfile is locked before the fork and stays locked
-for as long as PROGRAM runs (PROGRAM inherits the locked descriptor; its number is in
-DAEMONIC_PIDFILE_FD, and PROGRAM must not close it). daemonic exits once PROGRAM was
-executed (or, with --notify-fd, once it reported ready), or says what failed.
+start runs PROGRAM as a daemon and exits once it runs (or is ready), else says why and
+leaves nothing running. The pidfile is locked before the fork and stays locked while
+PROGRAM runs: PROGRAM inherits it (fd in DAEMONIC_PIDFILE_FD) and must not close it.
+--opt=VALUE works too.
 
 Start options:
-  --pidfile P          create, check and lock pidfile P; write the daemon's PID into it
-  --user USER[:GROUP]  run as USER (name or uid), with its groups; GROUP overrides
-  --group GROUP        run as GROUP (name or gid); supplementary groups are reset
-  --chdir DIR          working directory (default /), inside --chroot if given
+  --pidfile P          create, check and lock P; write the PID into it
+  --user USER[:GROUP]  run as USER (name or uid) with its groups
+  --group GROUP        run as GROUP (name or gid), no supplementary groups
+  --chdir DIR          working directory (default /; inside --chroot)
   --chroot DIR         change the root directory first
   --umask MASK         octal umask (default 0)
   --stdout FILE        append stdout to FILE (default /dev/null)
-  --stderr FILE        append stderr to FILE; the same FILE as --stdout shares one descriptor
-  --env NAME=VALUE     set a variable for PROGRAM (repeatable)
+  --stderr FILE        append stderr to FILE (--stdout's FILE: the same descriptor)
+  --env NAME=VALUE     set a variable (repeatable)
   --clear-env          pass only the --env variables and a safe PATH
-  --foreground         do not fork (under a supervisor); --detach forks (the default);
-  --auto               stays in the foreground when started by init or inetd, or as PID 1
-  --keep-fd N          pass descriptor N to PROGRAM (repeatable)
-  --notify-fd N        give PROGRAM a pipe as descriptor N and wait until it writes a
-                       newline there (s6 readiness)
-  --notify-socket      give PROGRAM a private NOTIFY_SOCKET and wait for its sd_notify
-                       READY=1 (ERRNO= fails, EXTEND_TIMEOUT_USEC= extends; 60 s default)
-  --timeout SECS       give up (and kill PROGRAM) if it is not ready within SECS
-  --oknodo             exit 0 when already running (start) or not running (stop)
+  --foreground         do not fork; --detach: fork (default)
+  --auto               foreground under init or inetd, or as PID 1
+  --keep-fd N          pass descriptor N (repeatable)
+  --notify-fd N        ready when PROGRAM writes a newline to its fd N (s6)
+  --notify-socket      ready when PROGRAM sends READY=1 to its NOTIFY_SOCKET (ERRNO=
+                       fails, EXTEND_TIMEOUT_USEC= extends; 60 s unless --timeout)
+  --timeout SECS       kill PROGRAM if not ready within SECS
+  --oknodo             exit 0 if already running (start) or not running (stop)
   --quiet              print errors only
 Stop options:
   --signal SIG         signal to send (default TERM)
-  --retry SCHEDULE     e.g. TERM/30/KILL/5; a number N means SIG/N/KILL/N; 'forever'
-                       repeats the rest; without it the signal is sent and not waited on
-                       (restart defaults to TERM/30/KILL/5)
+  --retry SCHEDULE     e.g. TERM/30/KILL/5 (N: SIG/N/KILL/N; forever repeats the
+                       rest); default: signal only, or TERM/30/KILL/5 for restart
 
 Exit status of start, stop and restart (as start-stop-daemon):
   0  done (or nothing to do, with --oknodo)
@@ -61,176 +60,158 @@ Exit status of start, stop and restart (as start-stop-daemon):
   2  stop: the --retry schedule ran out and the daemon still runs
   3  any other error, usage errors included
 Exit status of status (LSB):
-  0  running   1  not running, stale pidfile   3  not running   4  unknown (unreadable,
-  insecure or malformed pidfile)";
+  0  running  1  not running, stale pidfile  3  not running
+  4  unknown (pidfile unreadable, insecure or malformed)
+";
 
 /// Runs the command line `args` (without the program name) with the environment `env`.
 pub fn run(args: &[&CStr], env: &[&CStr]) -> i32 {
     let o = match args::parse(args) {
         Ok(o) => o,
         Err(usage) => {
-            let arg = usage.arg.map(|a| daemonic_shown(a.to_bytes()));
-            match arg {
-                Some(a) => out::line(
-                    2,
-                    format_args!("daemonic: {} {a} (see daemonic --help)", usage.what),
-                ),
-                None => out::line(
-                    2,
-                    format_args!("daemonic: {} (see daemonic --help)", usage.what),
-                ),
+            let mut line = out::error_line();
+            line.text(usage.what);
+            if let Some(arg) = usage.arg {
+                line.text(" ").shown(arg.to_bytes());
             }
+            line.text(" (see daemonic --help)").print(2);
             return 3;
         }
     };
     match o.command {
         Command::Help => {
             out::write_all(1, HELP.as_bytes());
-            out::write_all(1, b"\n");
             0
         }
         Command::Version => {
-            out::line(1, format_args!("daemonic {}", env!("CARGO_PKG_VERSION")));
+            let version = concat!("daemonic ", env!("CARGO_PKG_VERSION"), "\n");
+            out::write_all(1, version.as_bytes());
             0
         }
         Command::Start => start(&o, env),
-        Command::Stop => stop_command(&o, &schedule_or(&o, None)),
+        Command::Stop => stop_command(&o, None),
         Command::Status => status_command(&o),
-        Command::Restart => match stop_command(&o, &schedule_or(&o, Some("TERM/30/KILL/5"))) {
+        Command::Restart => match stop_command(&o, Some("TERM/30/KILL/5")) {
             0 | 1 => start(&o, env),
             code => code,
         },
     }
 }
 
-/// Shows bytes of an argument as text (invalid UTF-8 as `\xNN`).
-fn daemonic_shown(bytes: &[u8]) -> impl core::fmt::Display + '_ {
-    struct Shown<'b>(&'b [u8]);
-    impl core::fmt::Display for Shown<'_> {
-        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            for chunk in self.0.utf8_chunks() {
-                f.write_str(chunk.valid())?;
-                for b in chunk.invalid() {
-                    write!(f, "\\x{b:02x}")?;
-                }
-            }
-            Ok(())
-        }
-    }
-    Shown(bytes)
-}
-
-/// The stop schedule: `--retry`, else `default` for restart, else just `--signal`.
-fn schedule_or(o: &Options<'_>, default: Option<&str>) -> Result<Schedule, daemonic::Error> {
-    match o.retry.or(default) {
-        Some(text) => Schedule::parse(text, o.signal),
-        None => Ok(Schedule::signal(o.signal)),
-    }
-}
-
-fn info(o: &Options<'_>, args: core::fmt::Arguments<'_>) {
+/// Prints `line` on stdout unless `--quiet`.
+fn info(o: &Options<'_>, line: &mut Line) {
     if !o.quiet {
-        out::line(1, args);
+        line.print(1);
     }
 }
 
+/// Prints `daemonic: ERROR` on stderr; returns the error's exit status.
 fn fail(err: &daemonic::Error) -> i32 {
-    out::line(2, format_args!("daemonic: {err}"));
+    out::error_line().error(err).print(2);
     err.exit_code()
 }
 
-fn stop_command(o: &Options<'_>, schedule: &Result<Schedule, daemonic::Error>) -> i32 {
-    let schedule = match schedule {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+/// The number of `pid`.
+fn raw(pid: Pid) -> u32 {
+    pid.as_raw_nonzero().get() as u32
+}
+
+/// `stop`; `default` is the schedule without `--retry` (restart's), else just `--signal`.
+fn stop_command(o: &Options<'_>, default: Option<&str>) -> i32 {
     let pidfile = o.pidfile.unwrap_or_default();
-    let stopped = match stop(pidfile, schedule) {
+    let stopped = match o.retry.or(default) {
+        Some(text) => Schedule::parse(text, o.signal),
+        None => Ok(Schedule::signal(o.signal)),
+    }
+    .and_then(|schedule| stop(pidfile, &schedule));
+    let stopped = match stopped {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let shown = daemonic_shown(pidfile.to_bytes());
+    let mut line = Line::new();
     match stopped {
-        Stopped::Exited { pid } => info(o, format_args!("stopped (pid {})", pid.as_raw_nonzero())),
-        Stopped::Signalled { pid } => {
-            info(o, format_args!("signalled (pid {})", pid.as_raw_nonzero()))
+        Stopped::Exited { pid } => line.text("stopped (pid ").number(raw(pid)),
+        Stopped::Signalled { pid } => line.text("signalled (pid ").number(raw(pid)),
+        Stopped::NotRunning if o.command == Command::Restart => return 0,
+        Stopped::NotRunning => line.text("not running (pidfile ").shown(pidfile.to_bytes()),
+        Stopped::StillRunning { pid } => {
+            let mut line = out::error_line();
+            line.text("pid ").number(raw(pid));
+            line.text(" still runs after the stop schedule").print(2);
+            return stopped.exit_code();
         }
-        Stopped::NotRunning if o.oknodo || o.command == Command::Restart => {
-            if o.command != Command::Restart {
-                info(o, format_args!("not running (pidfile {shown})"));
-            }
-            return 0;
-        }
-        Stopped::NotRunning => info(o, format_args!("not running (pidfile {shown})")),
-        Stopped::StillRunning { pid } => out::line(
-            2,
-            format_args!(
-                "daemonic: pid {} still runs after the stop schedule",
-                pid.as_raw_nonzero()
-            ),
-        ),
+    };
+    info(o, line.text(")"));
+    match stopped {
+        Stopped::NotRunning if o.oknodo => 0,
+        _ => stopped.exit_code(),
     }
-    stopped.exit_code()
 }
 
 fn status_command(o: &Options<'_>) -> i32 {
     let pidfile = o.pidfile.unwrap_or_default();
-    let shown = daemonic_shown(pidfile.to_bytes());
+    let shown = pidfile.to_bytes();
     let state = status(pidfile);
+    let mut line = Line::new();
     match &state {
-        Status::Running { pid: Some(pid) } => {
-            info(o, format_args!("running (pid {})", pid.as_raw_nonzero()))
+        Status::Running { pid: Some(pid) } => line.text("running (pid ").number(raw(*pid)),
+        Status::Running { pid: None } => line.text("running (starting; pidfile ").shown(shown),
+        Status::Stale { pid } => {
+            line.text("not running (stale pidfile ").shown(shown);
+            if let Some(pid) = pid {
+                line.text(" names pid ").number(raw(*pid));
+            }
+            &mut line
         }
-        Status::Running { pid: None } => {
-            info(o, format_args!("running (starting; pidfile {shown})"))
+        Status::NotRunning => {
+            info(o, line.text("not running"));
+            return state.exit_code();
         }
-        Status::Stale { pid: Some(pid) } => info(
-            o,
-            format_args!(
-                "not running (stale pidfile {shown} names pid {})",
-                pid.as_raw_nonzero()
-            ),
-        ),
-        Status::Stale { pid: None } => info(o, format_args!("not running (stale pidfile {shown})")),
-        Status::NotRunning => info(o, format_args!("not running")),
-        Status::Unknown(e) => out::line(2, format_args!("daemonic: {e}")),
-    }
+        Status::Unknown(e) => {
+            out::error_line().error(e).print(2);
+            return state.exit_code();
+        }
+    };
+    info(o, line.text(")"));
     state.exit_code()
 }
 
 /// A path to execute: `name` itself if it has a `/`, else the first regular file
 /// `DIR/name` for DIR in `PATH` (looked for under `--chroot`), written into `buf`.
+// `contains` would search with `memchr`: faster, and much larger.
+#[allow(clippy::manual_contains)]
 fn resolve<'b>(
     name: &'b CStr,
     path_var: &[u8],
     chroot: Option<&CStr>,
     buf: &'b mut [u8; 4096],
 ) -> Option<&'b CStr> {
-    if name.to_bytes().contains(&b'/') {
+    let name_bytes = name.to_bytes();
+    if name_bytes.iter().any(|&b| b == b'/') {
         return Some(name);
     }
     let root = chroot.map_or(&b""[..], CStr::to_bytes);
     for dir in path_var.split(|&b| b == b':') {
         let dir = if dir.is_empty() { &b"."[..] } else { dir };
-        let candidate = [root, dir, b"/", name.to_bytes()];
-        let len: usize = candidate.iter().map(|p| p.len()).sum();
-        if len >= buf.len() {
-            continue;
-        }
         let mut at = 0;
-        for part in candidate {
-            buf[at..at + part.len()].copy_from_slice(part);
-            at += part.len();
+        for &b in [root, dir, b"/", name_bytes].iter().copied().flatten() {
+            if let Some(slot) = buf.get_mut(at) {
+                *slot = b;
+            }
+            at += 1;
+        }
+        if at >= buf.len() {
+            continue;
         }
         buf[at] = 0;
-        let Ok(full) = CStr::from_bytes_until_nul(&buf[..=at]) else {
-            continue;
-        };
+        // SAFETY: the bytes come from C strings (no NUL among them) and end with the
+        // NUL just written; so does their suffix after the chroot's prefix.
+        let full = unsafe { CStr::from_bytes_with_nul_unchecked(&buf[..=at]) };
         let regular = rustix::fs::stat(full)
             .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file());
         if regular {
             // Executed inside the chroot: drop the prefix.
-            return CStr::from_bytes_until_nul(&buf[root.len()..=at]).ok();
+            return Some(unsafe { CStr::from_bytes_with_nul_unchecked(&buf[root.len()..=at]) });
         }
     }
     None
@@ -248,15 +229,15 @@ fn environment<'e>(
 ) -> Result<(), ()> {
     let overridden = |entry: &&CStr| {
         o.env
+            .as_slice()
             .iter()
             .any(|e| name_of(e.to_bytes()) == name_of(entry.to_bytes()))
     };
     let base: &[&CStr] = if o.clear_env { &[SAFE_PATH] } else { ours };
-    for entry in base
+    for &entry in base
         .iter()
         .filter(|e| !overridden(e))
-        .copied()
-        .chain(o.env.iter())
+        .chain(o.env.as_slice())
     {
         *list.items.get_mut(list.len).ok_or(())? = entry;
         list.len += 1;
@@ -266,7 +247,7 @@ fn environment<'e>(
 
 /// The `NAME` of a `NAME=VALUE` entry.
 fn name_of(entry: &[u8]) -> &[u8] {
-    entry.split(|&b| b == b'=').next().unwrap_or_default()
+    args::split(entry, b'=').map_or(entry, |(name, _)| name)
 }
 
 fn start(o: &Options<'_>, env: &[&CStr]) -> i32 {
@@ -275,10 +256,9 @@ fn start(o: &Options<'_>, env: &[&CStr]) -> i32 {
         items: [c""; sys::MAX],
     };
     if environment(o, env, &mut program_env).is_err() {
-        out::line(
-            2,
-            format_args!("daemonic: more than {} environment variables", sys::MAX),
-        );
+        let mut line = out::error_line();
+        line.text("more than ").number(sys::MAX as u32);
+        line.text(" environment variables").print(2);
         return 3;
     }
     let program_env = program_env.as_slice();
@@ -289,13 +269,9 @@ fn start(o: &Options<'_>, env: &[&CStr]) -> i32 {
     let name = o.program[0];
     let mut buf = [0u8; 4096];
     let Some(path) = resolve(name, path_var, o.chroot, &mut buf) else {
-        out::line(
-            2,
-            format_args!(
-                "daemonic: cannot find {} in PATH",
-                daemonic_shown(name.to_bytes())
-            ),
-        );
+        let mut line = out::error_line();
+        line.text("cannot find ").shown(name.to_bytes());
+        line.text(" in PATH").print(2);
         return 3;
     };
     let program = Program {
@@ -306,42 +282,41 @@ fn start(o: &Options<'_>, env: &[&CStr]) -> i32 {
     match daemon(o).exec(&program) {
         Ok(_) => 0,
         Err(e) if matches!(e.kind(), ErrorKind::AlreadyRunning { .. }) && o.oknodo => {
-            info(o, format_args!("{e}"));
+            info(o, Line::new().error(&e));
             0
         }
         Err(e) => fail(&e),
     }
 }
 
-/// A builder method that takes a path.
-type Setter<'a> = fn(Daemon<'a>, &'a CStr) -> Daemon<'a>;
-
 /// The daemon the start options describe.
 fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
     let mut d = Daemon::new().detach(o.detach);
-    let id = |text: &str| text.parse::<u32>().ok();
     if let Some(user) = o.user {
-        d = d.user(id(user).map_or(User::Name(user), User::Id));
+        d = d.user(user);
     }
     if let Some(group) = o.group {
-        d = d.group(id(group).map_or(Group::Name(group), Group::Id));
+        d = d.group(group);
     }
-    let optional: [(Option<&'a CStr>, Setter<'a>); 5] = [
-        (o.pidfile, |d, p| d.pidfile(p)),
-        (o.chdir, |d, p| d.working_directory(p)),
-        (o.chroot, |d, p| d.chroot_directory(p)),
-        (o.stdout, |d, p| d.stdout(Stdio::file(p))),
-        (o.stderr, |d, p| d.stderr(Stdio::file(p))),
-    ];
-    for (value, set) in optional {
-        if let Some(value) = value {
-            d = set(d, value);
-        }
+    if let Some(p) = o.pidfile {
+        d = d.pidfile(p);
+    }
+    if let Some(p) = o.chdir {
+        d = d.working_directory(p);
+    }
+    if let Some(p) = o.chroot {
+        d = d.chroot_directory(p);
+    }
+    if let Some(p) = o.stdout {
+        d = d.stdout(Stdio::file(p));
+    }
+    if let Some(p) = o.stderr {
+        d = d.stderr(Stdio::file(p));
     }
     if let Some(mask) = o.umask {
         d = d.umask(mask);
     }
-    for fd in o.keep.iter() {
+    for &fd in o.keep.as_slice() {
         d = d.preserve_fd(fd);
     }
     if let Some(timeout) = o.timeout {

@@ -1,6 +1,116 @@
-//! Output without std: whole lines, each in one `write`, formatted on the stack.
+//! Output without std and without `core::fmt`: a line composed on the stack from
+//! static text, bytes shown as text, decimals and library errors, then written
+//! whole, with its newline, in one `write`.
 
-use core::fmt::{self, Write};
+/// The longest line; longer ones are cut (the newline always fits).
+const MAX: usize = 512;
+
+/// A line being composed.
+pub struct Line {
+    len: usize,
+    buf: [u8; MAX],
+}
+
+impl Line {
+    pub const fn new() -> Line {
+        Line {
+            len: 0,
+            buf: [0; MAX],
+        }
+    }
+
+    /// Appends raw bytes, as many as fit before the room kept for the newline.
+    pub fn raw(&mut self, bytes: &[u8]) -> &mut Line {
+        for &b in bytes {
+            if self.len == MAX - 1 {
+                break;
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        self
+    }
+
+    /// Appends static text.
+    pub fn text(&mut self, text: &str) -> &mut Line {
+        self.raw(text.as_bytes())
+    }
+
+    /// Appends bytes (an argument, a path) as text: valid UTF-8 as it is, any other
+    /// byte and ASCII control characters as `\xNN`, so nothing can hide or break the
+    /// line (as the library shows paths in its messages).
+    pub fn shown(&mut self, bytes: &[u8]) -> &mut Line {
+        let mut rest = bytes;
+        while let Some(&b) = rest.first() {
+            let len = match b {
+                0x20..=0x7e => 1,
+                0xc2..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf4 => 4,
+                _ => 0,
+            };
+            match rest.get(..len) {
+                Some(seq) if len > 0 && core::str::from_utf8(seq).is_ok() => {
+                    self.raw(seq);
+                    rest = &rest[len..];
+                }
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
+                    self.raw(&[b'\\', b'x', hi, lo]);
+                    rest = &rest[1..];
+                }
+            }
+        }
+        self
+    }
+
+    /// Appends `n` in decimal.
+    pub fn number(&mut self, mut n: u32) -> &mut Line {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.raw(&digits[i..])
+    }
+
+    /// Appends a library error's message (rendered by the library, without `core::fmt`).
+    pub fn error(&mut self, err: &daemonic::Error) -> &mut Line {
+        let n = err.write_message(&mut self.buf[self.len..MAX - 1]).len();
+        self.len += n;
+        self
+    }
+
+    /// The line so far, without its newline.
+    #[cfg(test)]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The line and its newline.
+    pub fn finish(&mut self) -> &[u8] {
+        self.buf[self.len] = b'\n';
+        &self.buf[..=self.len]
+    }
+
+    /// Writes the line and a newline to `fd` (1, else 2) in one `write`.
+    pub fn print(&mut self, fd: i32) {
+        write_all(fd, self.finish());
+    }
+}
+
+/// A line that starts `daemonic: `, for errors.
+pub fn error_line() -> Line {
+    let mut line = Line::new();
+    line.text("daemonic: ");
+    line
+}
 
 /// Writes all of `bytes` to `fd`, ignoring errors (a closed stderr has no remedy).
 pub fn write_all(fd: i32, mut bytes: &[u8]) {
@@ -13,28 +123,55 @@ pub fn write_all(fd: i32, mut bytes: &[u8]) {
     }
 }
 
-/// A line being formatted: up to 512 bytes, then cut.
-struct Line {
-    len: usize,
-    buf: [u8; 512],
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let take = s.len().min(self.buf.len() - 1 - self.len);
-        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
-        self.len += take;
-        Ok(())
+    #[test]
+    fn text_bytes_and_numbers() {
+        let mut line = Line::new();
+        line.text("pid ").number(0).text(" ").number(4_294_967_295);
+        assert_eq!(line.as_bytes(), b"pid 0 4294967295");
     }
-}
 
-/// Prints `args` and a newline to `fd` in one write.
-pub fn line(fd: i32, args: fmt::Arguments<'_>) {
-    let mut line = Line {
-        len: 0,
-        buf: [0; 512],
-    };
-    let _ = line.write_fmt(args);
-    line.buf[line.len] = b'\n';
-    write_all(fd, &line.buf[..=line.len]);
+    #[test]
+    fn odd_bytes_are_shown_as_hex() {
+        let mut line = Line::new();
+        line.shown(b"odd-\xff\xfe.pid ")
+            .shown("caf\u{e9}\n\t\x7f".as_bytes());
+        assert_eq!(
+            line.as_bytes(),
+            b"odd-\\xff\\xfe.pid caf\xc3\xa9\\x0a\\x09\\x7f"
+        );
+        // A lead byte without its continuation, and an overlong form.
+        let mut line = Line::new();
+        line.shown(b"\xc3(\xc0\xaf");
+        assert_eq!(line.as_bytes(), b"\\xc3(\\xc0\\xaf");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_and_keeps_room_for_the_newline() {
+        let mut line = Line::new();
+        for _ in 0..100 {
+            line.text("0123456789");
+        }
+        assert_eq!(line.as_bytes().len(), MAX - 1);
+        let whole = line.finish();
+        assert_eq!(whole.len(), MAX);
+        assert_eq!(whole[MAX - 1], b'\n');
+    }
+
+    #[test]
+    fn a_library_error_is_its_message() {
+        let err = daemonic::Daemon::new()
+            .working_directory(c"srv")
+            .check()
+            .unwrap_err();
+        let mut line = error_line();
+        line.error(&err);
+        let mut buf = [0u8; 256];
+        let message = err.write_message(&mut buf);
+        assert_eq!(&line.as_bytes()[..10], b"daemonic: ");
+        assert_eq!(&line.as_bytes()[10..], message);
+    }
 }

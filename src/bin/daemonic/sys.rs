@@ -53,7 +53,7 @@ impl<'a> Strings<'a> {
 #[link(name = "c")]
 extern "C" {}
 
-#[cfg(not(feature = "std"))]
+#[cfg(not(any(feature = "std", test)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // No unwinding and nothing to report to: end at once, as panic=abort would.
@@ -62,7 +62,7 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 }
 
 /// Exits the process with `code`; output is never buffered, so nothing is lost.
-#[cfg(not(feature = "std"))]
+#[cfg(not(any(feature = "std", test)))]
 fn exit(code: i32) -> ! {
     // SAFETY: `_exit` has no preconditions and never returns.
     unsafe { libc::_exit(code) }
@@ -74,7 +74,9 @@ pub fn stdio(fd: i32) -> rustix::fd::BorrowedFd<'static> {
     unsafe { rustix::fd::BorrowedFd::borrow_raw(if fd == 1 { 1 } else { 2 }) }
 }
 
-/// The C entry point: `argv` and `envp` as `CStr` lists, then [`crate::run`].
+/// The C entry point: `argv` and `envp` as `CStr` lists, then [`crate::run`]. Not
+/// under `cargo test`, where libtest's `main` runs the unit tests.
+#[cfg(not(test))]
 #[no_mangle]
 extern "C" fn main(
     _argc: core::ffi::c_int,

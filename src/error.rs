@@ -429,7 +429,7 @@ mod tests {
         let text = e.to_string();
         assert!(text.ends_with("aaa: it is a symbolic link"), "{text}");
         assert!(text.contains("aaa...aaa"), "{text}");
-        assert!(text.len() < 120, "{text}");
+        assert!(text.len() < 160, "{text}");
     }
 
     #[test]

@@ -81,10 +81,12 @@ fn interrupting_the_launcher_kills_the_program_and_restores_the_pidfile() {
         let cmd = t.start_cmd(&["--notify-fd", "5"], &t.pidfile(), &t.sleep());
         let launcher = Spawned::spawn(cmd);
         let marker = t.marker.clone();
+        // The program itself, exec'd (the launcher's arguments carry the marker too): a
+        // launcher killed before its fork cannot restore what it created (README).
         let program = wait_until("the program to run", || {
             t.live_processes()
                 .into_iter()
-                .find(|&p| Proc(p).cmdline().iter().any(|a| a == marker.as_bytes()))
+                .find(|&p| Proc(p).cmdline() == [&b"/bin/sleep"[..], marker.as_bytes()])
                 .ok_or_else(|| "not yet".to_string())
         });
         t.learn(program);
@@ -122,11 +124,13 @@ fn stop_removes_the_pidfile_under_a_probe_loop() {
         s.spawn(|| {
             // flock(1) would create the file when stop has removed it: probe in-process.
             while !done.load(Ordering::SeqCst) {
+                // A probe as status tools make them: lock, read, close, now and then.
                 if let Ok(file) = fs::File::open(t.pidfile()) {
                     // SAFETY: flock on a descriptor we own; the lock goes with `file`.
                     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
-                    std::thread::sleep(Duration::from_micros(50));
+                    let _ = fs::read(t.pidfile());
                 }
+                std::thread::sleep(Duration::from_micros(500));
             }
         });
         for cycle in 0..40 {

@@ -172,8 +172,6 @@ fn unseen(path: &CStr, e: Errno) -> Error {
         .text(": cannot see who holds its lock")
 }
 
-/// The lock is held, but not by the process the file names.
-
 fn malformed(path: &CStr) -> Error {
     Error::new(ErrorKind::MalformedPidfile).path(path.to_bytes())
 }

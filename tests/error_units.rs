@@ -16,9 +16,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use daemonic::{
-    Daemon, Disposition, Errno, Error, ErrorKind, Pid, Pidfile, Schedule, Signal, Stdio,
-};
+use daemonic::{Daemon, Disposition, Errno, Error, ErrorKind, Pidfile, Schedule, Signal, Stdio};
 use support::test::Test;
 
 /// The error `check` gives, after checking what every invalid option shares: its

@@ -19,7 +19,7 @@ use support::test::Test;
 use support::wait::{kill, wait_until, DEADLINE};
 
 use std::fs;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -205,4 +205,51 @@ fn a_strangers_lock_is_never_believed() {
     let start = t.start(&[], &t.pidfile(), &t.sleep());
     start.code(3).one_error_line("is locked, but not by pid");
     assert_eq!(pidfile_pid(&t.pidfile()), victim);
+}
+
+/// A pipe whose reading end is already closed, as `cmd | (exec 0<&-; ...)` gives: its
+/// writing end, for a child's stdout.
+fn broken_pipe() -> Stdio {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) returns.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both are ours, just created; the reading end is closed at once.
+    unsafe {
+        libc::close(fds[0]);
+        Stdio::from(std::os::fd::OwnedFd::from_raw_fd(fds[1]))
+    }
+}
+
+/// Item 8: a closed standard output kills neither `status` (its LSB code still comes)
+/// nor `restart` halfway (the new daemon starts); the daemon it starts still gets
+/// SIGPIPE's default disposition.
+#[test]
+fn a_closed_stdout_never_kills_the_command() {
+    let t = Test::new();
+    let old = t.start_sleep(&[]);
+    let pidfile = t.pidfile().into_os_string();
+    let mut status = t.cmd(["status".into(), "--pidfile".into(), pidfile.clone()]);
+    status.stdout(broken_pipe());
+    let out = support::output::run_with_limit(status, DEADLINE);
+    assert_eq!((out.code, out.signal), (Some(0), None), "status: {out:#?}");
+    let mut restart = t.cmd(
+        [
+            "restart".into(),
+            "--retry".into(),
+            "TERM/5".into(),
+            "--pidfile".into(),
+            pidfile,
+            "--".into(),
+        ]
+        .into_iter()
+        .chain(t.sleep()),
+    );
+    restart.stdout(broken_pipe());
+    let out = support::output::run_with_limit(restart, DEADLINE);
+    assert_eq!((out.code, out.signal), (Some(0), None), "restart: {out:#?}");
+    assert!(!Proc(old).alive());
+    let new = t.daemon_pid(&t.pidfile());
+    assert_ne!(new, old);
+    let ignored = u64::from_str_radix(&Proc(new).status("SigIgn"), 16).unwrap();
+    assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored");
 }

@@ -83,6 +83,12 @@ extern "C" fn main(
     argv: *const *const c_char,
     envp: *const *const c_char,
 ) -> core::ffi::c_int {
+    // The command finishes its work whatever becomes of its output: a closed pipe is an
+    // EPIPE from `write`, not a death halfway through a restart (without std's runtime
+    // nothing else ignores SIGPIPE). The daemon still gets the default: a start resets
+    // every signal it finds ignored.
+    // SAFETY: setting a disposition to SIG_IGN runs no code of ours.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // SAFETY: the C runtime passes null-terminated arrays of NUL-terminated strings
     // that live as long as the process.
     let (args, env) = unsafe { (Strings::from_raw(argv), Strings::from_raw(envp)) };

@@ -118,6 +118,8 @@ fn lld_dir() -> Result<PathBuf> {
         return Err(format!("{} not found", lld.display()));
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // A link left by another toolchain points nowhere now (`exists` said so).
+    let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&lld, &link).map_err(|e| format!("{}: {e}", link.display()))?;
     Ok(dir)
 }

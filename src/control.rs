@@ -106,8 +106,8 @@ fn nul_error() -> Error {
 enum Holder {
     /// The process the pidfile names.
     Named(Pid),
-    /// Someone, and the file names no PID yet: a starting daemon (only when the
-    /// file's mode lets nobody but its owner open it, and so lock it).
+    /// Someone not named, on a file whose mode lets nobody but its owner (and root)
+    /// open it, and so lock it: a starting daemon that has not written its PID yet.
     Starting,
     /// Nobody: the daemon is gone.
     Nobody,
@@ -152,10 +152,13 @@ fn look(path: &CStr) -> Result<Option<Seen>, Error> {
             probe(&file).map_err(|e| Error::os(ErrorKind::LockPidfile, e).path(path.to_bytes()))?
         }
     };
-    let holder = match (locked, pid) {
-        (false, _) => Holder::Nobody,
-        (true, None) if st.st_mode & 0o077 == 0 => Holder::Starting,
-        (true, _) => Holder::Other,
+    // Only its owner and root can open a file no one else may read, so a lock on it
+    // that the named PID does not hold is a starter's that has not written its PID yet
+    // (or not yet replaced a dead daemon's); on any other file, a stranger's.
+    let holder = match locked {
+        false => Holder::Nobody,
+        true if st.st_mode & 0o077 == 0 => Holder::Starting,
+        true => Holder::Other,
     };
     Ok(Some(Seen {
         file,

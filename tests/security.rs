@@ -267,3 +267,42 @@ fn a_closed_stdout_never_kills_the_command() {
     let ignored = u64::from_str_radix(&Proc(new).status("SigIgn"), 16).unwrap();
     assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored");
 }
+
+/// Item 10 and the empty names: a `status` that cannot be asked is LSB's 4 (unknown),
+/// never 3 (not running), even while the daemon runs; an empty name or path is named
+/// as such, never "unknown user ".
+#[test]
+fn status_usage_errors_are_unknown_and_empty_names_are_refused() {
+    let t = Test::new();
+    t.start_sleep(&[]);
+    let p = t.pidfile().into_os_string();
+    let cases: [Vec<std::ffi::OsString>; 4] = [
+        vec![
+            "status".into(),
+            "--oknodo".into(),
+            "--pidfile".into(),
+            p.clone(),
+        ],
+        vec!["status".into()],
+        vec![
+            "status".into(),
+            "--pidfile".into(),
+            p.clone(),
+            "extra".into(),
+        ],
+        vec!["status".into(), "--pidfile".into(), "".into()],
+    ];
+    for args in cases {
+        let out = t.run(&args);
+        out.code(4).no_stdout();
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out:#?}");
+    }
+    for (option, value) in [("--user", ""), ("--group", ""), ("--chdir", "")] {
+        let out = t.start(&[option, value], &t.path("other.pid"), &t.sleep());
+        out.code(3)
+            .one_error_line(&format!("empty value for {option}"));
+        assert!(!t.path("other.pid").exists());
+    }
+    let out = t.run(["stop", "--pidfile", ""]);
+    out.code(3).one_error_line("empty value for --pidfile");
+}

@@ -217,15 +217,29 @@ fn take(
 /// Who holds the lock we could not take: the daemon the file names, when that very
 /// process holds it (or when `/proc` cannot tell, as before it existed); a starter
 /// that has not written its PID yet; or a stranger, whom nothing believes.
+///
+/// Only its owner and root can open a file no one else may read: a lock on it that the
+/// named PID does not hold is a starter's, which has not written its PID yet (or not
+/// yet replaced a dead daemon's). As `control` judges it.
 #[cold]
 fn locked_by(file: &OwnedFd, st: &Stat) -> Refused {
-    match read(file) {
-        Ok(Content::Pid(pid)) if pid != getpid() => match crate::holder::holds(pid, st) {
-            Ok(false) | Err(Errno::SRCH) => Refused::Foreign(Some(pid)),
-            Ok(true) | Err(_) => Refused::Running(Some(pid)),
-        },
-        Ok(Content::Empty) if st.st_mode & 0o077 == 0 => Refused::Running(None),
-        _ => Refused::Foreign(None),
+    let content = read(file);
+    if let Ok(Content::Pid(pid)) = content {
+        if pid != getpid() {
+            match crate::holder::holds(pid, st) {
+                Ok(false) | Err(Errno::SRCH) => {}
+                Ok(true) | Err(_) => return Refused::Running(Some(pid)),
+            }
+        }
+    }
+    let pid = match content {
+        Ok(Content::Pid(pid)) => Some(pid),
+        _ => None,
+    };
+    if st.st_mode & 0o077 == 0 {
+        Refused::Running(None)
+    } else {
+        Refused::Foreign(pid)
     }
 }
 

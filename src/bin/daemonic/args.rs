@@ -291,6 +291,15 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
             .map(|n| n as i32)
             .ok_or(Usage::about("not a descriptor number:", c))
     };
+    // A name or a path cannot be empty: say so, rather than "unknown user " or a
+    // pidfile that names nothing.
+    let named = matches!(
+        opt,
+        Opt::Pidfile | Opt::User | Opt::Group | Opt::Chdir | Opt::Chroot
+    );
+    if named && bytes.is_empty() {
+        return Err(Usage::about("empty value for", arg));
+    }
     match opt {
         Opt::Pidfile => o.pidfile = Some(c),
         Opt::User => {

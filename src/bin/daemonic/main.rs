@@ -61,7 +61,8 @@ Exit status of start, stop and restart (as start-stop-daemon):
   3  any other error, usage errors included
 Exit status of status (LSB):
   0  running  1  not running, stale pidfile  3  not running
-  4  unknown (pidfile unreadable, insecure or malformed)
+  4  unknown (pidfile unreadable, insecure, malformed or locked by a stranger;
+     usage errors)
 ";
 
 /// Runs the command line `args` (without the program name) with the environment `env`.
@@ -75,7 +76,12 @@ pub fn run(args: &[&CStr], env: &[&CStr]) -> i32 {
                 line.text(" ").shown(arg.to_bytes());
             }
             line.text(" (see daemonic --help)").print(2);
-            return 3;
+            // LSB: a status that cannot be asked is "unknown", never "not running".
+            return if args.first() == Some(&c"status") {
+                4
+            } else {
+                3
+            };
         }
     };
     match o.command {

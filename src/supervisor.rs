@@ -13,7 +13,7 @@ use core::mem::MaybeUninit;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{
-    bind, recvmsg, sendto, socket_with, sockopt, AddressFamily, RecvAncillaryBuffer,
+    bind, getsockname, recvmsg, sendto, socket_with, sockopt, AddressFamily, RecvAncillaryBuffer,
     RecvAncillaryMessage, RecvFlags, SendFlags, SocketAddrUnix, SocketFlags, SocketType,
 };
 use rustix::process::{getpid, Pid, Uid};
@@ -258,11 +258,14 @@ pub(crate) fn fd_from_env(name: &CStr) -> Option<i32> {
 }
 
 /// The receiving end of `sd_notify` for an exec'd program (start-stop-daemon's
-/// `--notify-await`): an abstract datagram socket named after our PID, passing
-/// credentials so that only messages from root or the daemon's user count.
+/// `--notify-await`): an abstract datagram socket passing credentials, so that only
+/// messages from root or the daemon's user count. The kernel picks its name
+/// (autobind: `bind` with only the address family), so no one can squat it in advance
+/// and two launchers sharing a network namespace never collide.
 pub(crate) struct NotifyListener {
     socket: OwnedFd,
-    name: Stack<u8, 40>,
+    /// The abstract name the kernel gave, without its leading NUL.
+    name: Stack<u8, 16>,
 }
 
 /// What the program said.
@@ -273,17 +276,16 @@ pub(crate) enum Notified {
 
 impl NotifyListener {
     pub(crate) fn new() -> Result<NotifyListener, Errno> {
-        let mut name = Stack::new();
-        let mut digits = [0u8; 20];
-        let pid = crate::text::decimal(getpid().as_raw_nonzero().get() as u64, &mut digits);
-        let _ = name.extend(b"daemonic-notify-");
-        let _ = name.extend(pid);
         let socket = crate::fds::above_stdio(datagram_socket()?)?;
         sockopt::set_socket_passcred(&socket, true)?;
-        bind(
-            &socket,
-            &SocketAddrUnix::new_abstract_name(name.as_slice())?,
-        )?;
+        bind(&socket, &SocketAddrUnix::new_unnamed())?;
+        let bound = SocketAddrUnix::try_from(getsockname(&socket)?)?;
+        let mut name = Stack::new();
+        // Autobind names are five hex digits; anything else is not the kernel's.
+        match bound.abstract_name() {
+            Some(given) if name.extend(given).is_ok() && !given.is_empty() => {}
+            _ => return Err(Errno::ADDRNOTAVAIL),
+        }
         Ok(NotifyListener { socket, name })
     }
 

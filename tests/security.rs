@@ -306,3 +306,108 @@ fn status_usage_errors_are_unknown_and_empty_names_are_refused() {
     let out = t.run(["stop", "--pidfile", ""]);
     out.code(3).one_error_line("empty value for --pidfile");
 }
+
+/// Item 4: a failed start kills everything it created, not only the program: here a
+/// shell's background child, which would keep the lock on the removed pidfile.
+#[test]
+fn a_failed_start_kills_the_programs_children() {
+    let t = Test::new();
+    let program = t.script(r#"/bin/sleep "$0" & exec /bin/sleep "$0""#);
+    let out = t.start(
+        &["--notify-fd", "5", "--timeout", "0.5"],
+        &t.pidfile(),
+        &program,
+    );
+    out.code(3).one_error_line("not ready within 0.500 s");
+    t.assert_none_left(Duration::from_secs(5));
+    assert!(!t.pidfile().exists());
+}
+
+/// Item 6: the timeout is one deadline for the whole start: bytes that never make a
+/// line do not restart it.
+#[test]
+fn a_trickle_without_a_newline_does_not_restart_the_timeout() {
+    let t = Test::new();
+    let program = t.script(r#"while :; do printf x >&5; /bin/sleep 0.2; done"#);
+    let out = t.start(
+        &["--notify-fd", "5", "--timeout", "1"],
+        &t.pidfile(),
+        &program,
+    );
+    out.code(3).one_error_line("not ready within 1.000 s");
+    t.assert_none_left(Duration::from_secs(5));
+    assert!(!t.pidfile().exists());
+}
+
+/// Item 7: a start refuses a file that does not hold a pidfile's content before it
+/// changes anything: the file stays byte for byte (a big binary file, a text file).
+#[test]
+fn a_start_never_touches_a_file_that_is_not_a_pidfile() {
+    let t = Test::new();
+    let big: Vec<u8> = (0..4 << 20)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let text = b"first line\nsecond line\n12\n".to_vec();
+    for content in [big, text] {
+        fs::write(t.pidfile(), &content).unwrap();
+        fs::set_permissions(t.pidfile(), fs::Permissions::from_mode(0o644)).unwrap();
+        for program in [t.sleep(), vec!["/nonexistent/prog".into()]] {
+            let out = t.start(&[], &t.pidfile(), &program);
+            out.code(3)
+                .one_error_line("it holds something other than a PID");
+            assert!(
+                fs::read(t.pidfile()).unwrap() == content,
+                "the file changed"
+            );
+            assert_eq!(mode_of(&t.pidfile()) & 0o7777, 0o644);
+        }
+    }
+    t.assert_none_left(Duration::from_secs(2));
+}
+
+/// Item 9: the notify socket's name is the kernel's pick, so no one can squat it in
+/// advance. Here the name an earlier version derived from its PID is taken, and the
+/// launcher is PID 1 of a new PID namespace (as in a container), as predictable as a
+/// PID gets: the start still succeeds.
+#[test]
+fn a_squatted_notify_socket_name_cannot_block_a_start() {
+    use std::os::linux::net::SocketAddrExt;
+    if skip_unless_root(
+        "a_squatted_notify_socket_name_cannot_block_a_start",
+        "it makes a PID namespace with unshare(1)",
+    ) {
+        return;
+    }
+    let (Some(unshare), true) = (find_tool("unshare"), find_tool("python3").is_some()) else {
+        println!(
+            "skipped: a_squatted_notify_socket_name_cannot_block_a_start needs unshare and python3"
+        );
+        return;
+    };
+    let t = Test::new();
+    let squatted =
+        std::os::unix::net::SocketAddr::from_abstract_name(b"daemonic-notify-1").unwrap();
+    let _squatter = std::os::unix::net::UnixDatagram::bind_addr(&squatted).unwrap();
+    let program = t.script(&format!(
+        r#"{} READY=1; exec /bin/sleep "$0""#,
+        support::cli::SD_NOTIFY_SEND
+    ));
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "--pid".into(),
+        "--fork".into(),
+        support::cli::bin().into(),
+        "start".into(),
+        "--notify-socket".into(),
+        "--timeout".into(),
+        "5".into(),
+        "--pidfile".into(),
+        t.pidfile().into(),
+        "--".into(),
+    ];
+    args.extend(program);
+    let mut cmd = Command::new(unshare);
+    cmd.args(args).stdin(Stdio::null());
+    // The namespace's processes die with its PID 1, the launcher, once it exits.
+    let out = support::output::run_with_limit(cmd, DEADLINE);
+    out.assert_success();
+}

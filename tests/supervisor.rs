@@ -324,10 +324,7 @@ fn cli_notify(t: &Test, script: &str, timeout: &str) -> Result<(Output, PathBuf)
             "needs python3 to send sd_notify datagrams from a shell program".into(),
         ));
     }
-    let send = "python3 -c 'import os,socket,sys; a=os.environ[\"NOTIFY_SOCKET\"]; \
-                s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); \
-                s.sendto(sys.argv[1].encode(), \"\\0\"+a[1:] if a[0]==\"@\" else a)'";
-    let program = t.script(&script.replace("SEND", send));
+    let program = t.script(&script.replace("SEND", support::cli::SD_NOTIFY_SEND));
     let pidfile = t.pidfile();
     let options = ["--notify-socket", "--timeout", timeout];
     Ok((t.start(&options, &pidfile, &program), pidfile))

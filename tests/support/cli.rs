@@ -23,6 +23,13 @@ pub fn bin() -> PathBuf {
     }
 }
 
+/// A shell command that sends its argument to `$NOTIFY_SOCKET` as one datagram (with
+/// python3, which tests that use it check for first).
+pub const SD_NOTIFY_SEND: &str =
+    "python3 -c 'import os,socket,sys; a=os.environ[\"NOTIFY_SOCKET\"]; \
+     s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); \
+     s.sendto(sys.argv[1].encode(), \"\\0\"+a[1:] if a[0]==\"@\" else a)'";
+
 /// For libtest's tests, which cannot say "skipped": prints the skip line and says
 /// whether the test must stop here.
 pub fn skip_unless_root(name: &str, why: &str) -> bool {

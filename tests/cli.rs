@@ -419,6 +419,10 @@ fn env_adds_and_overrides_variables() {
         "KEPT=overridden",
         "--env",
         "EQ=a=b",
+        "--env",
+        "TWICE=first",
+        "--env",
+        "TWICE=last",
         "--pidfile",
     ]);
     args.push(t.pidfile().into());
@@ -440,6 +444,8 @@ fn env_adds_and_overrides_variables() {
         "OTHER=x".to_owned(),
         "ADDED=1".to_owned(),
         "EQ=a=b".to_owned(),
+        // The last of two `--env` wins, as with env(1).
+        "TWICE=last".to_owned(),
         format!("DAEMONIC_PIDFILE_FD={fd}"),
     ]
     .into();

@@ -411,3 +411,34 @@ fn a_squatted_notify_socket_name_cannot_block_a_start() {
     let out = support::output::run_with_limit(cmd, DEADLINE);
     out.assert_success();
 }
+
+/// Item 10: `status` and `stop` do not read the environment, so its size cannot stop
+/// them; `start` passes it on and says which limit a too big one hits (and a
+/// `--clear-env` start does not pass it on at all).
+#[test]
+fn a_big_environment_limits_only_what_is_passed_on() {
+    let t = Test::new();
+    let big = |cmd: &mut Command| {
+        for i in 0..600 {
+            cmd.env(format!("DAEMONIC_TEST_FILLER_{i}"), "x");
+        }
+    };
+    let mut start = t.start_cmd(&[], &t.pidfile(), &t.sleep());
+    big(&mut start);
+    let out = support::output::run_with_limit(start, DEADLINE);
+    out.code(3)
+        .one_error_line("more than 512 environment variables for the program");
+    assert!(!t.pidfile().exists());
+    let mut start = t.start_cmd(&["--clear-env"], &t.pidfile(), &t.sleep());
+    big(&mut start);
+    support::output::run_with_limit(start, DEADLINE).assert_success();
+    let pid = t.daemon_pid(&t.pidfile());
+    let pidfile = t.pidfile().into_os_string();
+    let mut status = t.cmd(["status".into(), "--pidfile".into(), pidfile.clone()]);
+    big(&mut status);
+    support::output::run_with_limit(status, DEADLINE).code(0);
+    let mut stop = t.cmd(["stop".into(), "--pidfile".into(), pidfile]);
+    big(&mut stop);
+    support::output::run_with_limit(stop, DEADLINE).code(0);
+    assert!(!Proc(pid).alive());
+}

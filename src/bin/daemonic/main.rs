@@ -66,7 +66,7 @@ Exit status of status (LSB):
 ";
 
 /// Runs the command line `args` (without the program name) with the environment `env`.
-pub fn run(args: &[&CStr], env: &[&CStr]) -> i32 {
+pub fn run(args: &[&CStr], env: sys::Environ) -> i32 {
     let o = match args::parse(args) {
         Ok(o) => o,
         Err(usage) => {
@@ -227,24 +227,29 @@ fn resolve<'b>(
 const SAFE_PATH: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The program's environment: ours (or only a safe `PATH` with `--clear-env`), then
-/// every `--env`, each replacing a variable of the same name.
+/// every `--env`, each replacing a variable of the same name: the last one wins, as
+/// with `env(1)`.
 fn environment<'e>(
     o: &Options<'e>,
-    ours: &[&'e CStr],
+    ours: sys::Environ,
     list: &mut sys::Strings<'e>,
 ) -> Result<(), ()> {
-    let overridden = |entry: &&CStr| {
-        o.env
-            .as_slice()
-            .iter()
-            .any(|e| name_of(e.to_bytes()) == name_of(entry.to_bytes()))
+    let given = o.env.as_slice();
+    let named = |entry: &CStr, among: &[&CStr]| {
+        let name = name_of(entry.to_bytes());
+        among.iter().any(|e| name_of(e.to_bytes()) == name)
     };
-    let base: &[&CStr] = if o.clear_env { &[SAFE_PATH] } else { ours };
-    for &entry in base
+    let ours = ours
         .iter()
-        .filter(|e| !overridden(e))
-        .chain(o.env.as_slice())
-    {
+        .filter(|_| !o.clear_env)
+        .map(|e| -> &'e CStr { e });
+    let base = ours.chain(o.clear_env.then_some(SAFE_PATH));
+    let last_given = given
+        .iter()
+        .enumerate()
+        .filter(|&(i, e)| !named(e, &given[i + 1..]))
+        .map(|(_, &e)| e);
+    for entry in base.filter(|e| !named(e, given)).chain(last_given) {
         *list.items.get_mut(list.len).ok_or(())? = entry;
         list.len += 1;
     }
@@ -256,7 +261,7 @@ fn name_of(entry: &[u8]) -> &[u8] {
     args::split(entry, b'=').map_or(entry, |(name, _)| name)
 }
 
-fn start(o: &Options<'_>, env: &[&CStr]) -> i32 {
+fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
     let mut program_env = sys::Strings {
         len: 0,
         items: [c""; sys::MAX],
@@ -264,7 +269,7 @@ fn start(o: &Options<'_>, env: &[&CStr]) -> i32 {
     if environment(o, env, &mut program_env).is_err() {
         let mut line = out::error_line();
         line.text("more than ").number(sys::MAX as u32);
-        line.text(" environment variables").print(2);
+        line.text(" environment variables for the program").print(2);
         return 3;
     }
     let program_env = program_env.as_slice();

@@ -3,7 +3,9 @@
 
 use core::ffi::{c_char, CStr};
 
-/// The most command-line arguments, or environment entries, the command reads.
+/// The most command-line arguments the command reads, and the most environment
+/// entries it passes to a program it starts (its own environment is never counted:
+/// `stop` and `status` do not read it).
 pub const MAX: usize = 512;
 
 /// A fixed-capacity list of C strings taken from a null-terminated pointer array.
@@ -47,6 +49,38 @@ impl<'a> Strings<'a> {
     }
 }
 
+/// The process's environment, C's `envp`, read only by a command that passes it on
+/// (`start`), and only then: its size limits nothing else.
+#[derive(Clone, Copy)]
+pub struct Environ(*const *const c_char);
+
+impl Environ {
+    /// # Safety
+    /// As for [`Strings::from_raw`], with strings that live as long as the process.
+    pub unsafe fn from_raw(envp: *const *const c_char) -> Environ {
+        Environ(envp)
+    }
+
+    /// Each `NAME=VALUE` entry, in order.
+    pub fn iter(self) -> impl Iterator<Item = &'static CStr> {
+        let mut at = 0;
+        core::iter::from_fn(move || {
+            if self.0.is_null() {
+                return None;
+            }
+            // SAFETY: by `from_raw`'s contract, every entry up to the null one is
+            // readable, and each is a NUL-terminated string living for the process.
+            let p = unsafe { *self.0.add(at) };
+            if p.is_null() {
+                return None;
+            }
+            at += 1;
+            // SAFETY: as above.
+            Some(unsafe { CStr::from_ptr(p) })
+        })
+    }
+}
+
 // Without std nothing else links the C library, which provides `fork`, `execve`,
 // `_exit`, `sigaction` and the C runtime that calls `main`.
 #[cfg(not(feature = "std"))]
@@ -74,7 +108,7 @@ pub fn stdio(fd: i32) -> rustix::fd::BorrowedFd<'static> {
     unsafe { rustix::fd::BorrowedFd::borrow_raw(if fd == 1 { 1 } else { 2 }) }
 }
 
-/// The C entry point: `argv` and `envp` as `CStr` lists, then [`crate::run`]. Not
+/// The C entry point: `argv` as a `CStr` list, and `envp`, then [`crate::run`]. Not
 /// under `cargo test`, where libtest's `main` runs the unit tests.
 #[cfg(not(test))]
 #[no_mangle]
@@ -91,14 +125,11 @@ extern "C" fn main(
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // SAFETY: the C runtime passes null-terminated arrays of NUL-terminated strings
     // that live as long as the process.
-    let (args, env) = unsafe { (Strings::from_raw(argv), Strings::from_raw(envp)) };
-    let (Some(args), Some(env)) = (args, env) else {
-        crate::out::write_all(
-            2,
-            b"daemonic: more than 512 arguments or environment entries\n",
-        );
+    let (args, env) = unsafe { (Strings::from_raw(argv), Environ::from_raw(envp)) };
+    let Some(args) = args else {
+        crate::out::write_all(2, b"daemonic: more than 512 arguments\n");
         return 3;
     };
     let args = args.as_slice();
-    crate::run(args.get(1..).unwrap_or_default(), env.as_slice())
+    crate::run(args.get(1..).unwrap_or_default(), env)
 }

@@ -2,6 +2,7 @@
 //! `/etc/passwd` and `/etc/group` ([`crate::users`]), and dropped to in the daemon.
 
 use core::ffi::CStr;
+use rustix::io::Errno;
 use rustix::process::{getegid, geteuid, getgid, getuid, Gid, Uid};
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid, set_thread_uid};
 
@@ -209,6 +210,36 @@ fn apply(creds: &Creds) -> Result<(), Failure> {
         return Err(regained);
     }
     Ok(())
+}
+
+/// Runs `open` with the filesystem identity of the user the daemon becomes (fsuid,
+/// fsgid and supplementary groups, on this thread only), so that a root launcher
+/// opens only what that user could: never a user's symlink to a root-only file.
+/// The caller's identity comes back before it returns. Without a user to become, or
+/// when not root (the open is then the caller's own), `open` runs as it is.
+pub(crate) fn as_daemon_user<T>(
+    creds: Option<&Creds>,
+    open: impl FnOnce() -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    let Some(creds) = creds.filter(|_| geteuid().is_root()) else {
+        return open();
+    };
+    let mut buf = [0u32; users::MAX_GROUPS];
+    let mut saved = GroupList::new();
+    for &gid in crate::sys::thread_groups(&mut buf)? {
+        saved.push(gid).map_err(|_| Errno::NOMEM)?;
+    }
+    set_thread_groups(creds.groups.as_slice())?;
+    let uid = creds.uid.map(Uid::as_raw);
+    let (old_uid, old_gid) = crate::sys::set_fs_ids(uid, creds.gid.as_raw());
+    let opened = match crate::sys::set_fs_ids(uid, creds.gid.as_raw()) {
+        (now_uid, now_gid) if now_uid == uid && now_gid == creds.gid.as_raw() => open(),
+        _ => Err(Errno::PERM),
+    };
+    // Root's fsuid back first: it restores the capabilities setgroups needs.
+    crate::sys::set_fs_ids(old_uid, old_gid);
+    set_thread_groups(saved.as_slice())?;
+    opened
 }
 
 /// The error for a failed step of [`apply`], naming the ids it failed on.

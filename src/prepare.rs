@@ -90,7 +90,7 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool) -> Result<(), Error> {
     if let Some((pidfile, previous)) = &mut plan.pidfile {
         pidfile.open_writer(floor, previous)?;
     }
-    let streams = stdio::open_streams(&plan.o.stdio, plan.o.output_mode)?;
+    let streams = stdio::open_streams(&plan.o.stdio, plan.o.output_mode, plan.creds.as_ref())?;
     plan.stdio = streams.sources;
     plan.opened = streams.opened;
     if let Some(s) = &plan.o.supervisors {

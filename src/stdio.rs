@@ -5,6 +5,7 @@ use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::{fcntl_dupfd_cloexec, Errno};
 
+use crate::creds::Creds;
 use crate::error::{Error, ErrorKind};
 use crate::path::{CPath, IntoCPath};
 
@@ -43,7 +44,8 @@ pub(crate) enum Source<'a> {
 }
 
 /// Opens stream `n` of `all`, whose source is `source`.
-pub(crate) type Open = fn(&[Stdio<'_>; 3], usize, &Source<'_>, u32) -> Result<Opened, Error>;
+pub(crate) type Open =
+    fn(&[Stdio<'_>; 3], usize, &Source<'_>, u32, Option<&Creds>) -> Result<Opened, Error>;
 
 /// What a stream gets.
 pub(crate) enum Opened {
@@ -69,7 +71,10 @@ impl<'a> Stdio<'a> {
     /// A file: opened for reading as stdin; as stdout or stderr, opened for appending
     /// and created with [`Daemon::output_mode`](crate::Daemon::output_mode) if missing.
     /// Opened before the fork, so a path inside a chroot is given as seen from
-    /// outside it.
+    /// outside it, and with the permissions of the user the daemon becomes
+    /// ([`Daemon::user`](crate::Daemon::user)): a file that user could not open,
+    /// through a symbolic link or not, is refused. A FIFO must have a reader already
+    /// (else the start fails with `ENXIO` rather than wait).
     pub fn file(path: impl IntoCPath<'a>) -> Stdio<'a> {
         match path.into_c_path() {
             Ok(path) => Stdio(Target::Open(Source::File(path), open)),
@@ -84,7 +89,13 @@ impl<'a> Stdio<'a> {
 }
 
 /// Opens a file or takes a descriptor, for [`Stdio::file`] and [`Stdio::fd`].
-fn open(all: &[Stdio<'_>; 3], n: usize, source: &Source<'_>, mode: u32) -> Result<Opened, Error> {
+fn open(
+    all: &[Stdio<'_>; 3],
+    n: usize,
+    source: &Source<'_>,
+    mode: u32,
+    creds: Option<&Creds>,
+) -> Result<Opened, Error> {
     match source {
         Source::File(path) => {
             // stdout and stderr to one file share one descriptor, so their writes
@@ -97,7 +108,7 @@ fn open(all: &[Stdio<'_>; 3], n: usize, source: &Source<'_>, mode: u32) -> Resul
                 0 => OFlags::RDONLY,
                 _ => OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE,
             };
-            open_path(path.as_c_str(), flags, mode)
+            crate::creds::as_daemon_user(creds, || open_file(path.as_c_str(), flags, mode))
                 .map(Opened::Own)
                 .map_err(|e| {
                     Error::os(ErrorKind::OpenStdio, e)
@@ -128,6 +139,14 @@ fn open(all: &[Stdio<'_>; 3], n: usize, source: &Source<'_>, mode: u32) -> Resul
     }
 }
 
+/// Opens a stream's file without waiting: a FIFO with no reader is `ENXIO`, not a
+/// start that hangs; the stream itself then blocks as usual.
+fn open_file(path: &CStr, flags: OFlags, mode: u32) -> Result<OwnedFd, Errno> {
+    let file = open_path(path, flags | OFlags::NONBLOCK, mode)?;
+    rustix::fs::fcntl_setfl(&file, rustix::fs::fcntl_getfl(&file)? - OFlags::NONBLOCK)?;
+    Ok(file)
+}
+
 fn open_path(path: &CStr, flags: OFlags, mode: u32) -> Result<OwnedFd, Errno> {
     let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
     crate::fds::above_stdio(rustix::fs::open(path, flags, Mode::from_raw_mode(mode))?)
@@ -141,7 +160,12 @@ pub(crate) struct Streams {
 }
 
 /// Opens `/dev/null` (once, for every stream that goes there) and the streams' files.
-pub(crate) fn open_streams(stdio: &[Stdio<'_>; 3], mode: u32) -> Result<Streams, Error> {
+/// Files are opened as the daemon's user would be allowed to (`creds`).
+pub(crate) fn open_streams(
+    stdio: &[Stdio<'_>; 3],
+    mode: u32,
+    creds: Option<&Creds>,
+) -> Result<Streams, Error> {
     let mut streams = Streams {
         sources: [-1; 3],
         opened: [None, None, None],
@@ -157,7 +181,7 @@ pub(crate) fn open_streams(stdio: &[Stdio<'_>; 3], mode: u32) -> Result<Streams,
                 }
                 Err(e) => return Err(null_error(e, n)),
             },
-            Target::Open(source, open) => open(stdio, n, source, mode)?,
+            Target::Open(source, open) => open(stdio, n, source, mode, creds)?,
             Target::Inherit | Target::Invalid => continue,
         };
         streams.sources[n] = match opened {

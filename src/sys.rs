@@ -2,7 +2,8 @@
 //!
 //! rustix does not wrap `fork`, `_exit`, `sigaction` or `sigprocmask`: they interact
 //! with libc's own state (its thread list, stdio, the signal numbers libc reserves
-//! for threads), so they must go through libc. `close_range` and `rt_sigaction` for
+//! for threads), so they must go through libc. It has no `setfsuid`/`setfsgid`, and
+//! its `getgroups` needs an allocator; libc's are plain system calls. `close_range` and `rt_sigaction` for
 //! libc's reserved signals have no wrapper in musl, so they are raw syscalls. The
 //! environment is libc's (`environ`). Each function here is safe to call between
 //! `fork` and the daemon's return: none allocates, locks or formats.
@@ -185,6 +186,30 @@ pub(crate) fn close(fd: i32) {
 pub(crate) unsafe fn borrow<'a>(fd: i32) -> BorrowedFd<'a> {
     // SAFETY: the caller's contract.
     unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// `setfsuid(2)`, `setfsgid(2)`: this thread's filesystem identity; each returns the
+/// previous one (they report no error: the caller checks with a second call).
+pub(crate) fn set_fs_ids(uid: Option<u32>, gid: u32) -> (Option<u32>, u32) {
+    // SAFETY: plain system calls on this thread's credentials, with no memory passed.
+    unsafe {
+        let old_gid = libc::setfsgid(gid) as u32;
+        let old_uid = uid.map(|uid| libc::setfsuid(uid) as u32);
+        (old_uid, old_gid)
+    }
+}
+
+/// `getgroups(2)` into `buf`: this thread's supplementary groups.
+pub(crate) fn thread_groups(buf: &mut [u32]) -> Result<&[rustix::process::Gid], Errno> {
+    let room = buf.len().min(i32::MAX as usize) as i32;
+    // SAFETY: `buf` has room for `room` gids, as getgroups(2) is told.
+    let n = unsafe { libc::getgroups(room, buf.as_mut_ptr()) };
+    if n < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `Gid` is a transparent wrapper of `gid_t` (u32 on Linux), and getgroups
+    // filled the first `n` entries.
+    Ok(unsafe { core::slice::from_raw_parts(buf.as_ptr().cast(), n as usize) })
 }
 
 /// `dup2(from, to)` onto a standard stream (`to` is 0, 1 or 2).

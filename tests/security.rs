@@ -442,3 +442,53 @@ fn a_big_environment_limits_only_what_is_passed_on() {
     support::output::run_with_limit(stop, DEADLINE).code(0);
     assert!(!Proc(pid).alive());
 }
+
+/// Item 11 and the FIFO: output files are opened with the permissions of the user the
+/// daemon becomes. `nobody`'s link to a root-only file is refused, the file left as
+/// it was; `nobody`'s own log is created as `nobody`'s; a FIFO nobody reads fails the
+/// start at once instead of hanging it.
+#[test]
+fn output_files_are_opened_as_the_daemons_user() {
+    use std::os::unix::fs::{chown, MetadataExt};
+    if skip_unless_root(
+        "output_files_are_opened_as_the_daemons_user",
+        "it starts a daemon as nobody",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    let secret = t.path("root-only");
+    fs::write(&secret, "secret\n").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let theirs = t.path("nobodys");
+    fs::create_dir(&theirs).unwrap();
+    chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    let link = theirs.join("app.log");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    let link = link.to_str().unwrap();
+    for stream in ["--stdout", "--stderr"] {
+        let out = t.start(
+            &["--user", "nobody", stream, link],
+            &t.pidfile(),
+            &t.sleep(),
+        );
+        out.code(3).error_line(&[link, "Permission denied"]);
+        assert_eq!(fs::read_to_string(&secret).unwrap(), "secret\n");
+        assert!(!t.pidfile().exists());
+    }
+    let own = theirs.join("own.log");
+    let own_arg = own.to_str().unwrap();
+    t.start_sleep(&["--user", "nobody", "--stdout", own_arg]);
+    let meta = fs::metadata(&own).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (NOBODY, NOBODY));
+    // Root's own start still writes where root may.
+    let fifo = t.path("fifo");
+    support::files::mkfifo(&fifo);
+    let out = t.start(
+        &["--stdout", fifo.to_str().unwrap()],
+        &t.path("other.pid"),
+        &t.sleep(),
+    );
+    out.code(3).one_error_line("No such device or address");
+    assert!(!t.path("other.pid").exists());
+}

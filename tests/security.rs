@@ -492,3 +492,63 @@ fn output_files_are_opened_as_the_daemons_user() {
     out.code(3).one_error_line("No such device or address");
     assert!(!t.path("other.pid").exists());
 }
+
+/// Sets the soft and hard descriptor limit of `cmd`'s process to `n`.
+fn nofile(cmd: &mut Command, n: u64) {
+    // SAFETY: setrlimit(2) is async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The low item on descriptor numbers: a readiness descriptor with no room above it
+/// under `RLIMIT_NOFILE` is named as such before anything is created; and a start
+/// that runs out of descriptors right after creating the pidfile removes it.
+#[test]
+fn descriptor_limits_fail_a_start_cleanly() {
+    let t = Test::new();
+    for (limit, fd) in [(None, "1000000"), (Some(4), "3"), (Some(64), "60")] {
+        let mut cmd = t.start_cmd(&["--notify-fd", fd], &t.pidfile(), &t.sleep());
+        if let Some(n) = limit {
+            nofile(&mut cmd, n);
+        }
+        let out = support::output::run_with_limit(cmd, DEADLINE);
+        out.code(3)
+            .error_line(&["readiness descriptor", "too few descriptors above it"]);
+        assert!(
+            !t.pidfile().exists(),
+            "--notify-fd {fd}: a pidfile was left"
+        );
+    }
+    // Descriptors 4 to 15 taken, the limit 16, fd 3 free: the pidfile opens as 3 and
+    // cannot move above the readiness descriptor's number (EMFILE).
+    let mut cmd = t.start_cmd(&["--notify-fd", "3"], &t.pidfile(), &t.sleep());
+    // SAFETY: open, dup2, close and setrlimit are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+            for fd in 4..16 {
+                libc::dup2(null, fd);
+            }
+            libc::close(3);
+            let limit = libc::rlimit {
+                rlim_cur: 16,
+                rlim_max: 16,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let out = support::output::run_with_limit(cmd, DEADLINE);
+    out.code(3).one_error_line("Too many open files");
+    assert!(!t.pidfile().exists(), "a pidfile was left: {out:?}");
+}

@@ -178,8 +178,16 @@ fn take(
         },
         Err(e) => return Err(refused_open(e)),
     };
-    let file = crate::fds::at_or_above(file, floor).map_err(Refused::Open)?;
     let st = fs::fstat(&file).map_err(Refused::Open)?;
+    let file = match crate::fds::at_or_above(file, floor) {
+        Ok(file) => file,
+        Err(e) => {
+            if created {
+                unlink_created(at, name, &st);
+            }
+            return Err(Refused::Open(e));
+        }
+    };
     if st.st_nlink == 0 {
         return Err(Refused::Retry); // unlinked since our open
     }
@@ -212,6 +220,17 @@ fn take(
         previous.mode = Some(st.st_mode & 0o7777);
     }
     Ok(file)
+}
+
+/// Removes the file we just created and could not keep, if the path still names it
+/// (a starter that opened it meanwhile sees it unlinked after its lock and retries).
+#[cold]
+fn unlink_created(at: BorrowedFd<'_>, name: &CStr, ours: &Stat) {
+    if let Ok(now) = fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW) {
+        if same_file(&now, ours) {
+            let _ = fs::unlinkat(at, name, AtFlags::empty());
+        }
+    }
 }
 
 /// Who holds the lock we could not take: the daemon the file names, when that very

@@ -552,3 +552,34 @@ fn descriptor_limits_fail_a_start_cleanly() {
     out.code(3).one_error_line("Too many open files");
     assert!(!t.pidfile().exists(), "a pidfile was left: {out:?}");
 }
+
+/// The low item: a user's start against root's running daemon says "already running"
+/// (1), as start-stop-daemon does, since `/proc/locks` shows the lock on root's 0600
+/// file; the same file unlocked is a plain "Permission denied" (3).
+#[test]
+fn a_users_start_against_roots_daemon_says_already_running() {
+    if skip_unless_root(
+        "a_users_start_against_roots_daemon_says_already_running",
+        "it starts as nobody beside root's daemon",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    let pid = t.start_sleep(&[]);
+    let as_nobody = || {
+        let mut cmd = t.start_cmd(&[], &t.pidfile(), &t.sleep());
+        cmd.uid(NOBODY).gid(NOBODY);
+        support::output::run_with_limit(cmd, DEADLINE)
+    };
+    as_nobody().code(1).one_error_line("already running");
+    kill(pid, libc::SIGKILL);
+    wait_until("the daemon to go", || {
+        if Proc(pid).alive() {
+            Err("alive".into())
+        } else {
+            Ok(())
+        }
+    });
+    as_nobody().code(3).one_error_line("Permission denied");
+    assert_eq!(pidfile_pid(&t.pidfile()), pid, "the stale file changed");
+}

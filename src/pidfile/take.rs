@@ -174,6 +174,7 @@ fn take(
             Ok(fd) => (fd, false),
             // Removed between our two opens.
             Err(Errno::NOENT) => return Err(Refused::Retry),
+            Err(Errno::ACCESS) => return Err(not_ours(at, name)),
             Err(e) => return Err(refused_open(e)),
         },
         Err(e) => return Err(refused_open(e)),
@@ -220,6 +221,19 @@ fn take(
         previous.mode = Some(st.st_mode & 0o7777);
     }
     Ok(file)
+}
+
+/// A pidfile we may not open (another user's daemon, root's for a user): when only
+/// its owner can open it and someone holds it locked (`/proc/locks` tells anyone),
+/// that is its daemon, already running.
+#[cold]
+fn not_ours(at: BorrowedFd<'_>, name: &CStr) -> Refused {
+    match fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_mode & 0o077 == 0 && crate::holder::locked(&st) == Some(true) => {
+            Refused::Running(None)
+        }
+        _ => Refused::Open(Errno::ACCESS),
+    }
 }
 
 /// Removes the file we just created and could not keep, if the path still names it

@@ -141,6 +141,7 @@ fn help_lists_every_option_and_exit_code() {
             "--timeout",
             "--oknodo",
             "--quiet",
+            "--keep-core-limit",
             "--signal",
             "--retry",
             "DAEMONIC_PIDFILE_FD",
@@ -246,6 +247,28 @@ fn start_runs_a_clean_detached_program() {
 
     assert_eq!(Proc(pid).link("cwd"), Path::new("/"));
     assert_eq!(Proc(pid).link("root"), Path::new("/"));
+}
+
+/// `--keep-core-limit` leaves the caller's core limit to the program (the default is
+/// PEP 3143's: none).
+#[test]
+fn keep_core_limit_leaves_the_core_limit_as_it_was() {
+    let t = Test::new();
+    let mut cmd = t.start_cmd(&["--keep-core-limit"], &t.pidfile(), &t.sleep());
+    // SAFETY: setrlimit(2) is async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: 8192,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &limit);
+            Ok(())
+        });
+    }
+    run_with_limit(cmd, DEADLINE).code(0).no_stderr();
+    let pid = t.daemon_pid(&t.pidfile());
+    assert_eq!(Proc(pid).limit("Max core file size"), "4096 8192");
 }
 
 #[test]

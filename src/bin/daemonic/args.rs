@@ -60,6 +60,7 @@ enum Opt {
     Oknodo,
     Quiet,
     NotifySocket,
+    KeepCoreLimit,
 }
 
 const ANY: u8 = 1 | 2 | 4 | 8;
@@ -69,10 +70,10 @@ const STOPS: u8 = Command::Stop as u8 | Command::Restart as u8;
 /// Every option's name without `--`, each ended by a NUL, in the order of [`OPTIONS`].
 const OPTION_NAMES: &[u8] = b"pidfile\0user\0group\0chdir\0chroot\0umask\0stdout\0stderr\0env\0\
     keep-fd\0timeout\0notify-fd\0signal\0retry\0clear-env\0foreground\0detach\0auto\0\
-    oknodo\0quiet\0notify-socket\0";
+    oknodo\0quiet\0notify-socket\0keep-core-limit\0";
 
 /// Every option, and the commands that take it.
-const OPTIONS: [(Opt, u8); 21] = [
+const OPTIONS: [(Opt, u8); 22] = [
     (Opt::Pidfile, ANY),
     (Opt::User, STARTS),
     (Opt::Group, STARTS),
@@ -94,6 +95,7 @@ const OPTIONS: [(Opt, u8); 21] = [
     (Opt::Oknodo, STARTS | STOPS),
     (Opt::Quiet, ANY),
     (Opt::NotifySocket, STARTS),
+    (Opt::KeepCoreLimit, STARTS),
 ];
 
 /// The position of `name` among `names`, each ended by a NUL.
@@ -159,6 +161,8 @@ pub struct Options<'a> {
     pub quiet: bool,
     pub notify_fd: Option<i32>,
     pub notify_socket: bool,
+    /// Leave `RLIMIT_CORE` as it is (by default 0: no core dumps).
+    pub keep_core_limit: bool,
     pub signal: Signal,
     pub retry: Option<&'a str>,
     /// The program and its arguments, after `--`.
@@ -214,6 +218,7 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         quiet: false,
         notify_fd: None,
         notify_socket: false,
+        keep_core_limit: false,
         signal: Signal::TERM,
         retry: None,
         program: &[],
@@ -346,6 +351,7 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
         Opt::Oknodo => o.oknodo = true,
         Opt::Quiet => o.quiet = true,
         Opt::NotifySocket => o.notify_socket = true,
+        Opt::KeepCoreLimit => o.keep_core_limit = true,
     }
     Ok(())
 }
@@ -661,8 +667,10 @@ mod tests {
             (what.as_str(), arg.as_deref()),
             ("not a descriptor number:", Some("x"))
         );
-        let umask = error(&strs(&start(&["--umask", "9"])));
-        assert_eq!(umask.0, "--umask takes an octal mask up to 777, not");
+        for mask in ["9", "+7", "-7", " 7", "0o7", "1000", ""] {
+            let umask = error(&strs(&start(&["--umask", mask])));
+            assert_eq!(umask.0, "--umask takes an octal mask up to 777, not");
+        }
     }
 
     #[test]

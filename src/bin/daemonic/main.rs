@@ -36,6 +36,7 @@ Start options:
   --chdir DIR          working directory (default /; inside --chroot)
   --chroot DIR         change the root directory first
   --umask MASK         octal umask (default 0)
+  --keep-core-limit    leave the core dump limit as it is (default 0: no dumps)
   --stdout FILE        append stdout to FILE (default /dev/null)
   --stderr FILE        append stderr to FILE (--stdout's FILE: the same descriptor)
   --env NAME=VALUE     set a variable (repeatable)
@@ -326,6 +327,9 @@ fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
     }
     if let Some(mask) = o.umask {
         d = d.umask(mask);
+    }
+    if o.keep_core_limit {
+        d = d.prevent_core(false);
     }
     for &fd in o.keep.as_slice() {
         d = d.preserve_fd(fd);

@@ -469,6 +469,7 @@ mod tests {
             "oknodo",
             "quiet",
             "notify-socket",
+            "keep-core-limit",
         ];
         assert_eq!(names.len(), OPTIONS.len());
         for (i, name) in names.iter().enumerate() {

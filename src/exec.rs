@@ -19,9 +19,13 @@ use crate::stack::Stack;
 use crate::supervisor::{Notified, NotifyListener};
 use crate::{fds, sys};
 
-/// A program for [`Daemon::exec`](crate::Daemon::exec): its path (absolute, or
-/// relative to the working directory; `PATH` is not searched), its arguments
+/// A program for [`Daemon::exec`](crate::Daemon::exec): its path, its arguments
 /// (`args[0]` is its name) and its whole environment.
+///
+/// A path with a `/` is executed as it is (a relative one from the daemon's working
+/// directory, inside its chroot); a bare name is looked for in the `PATH` of `env`
+/// (else `/usr/local/bin:/bin:/usr/bin`) as `execvp(3)` does, by the daemon once it
+/// is in its root, its directory and its user's identity.
 ///
 /// ```
 /// let program = daemonic::Program { path: c"/bin/sleep", args: &[c"sleep", c"60"], env: &[] };
@@ -174,7 +178,7 @@ pub(crate) fn run(
                 &plan,
                 pid,
                 reports_fd,
-                program.path,
+                (program.path, crate::search::path_of(program.env)),
                 argv,
                 envp,
                 pipe.as_ref(),
@@ -253,7 +257,7 @@ fn exec(
     plan: &Plan<'_>,
     pid: Pid,
     reports: Option<rustix::fd::BorrowedFd<'_>>,
-    path: &CStr,
+    (path, search): (&CStr, &[u8]),
     argv: &[*const c_char],
     envp: &[*const c_char],
     pipe: Option<&Readiness>,
@@ -283,7 +287,7 @@ fn exec(
     Failure {
         kind: ErrorKind::Exec,
         aux: 0,
-        errno: Some(sys::execve(path, argv, envp)),
+        errno: Some(crate::search::execvp(path, search, argv, envp)),
     }
 }
 

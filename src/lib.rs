@@ -111,6 +111,7 @@ mod fds;
 mod holder;
 mod path;
 mod procfs;
+mod search;
 mod signals;
 mod stack;
 mod sys;

@@ -15,7 +15,7 @@ mod support {
 use support::cli::{bin, os, skip_unless_root};
 use support::files::{find_tool, flock_free, other_group};
 use support::output::{run_with_limit, Output};
-use support::proc::Proc;
+use support::proc::{is_root, Proc};
 use support::test::Test;
 use support::wait::{kill, wait_until, DEADLINE};
 
@@ -540,6 +540,74 @@ fn a_bare_program_name_is_looked_up_in_the_programs_path() {
     wait_exec(pid, "/bin/sleep", &t.marker);
 }
 
+/// The program is found as execvp(3) finds it, by the daemon: a file its user may not
+/// execute is passed over, a relative name is relative to `--chdir`, and a relative
+/// PATH entry to the working directory inside `--chroot`.
+#[test]
+fn the_program_is_found_as_execvp_finds_it() {
+    let t = Test::new();
+    let (a, b) = (t.path("a"), t.path("b"));
+    for dir in [&a, &b] {
+        fs::create_dir(dir).unwrap();
+    }
+    let script = "#!/bin/sh\nexec /bin/sleep \"$1\"\n";
+    fs::write(a.join("myprog"), script).unwrap();
+    fs::write(b.join("myprog"), script).unwrap();
+    fs::set_permissions(b.join("myprog"), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("PATH={}:{}", a.display(), b.display());
+    let mut cases = vec![
+        // Not executable at all in a: b's.
+        (vec![path.clone()], "myprog", t.path("1.pid")),
+        // A name with a slash, from the working directory.
+        (
+            vec!["--chdir".into(), b.display().to_string()],
+            "./myprog",
+            t.path("2.pid"),
+        ),
+    ];
+    if is_root() {
+        // Executable by its owner, root, only: nobody's start takes b's.
+        fs::set_permissions(a.join("myprog"), fs::Permissions::from_mode(0o744)).unwrap();
+        cases.push((
+            vec!["--user".into(), "nobody".into(), path.clone()],
+            "myprog",
+            t.path("3.pid"),
+        ));
+    }
+    for (options, name, pidfile) in cases {
+        let mut all: Vec<&str> = vec![];
+        for o in &options {
+            if o.starts_with("PATH=") {
+                all.push("--env");
+            }
+            all.push(o);
+        }
+        let out = t.start(&all, &pidfile, &os_args(&[name, &t.marker]));
+        out.code(0).no_stderr();
+        let pid = t.daemon_pid(&pidfile);
+        wait_exec(pid, "/bin/sleep", &t.marker);
+    }
+    let out = t.start(&[], &t.path("4.pid"), &os_args(&["./myprog", &t.marker]));
+    out.code(3)
+        .one_error_line("cannot execute ./myprog: No such file or directory");
+    if !is_root() {
+        return;
+    }
+    let root = t.path("root");
+    if !build_chroot(&root) {
+        println!("skipped: the chroot case: cannot copy /bin/sleep and its libraries");
+        return;
+    }
+    let out = t.start(
+        &["--chroot", root.to_str().unwrap(), "--env", "PATH=bin"],
+        &t.path("5.pid"),
+        &os_args(&["sleep", &t.marker]),
+    );
+    out.code(0).no_stderr();
+    let pid = t.daemon_pid(&t.path("5.pid"));
+    assert_eq!(Proc(pid).link("root"), root);
+}
+
 /// Spawns the command with `file` as descriptor `n` (not close-on-exec).
 fn with_fd(cmd: &mut Command, file: &fs::File, n: i32) {
     let raw = file.as_raw_fd();
@@ -901,7 +969,10 @@ fn exec_failures_print_one_line_and_leave_nothing() {
     let script = bad_interpreter(&t);
     let script = script.to_str().unwrap();
     let cases = [
-        ("nosuchprog", "cannot find nosuchprog in PATH"),
+        (
+            "nosuchprog",
+            "cannot execute nosuchprog: No such file or directory",
+        ),
         ("/etc/passwd", "cannot execute /etc/passwd: "),
         (script, &format!("cannot execute {script}: ")),
         ("/nonexistent/prog", "cannot execute /nonexistent/prog: "),

@@ -27,6 +27,7 @@ Usage: daemonic start [OPTIONS] [--pidfile P] -- PROGRAM [ARGS...]
 start runs PROGRAM as a daemon and exits once it runs (or is ready), else says why and
 leaves nothing running. The pidfile is locked before the fork and stays locked while
 PROGRAM runs: PROGRAM inherits it (fd in DAEMONIC_PIDFILE_FD) and must not close it.
+PROGRAM is found as execvp(3) finds it, inside --chroot, from --chdir, as --user.
 --opt=VALUE works too.
 
 Start options:
@@ -183,47 +184,6 @@ fn status_command(o: &Options<'_>) -> i32 {
     state.exit_code()
 }
 
-/// A path to execute: `name` itself if it has a `/`, else the first regular file
-/// `DIR/name` for DIR in `PATH` (looked for under `--chroot`), written into `buf`.
-// `contains` would search with `memchr`: faster, and much larger.
-#[allow(clippy::manual_contains)]
-fn resolve<'b>(
-    name: &'b CStr,
-    path_var: &[u8],
-    chroot: Option<&CStr>,
-    buf: &'b mut [u8; 4096],
-) -> Option<&'b CStr> {
-    let name_bytes = name.to_bytes();
-    if name_bytes.iter().any(|&b| b == b'/') {
-        return Some(name);
-    }
-    let root = chroot.map_or(&b""[..], CStr::to_bytes);
-    for dir in path_var.split(|&b| b == b':') {
-        let dir = if dir.is_empty() { &b"."[..] } else { dir };
-        let mut at = 0;
-        for &b in [root, dir, b"/", name_bytes].iter().copied().flatten() {
-            if let Some(slot) = buf.get_mut(at) {
-                *slot = b;
-            }
-            at += 1;
-        }
-        if at >= buf.len() {
-            continue;
-        }
-        buf[at] = 0;
-        // SAFETY: the bytes come from C strings (no NUL among them) and end with the
-        // NUL just written; so does their suffix after the chroot's prefix.
-        let full = unsafe { CStr::from_bytes_with_nul_unchecked(&buf[..=at]) };
-        let regular = rustix::fs::stat(full)
-            .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file());
-        if regular {
-            // Executed inside the chroot: drop the prefix.
-            return Some(unsafe { CStr::from_bytes_with_nul_unchecked(&buf[root.len()..=at]) });
-        }
-    }
-    None
-}
-
 /// `PATH` for `--clear-env`: the usual system directories.
 const SAFE_PATH: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -274,20 +234,10 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
         return 3;
     }
     let program_env = program_env.as_slice();
-    let path_var = program_env
-        .iter()
-        .find_map(|e| e.to_bytes().strip_prefix(b"PATH="))
-        .unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
-    let name = o.program[0];
-    let mut buf = [0u8; 4096];
-    let Some(path) = resolve(name, path_var, o.chroot, &mut buf) else {
-        let mut line = out::error_line();
-        line.text("cannot find ").shown(name.to_bytes());
-        line.text(" in PATH").print(2);
-        return 3;
-    };
+    // A bare name is looked for in the program's PATH by the daemon, as execvp(3)
+    // would: inside --chroot, from --chdir, as --user.
     let program = Program {
-        path,
+        path: o.program[0],
         args: o.program,
         env: program_env,
     };

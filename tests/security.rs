@@ -437,7 +437,13 @@ fn a_big_environment_limits_only_what_is_passed_on() {
     let mut status = t.cmd(["status".into(), "--pidfile".into(), pidfile.clone()]);
     big(&mut status);
     support::output::run_with_limit(status, DEADLINE).code(0);
-    let mut stop = t.cmd(["stop".into(), "--pidfile".into(), pidfile]);
+    let mut stop = t.cmd([
+        "stop".into(),
+        "--retry".into(),
+        "TERM/5".into(),
+        "--pidfile".into(),
+        pidfile,
+    ]);
     big(&mut stop);
     support::output::run_with_limit(stop, DEADLINE).code(0);
     assert!(!Proc(pid).alive());

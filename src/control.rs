@@ -34,13 +34,14 @@ pub enum Status {
         /// The PID the pidfile names.
         pid: Option<Pid>,
     },
-    /// The pidfile exists but nobody holds its lock: the daemon died without removing
-    /// it. The PID in it, if any, may now belong to an unrelated process. LSB code 1.
+    /// The pidfile names a PID but nobody holds its lock: the daemon died without
+    /// removing it. The PID may now belong to an unrelated process. LSB code 1.
     Stale {
         /// The PID the pidfile names.
         pid: Option<Pid>,
     },
-    /// There is no pidfile. LSB code 3.
+    /// There is no pidfile, or an empty one nobody locks (left by a daemon that could
+    /// not remove it, such as one that dropped privileges). LSB code 3.
     NotRunning,
     /// The pidfile cannot be trusted or read: a symlink, a hard link, not a regular
     /// file, owned by another user, writable by others, unreadable, or holding
@@ -91,6 +92,10 @@ pub fn status<'a>(path: impl IntoCPath<'a>) -> Status {
         Ok(Some(seen)) => match seen.holder {
             Holder::Named(pid) => Status::Running { pid: Some(pid) },
             Holder::Starting => Status::Running { pid: None },
+            // No PID, no dead daemon to speak of: an empty file is what a daemon that
+            // dropped privileges leaves (it may not remove a root-owned pidfile), and
+            // what a start holds for an instant before its lock.
+            Holder::Nobody if seen.empty => Status::NotRunning,
             Holder::Nobody => Status::Stale { pid: seen.pid },
             Holder::Other => Status::Unknown(holder::foreign(path.to_bytes(), seen.pid)),
         },
@@ -121,6 +126,8 @@ struct Seen {
     st: Stat,
     /// The PID it names.
     pid: Option<Pid>,
+    /// Whether it holds nothing but whitespace.
+    empty: bool,
     holder: Holder,
 }
 
@@ -130,6 +137,7 @@ fn look(path: &CStr) -> Result<Option<Seen>, Error> {
         return Ok(None);
     };
     let pid = named(content).map_err(|()| malformed(path))?;
+    let empty = content == Content::Empty;
     if let Some(pid) = pid {
         match holder::holds(pid, &st) {
             Ok(true) => {
@@ -138,6 +146,7 @@ fn look(path: &CStr) -> Result<Option<Seen>, Error> {
                     file,
                     st,
                     pid: Some(pid),
+                    empty,
                     holder,
                 }));
             }
@@ -164,6 +173,7 @@ fn look(path: &CStr) -> Result<Option<Seen>, Error> {
         file,
         st,
         pid,
+        empty,
         holder,
     }))
 }

@@ -753,15 +753,15 @@ fn malformed_locked_never_signalled() -> Outcome {
 }
 
 /// An empty (or blank) pidfile names no PID. What the library does, by design: unlocked,
-/// it is Stale without a PID (what `release` leaves when it may not unlink) and stop
-/// says NotRunning; locked, a daemon is starting: Running without a PID, and stop waits
+/// it is NotRunning (what `release` leaves when it may not unlink: LSB's 1 is for a dead
+/// program, and this one left) and stop says NotRunning; locked, a daemon is starting: Running without a PID, and stop waits
 /// for a PID (500 ms), then fails with MalformedPidfile, signalling nothing.
 fn empty_pidfile_names_nobody() -> Outcome {
     let t = Test::new();
     let p = t.pidfile();
     for content in ["", "\n", " \n\t\n"] {
         fs::write(&p, content).unwrap();
-        assert_status(&p, Seen::Stale(None));
+        assert_status(&p, Seen::NotRunning);
         assert_eq!(stop_with(&p, "TERM/1").unwrap(), Stopped::NotRunning);
     }
     fs::remove_file(&p).unwrap();

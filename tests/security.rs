@@ -589,3 +589,28 @@ fn a_users_start_against_roots_daemon_says_already_running() {
     as_nobody().code(3).one_error_line("Permission denied");
     assert_eq!(pidfile_pid(&t.pidfile()), pid, "the stale file changed");
 }
+
+/// The low item on the create-to-lock window (and what a daemon that dropped
+/// privileges leaves): an empty pidfile nobody locks names no dead program, so
+/// `status` says not running (3), never stale (1); one naming a dead PID is stale.
+#[test]
+fn an_empty_unlocked_pidfile_is_not_running() {
+    let t = Test::new();
+    let pidfile = t.pidfile().into_os_string();
+    fs::write(t.pidfile(), "").unwrap();
+    fs::set_permissions(t.pidfile(), fs::Permissions::from_mode(0o600)).unwrap();
+    let status = || t.run(["status".into(), "--pidfile".into(), pidfile.clone()]);
+    let out = status();
+    out.code(3).no_stderr();
+    assert_eq!(out.stdout, "not running\n");
+    let pid = t.start_sleep(&[]);
+    kill(pid, libc::SIGKILL);
+    wait_until("the daemon to go", || {
+        if Proc(pid).alive() {
+            Err("alive".into())
+        } else {
+            Ok(())
+        }
+    });
+    status().code(1);
+}

@@ -35,16 +35,14 @@ pub(crate) fn at_or_above(fd: OwnedFd, floor: i32) -> Result<OwnedFd, Errno> {
     fcntl_dupfd_cloexec(&fd, floor)
 }
 
-/// How many descriptors a start places above the readiness descriptor's number at
-/// most: the pidfile's three, two channels of two, the readiness pipe, the streams.
-const ABOVE_READINESS: u64 = 12;
-
-/// Whether the descriptors a start keeps fit between `number` and `RLIMIT_NOFILE`:
-/// `Err(limit)` if not (`fcntl(F_DUPFD)` would fail with `EINVAL` or `EMFILE`).
+/// Whether a descriptor number above `number` exists under `RLIMIT_NOFILE`, where the
+/// start places what it keeps (`fcntl(F_DUPFD)` beyond the limit is an `EINVAL` that
+/// would name the wrong thing): `Err(limit)` if not. Running out of descriptors later
+/// is an `EMFILE`, reported by the step that met it.
 #[cold]
 pub(crate) fn room_above(number: i32) -> Result<(), u64> {
     match getrlimit(Resource::Nofile).current {
-        Some(limit) if number as u64 + ABOVE_READINESS >= limit => Err(limit),
+        Some(limit) if number as u64 + 1 >= limit => Err(limit),
         _ => Ok(()),
     }
 }

@@ -80,7 +80,7 @@ fn not_open(fd: i32) -> Error {
 fn no_room(number: i32, limit: u64) -> Error {
     Error::invalid("readiness descriptor ")
         .number(number as u64)
-        .text(" leaves too few descriptors above it below the limit of ")
+        .text(" leaves no descriptor number above it below the limit of ")
         .number(limit)
         .text(" (ulimit -n)")
 }

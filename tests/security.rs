@@ -522,14 +522,16 @@ fn nofile(cmd: &mut Command, n: u64) {
 #[test]
 fn descriptor_limits_fail_a_start_cleanly() {
     let t = Test::new();
-    for (limit, fd) in [(None, "1000000"), (Some(4), "3"), (Some(64), "60")] {
+    for (limit, fd) in [(None, "1000000"), (Some(4), "3"), (Some(64), "63")] {
         let mut cmd = t.start_cmd(&["--notify-fd", fd], &t.pidfile(), &t.sleep());
         if let Some(n) = limit {
             nofile(&mut cmd, n);
         }
         let out = support::output::run_with_limit(cmd, DEADLINE);
-        out.code(3)
-            .error_line(&["readiness descriptor", "too few descriptors above it"]);
+        out.code(3).error_line(&[
+            "readiness descriptor",
+            "leaves no descriptor number above it",
+        ]);
         assert!(
             !t.pidfile().exists(),
             "--notify-fd {fd}: a pidfile was left"
@@ -613,4 +615,37 @@ fn an_empty_unlocked_pidfile_is_not_running() {
         }
     });
     status().code(1);
+}
+
+/// Item 3: a start that fails for want of descriptors at any step, or times out with
+/// just enough of them, kills what it started and says only what happened: at each
+/// limit from 4 up to the first three that reach the readiness wait, nothing of the
+/// test is left running and no pidfile stays.
+#[test]
+fn a_descriptor_starved_start_never_leaves_its_program() {
+    let t = Test::new();
+    let mut timed_out = 0;
+    for n in 4..=64 {
+        let mut cmd = t.start_cmd(
+            &["--notify-fd", "3", "--timeout", "0.3"],
+            &t.pidfile(),
+            &t.sleep(),
+        );
+        nofile(&mut cmd, n);
+        let out = support::output::run_with_limit(cmd, DEADLINE);
+        out.code(3);
+        t.assert_none_left(Duration::from_secs(5));
+        assert!(
+            !t.pidfile().exists(),
+            "limit {n}: a pidfile was left: {out:?}"
+        );
+        if out.stderr.contains("not ready within") {
+            assert!(out.stderr.contains("it was killed"), "{out:?}");
+            timed_out += 1;
+            if timed_out == 3 {
+                return;
+            }
+        }
+    }
+    panic!("no limit up to 64 let the start reach its readiness wait");
 }

@@ -139,6 +139,10 @@ mod prepare;
 mod start;
 mod steps;
 
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use control::{status, stop, Status, Stopped};
 pub use creds::{Group, Groups, User};
 pub use daemon::Daemon;

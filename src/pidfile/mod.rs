@@ -25,6 +25,8 @@ use crate::error::{Error, ErrorKind};
 use crate::path::{CPath, IntoCPath};
 use crate::stack::Stack;
 
+#[cfg(feature = "std")]
+pub(crate) use content::parse as parse_content;
 pub(crate) use content::{read, Content};
 pub(crate) use take::{check, insecure, locator, Locate, Previous};
 use take::{locate_and_take, name_in, open_writer, same_file};

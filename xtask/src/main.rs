@@ -8,11 +8,13 @@
 //!   the budgets and fails on any not met (`--check`).
 //! - `bench [--runs N] [--check]`: their launch-to-ready latency; writes
 //!   `size-report/BENCH.md`, or checks the latency budget (`--check`).
+//! - `fuzz [SECS]`: every fuzz target of `fuzz/` for SECS seconds (600).
 
 mod bench;
 mod bloat;
 mod caps;
 mod cross;
+mod fuzz;
 mod procs;
 mod profile;
 mod programs;
@@ -41,8 +43,9 @@ fn main() -> ExitCode {
         "no-std" => no_std(),
         "size-report" => size::task(std::env::args().skip(2)),
         "bench" => bench::task(std::env::args().skip(2)),
+        "fuzz" => fuzz::task(std::env::args().skip(2)),
         _ => Err(format!(
-            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std|size-report [--check]|bench [--runs N] [--check]>"
+            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std|size-report [--check]|bench [--runs N] [--check]|fuzz [SECS]>"
         )),
     };
     match result {

@@ -411,6 +411,29 @@ fn seconds(bytes: &[u8]) -> Option<Duration> {
     Some(Duration::new(secs, nanos))
 }
 
+/// The fuzz target's check (`fuzz/fuzz_targets/args.rs` includes this file; cargo-fuzz
+/// sets `cfg(fuzzing)`): `data` split at NUL bytes into arguments, parsed. Any line may
+/// be refused; an accepted start or restart has a non-empty program taken from the
+/// line's end, and the others none.
+#[cfg(any(test, fuzzing))]
+pub fn check_arbitrary(data: &[u8]) {
+    let owned = daemonic::fuzzing::split_args(data);
+    let args: Vec<&CStr> = owned.iter().map(|a| a.as_c_str()).collect();
+    let Ok(o) = parse(&args) else {
+        return;
+    };
+    match o.command {
+        Command::Start | Command::Restart => {
+            assert!(!o.program.is_empty() && !o.program[0].is_empty());
+            assert_eq!(o.program, &args[args.len() - o.program.len()..]);
+        }
+        _ => assert!(o.program.is_empty()),
+    }
+    if let Some(fd) = o.notify_fd {
+        assert!(fd >= 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +466,53 @@ mod tests {
 
     fn strs(v: &[String]) -> Vec<&str> {
         v.iter().map(String::as_str).collect()
+    }
+
+    /// The fuzz target's check on generated command lines (`tests/fuzz_smoke.rs`
+    /// does the same for the library's parsers).
+    #[test]
+    fn generated_command_lines_are_parsed_or_refused() {
+        let words: &[&[u8]] = &[
+            b"\0",
+            b"\0",
+            b"\0",
+            b"start",
+            b"stop",
+            b"status",
+            b"restart",
+            b"--",
+            b"--pidfile",
+            b"--pidfile=",
+            b"p",
+            b"--user",
+            b"nobody:x",
+            b"0:",
+            b"--group",
+            b"--env",
+            b"A=1",
+            b"=",
+            b"--keep-fd",
+            b"3",
+            b"--notify-fd",
+            b"--timeout",
+            b"0.5",
+            b"--retry",
+            b"TERM/5",
+            b"--signal",
+            b"KILL",
+            b"--umask",
+            b"027",
+            b"--oknodo",
+            b"-V",
+            b"--help",
+            b"/bin/true",
+            b"\xff",
+            b"-",
+        ];
+        let mut inputs = daemonic::fuzzing::Inputs::new(5, words);
+        for _ in 0..100_000 {
+            check_arbitrary(&inputs.next(16));
+        }
     }
 
     #[test]

@@ -83,10 +83,11 @@ pub(crate) fn close_inherited(keep: &Keep) -> Result<(), Errno> {
     if close_gaps(keep).is_ok() {
         return Ok(());
     }
-    let walked = procfs::numeric_entries(c"/proc/self/fd", |fd, dir| {
-        if fd != dir && !keep.contains(fd) {
+    let walked = procfs::numeric_entries(c"/proc/self/fd", |fd, _, dir| {
+        if fd != dir.as_raw_fd() && !keep.contains(fd) {
             sys::close(fd);
         }
+        core::ops::ControlFlow::<()>::Continue(())
     });
     if walked.is_ok() {
         return Ok(());

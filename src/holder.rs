@@ -8,9 +8,9 @@
 //! locked at all comes from `/proc/locks`, so that asking never makes a starter's or a
 //! remover's lock attempt fail.
 
-use core::mem::MaybeUninit;
+use core::ops::ControlFlow;
 use rustix::fd::AsFd;
-use rustix::fs::{self, Mode, OFlags, RawDir, Stat};
+use rustix::fs::{self, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
@@ -90,31 +90,20 @@ fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
     ));
     let _ = path.extend(b"/fdinfo\0");
     let dir_path = text::c_str(path.as_slice()).ok_or(Errno::INVAL)?;
-    let dir = fs::open(
-        dir_path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
-    let mut entries = RawDir::new(&dir, &mut buf);
-    while let Some(entry) = entries.next() {
-        let entry = entry?;
-        let name = entry.file_name();
-        if !name.to_bytes().first().is_some_and(u8::is_ascii_digit) {
-            continue;
-        }
+    let found = crate::procfs::numeric_entries(dir_path, |_, name, dir| {
         // A descriptor closed since the listing is not ours to worry about.
-        let Ok(info) = fs::openat(&dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        let Ok(info) = fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         else {
-            continue;
+            return ControlFlow::Continue(());
         };
-        if any_line(&info, |line| {
+        match any_line(&info, |line| {
             line.starts_with(b"lock:") && id.locked_by(line, true)
-        })? {
-            return Ok(true);
+        }) {
+            Ok(false) => ControlFlow::Continue(()),
+            done => ControlFlow::Break(done),
         }
-    }
-    Ok(false)
+    })?;
+    found.unwrap_or(Ok(false))
 }
 
 /// Whether anyone holds an exclusive `flock` on the file `st` describes, from

@@ -2,14 +2,19 @@
 
 use core::ffi::CStr;
 use core::mem::MaybeUninit;
-use rustix::fd::AsRawFd;
+use core::ops::ControlFlow;
+use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{self, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
-/// Calls `each` with every numeric entry of the directory at `path` and the raw
-/// descriptor of the directory itself (so a walk over `/proc/self/fd` can skip it).
+/// Calls `each` with every numeric entry of the directory at `path` (its number and
+/// its name) and the directory itself (so a walk over `/proc/self/fd` can skip it,
+/// or open an entry), until `each` breaks: `Ok(Some(value))` then, else `Ok(None)`.
 /// Reads with `getdents64` into a stack buffer: safe between fork and exec.
-pub(crate) fn numeric_entries(path: &CStr, mut each: impl FnMut(i32, i32)) -> Result<(), Errno> {
+pub(crate) fn numeric_entries<T>(
+    path: &CStr,
+    mut each: impl FnMut(i32, &CStr, BorrowedFd<'_>) -> ControlFlow<T>,
+) -> Result<Option<T>, Errno> {
     let dir = fs::open(
         path,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -19,11 +24,14 @@ pub(crate) fn numeric_entries(path: &CStr, mut each: impl FnMut(i32, i32)) -> Re
     let mut entries = RawDir::new(&dir, &mut buf);
     while let Some(entry) = entries.next() {
         let entry = entry?;
-        if let Some(n) = parse_number(entry.file_name().to_bytes()) {
-            each(n, dir.as_raw_fd());
+        let name = entry.file_name();
+        if let Some(n) = parse_number(name.to_bytes()) {
+            if let ControlFlow::Break(value) = each(n, name, dir.as_fd()) {
+                return Ok(Some(value));
+            }
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 fn parse_number(name: &[u8]) -> Option<i32> {

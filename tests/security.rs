@@ -313,14 +313,7 @@ fn status_usage_errors_are_unknown_and_empty_names_are_refused() {
 fn a_failed_start_kills_the_programs_children() {
     let t = Test::new();
     let program = t.script(r#"/bin/sleep "$0" & exec /bin/sleep "$0""#);
-    let out = t.start(
-        &["--notify-fd", "5", "--timeout", "0.5"],
-        &t.pidfile(),
-        &program,
-    );
-    out.code(3).one_error_line("not ready within 0.500 s");
-    t.assert_none_left(Duration::from_secs(5));
-    assert!(!t.pidfile().exists());
+    assert_never_ready(&t, &program, "0.5", "not ready within 0.500 s");
 }
 
 /// Item 6: the timeout is one deadline for the whole start: bytes that never make a
@@ -329,12 +322,18 @@ fn a_failed_start_kills_the_programs_children() {
 fn a_trickle_without_a_newline_does_not_restart_the_timeout() {
     let t = Test::new();
     let program = t.script(r#"while :; do printf x >&5; /bin/sleep 0.2; done"#);
+    assert_never_ready(&t, &program, "1", "not ready within 1.000 s");
+}
+
+/// Starts `program` with `--notify-fd 5 --timeout <timeout>`: the start fails with
+/// `message`, and nothing of it is left, not even the pidfile.
+fn assert_never_ready(t: &Test, program: &[std::ffi::OsString], timeout: &str, message: &str) {
     let out = t.start(
-        &["--notify-fd", "5", "--timeout", "1"],
+        &["--notify-fd", "5", "--timeout", timeout],
         &t.pidfile(),
-        &program,
+        program,
     );
-    out.code(3).one_error_line("not ready within 1.000 s");
+    out.code(3).one_error_line(message);
     t.assert_none_left(Duration::from_secs(5));
     assert!(!t.pidfile().exists());
 }
@@ -499,6 +498,18 @@ fn output_files_are_opened_as_the_daemons_user() {
     assert!(!t.path("other.pid").exists());
 }
 
+/// Kills `pid` with SIGKILL and waits until it is gone (its pidfile stays, stale).
+fn kill_and_wait(pid: i32) {
+    kill(pid, libc::SIGKILL);
+    wait_until("the daemon to go", || {
+        if Proc(pid).alive() {
+            Err("alive".into())
+        } else {
+            Ok(())
+        }
+    });
+}
+
 /// Sets the soft and hard descriptor limit of `cmd`'s process to `n`.
 fn nofile(cmd: &mut Command, n: u64) {
     // SAFETY: setrlimit(2) is async-signal-safe, as code between fork and exec must be.
@@ -580,14 +591,7 @@ fn a_users_start_against_roots_daemon_says_already_running() {
         support::output::run_with_limit(cmd, DEADLINE)
     };
     as_nobody().code(1).one_error_line("already running");
-    kill(pid, libc::SIGKILL);
-    wait_until("the daemon to go", || {
-        if Proc(pid).alive() {
-            Err("alive".into())
-        } else {
-            Ok(())
-        }
-    });
+    kill_and_wait(pid);
     as_nobody().code(3).one_error_line("Permission denied");
     assert_eq!(pidfile_pid(&t.pidfile()), pid, "the stale file changed");
 }
@@ -606,14 +610,7 @@ fn an_empty_unlocked_pidfile_is_not_running() {
     out.code(3).no_stderr();
     assert_eq!(out.stdout, "not running\n");
     let pid = t.start_sleep(&[]);
-    kill(pid, libc::SIGKILL);
-    wait_until("the daemon to go", || {
-        if Proc(pid).alive() {
-            Err("alive".into())
-        } else {
-            Ok(())
-        }
-    });
+    kill_and_wait(pid);
     status().code(1);
 }
 

@@ -55,6 +55,8 @@ pub const C_FLAGS: [&str; 9] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     X86_64,
+    /// Runs natively on x86_64 (CI runs the command's tests on it).
+    I686,
     Aarch64,
 }
 
@@ -62,6 +64,7 @@ impl Target {
     pub fn triple(self) -> &'static str {
         match self {
             Target::X86_64 => "x86_64-unknown-linux-musl",
+            Target::I686 => "i686-unknown-linux-musl",
             Target::Aarch64 => "aarch64-unknown-linux-musl",
         }
     }

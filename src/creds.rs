@@ -225,10 +225,7 @@ pub(crate) fn as_daemon_user<T>(
         return open();
     };
     let mut buf = [0u32; users::MAX_GROUPS];
-    let mut saved = GroupList::new();
-    for &gid in crate::sys::thread_groups(&mut buf)? {
-        saved.push(gid).map_err(|_| Errno::NOMEM)?;
-    }
+    let saved = crate::sys::thread_groups(&mut buf)?;
     set_thread_groups(creds.groups.as_slice())?;
     let uid = creds.uid.map(Uid::as_raw);
     let (old_uid, old_gid) = crate::sys::set_fs_ids(uid, creds.gid.as_raw());
@@ -238,7 +235,7 @@ pub(crate) fn as_daemon_user<T>(
     };
     // Root's fsuid back first: it restores the capabilities setgroups needs.
     crate::sys::set_fs_ids(old_uid, old_gid);
-    set_thread_groups(saved.as_slice())?;
+    set_thread_groups(saved)?;
     opened
 }
 

@@ -120,6 +120,16 @@ struct Readiness {
     number: i32,
 }
 
+/// Before the plan is made (nothing created yet): the readiness descriptor's number
+/// must leave a number above it under `RLIMIT_NOFILE`, where the start puts what it
+/// keeps.
+pub(crate) fn check_readiness(readiness: Option<i32>) -> Result<(), Error> {
+    match readiness {
+        Some(number) => fds::room_above(number).map_err(|limit| no_room(number, limit)),
+        None => Ok(()),
+    }
+}
+
 /// [`Daemon::exec`](crate::Daemon::exec) once the plan is made: returns in the
 /// original process only.
 pub(crate) fn run(
@@ -207,6 +217,16 @@ pub(crate) fn run(
             Ok(pid)
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn no_room(number: i32, limit: u64) -> Error {
+    Error::invalid("readiness descriptor ")
+        .number(number as u64)
+        .text(" leaves no descriptor number above it below the limit of ")
+        .number(limit)
+        .text(" (ulimit -n)")
 }
 
 /// `DAEMONIC_PIDFILE_FD=N` in `buf`.

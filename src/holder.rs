@@ -9,7 +9,7 @@
 //! remover's lock attempt fail.
 
 use core::ops::ControlFlow;
-use rustix::fd::AsFd;
+use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{self, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use rustix::process::Pid;
@@ -96,7 +96,7 @@ fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
         else {
             return ControlFlow::Continue(());
         };
-        match any_line(&info, |line| {
+        match any_line(info.as_fd(), &|line| {
             line.starts_with(b"lock:") && id.locked_by(line, true)
         }) {
             Ok(false) => ControlFlow::Continue(()),
@@ -117,12 +117,12 @@ pub(crate) fn locked(st: &Stat) -> Option<bool> {
         Mode::empty(),
     )
     .ok()?;
-    any_line(&locks, |line| id.locked_by(line, true)).ok()
+    any_line(locks.as_fd(), &|line| id.locked_by(line, true)).ok()
 }
 
 /// Reads `file` to its end in pieces and says whether `found` holds for any line.
-fn any_line(file: impl AsFd, found: impl Fn(&[u8]) -> bool) -> Result<bool, Errno> {
-    let file = file.as_fd();
+/// (`dyn`, so that the one loop serves both callers.)
+fn any_line(file: BorrowedFd<'_>, found: &dyn Fn(&[u8]) -> bool) -> Result<bool, Errno> {
     let mut buf = [0u8; 4096];
     let mut kept = 0;
     loop {

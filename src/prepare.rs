@@ -35,9 +35,7 @@ pub(crate) fn prepare<'a>(
             return Err(not_open(fd));
         }
     }
-    if let Some(number) = o.readiness {
-        fds::room_above(number).map_err(|limit| no_room(number, limit))?;
-    }
+
     // The pidfile first: a start refused as "already running" must not have created
     // output files.
     let pidfile = match o.pidfile.take() {
@@ -73,16 +71,6 @@ fn not_open(fd: i32) -> Error {
         .text("descriptor ")
         .number(fd as u64)
         .text(" to preserve is not open")
-}
-
-#[cold]
-#[inline(never)]
-fn no_room(number: i32, limit: u64) -> Error {
-    Error::invalid("readiness descriptor ")
-        .number(number as u64)
-        .text(" leaves no descriptor number above it below the limit of ")
-        .number(limit)
-        .text(" (ulimit -n)")
 }
 
 /// What the daemon keeps of the pidfile, the channels (the daemon's end right after

@@ -127,6 +127,7 @@ impl<'a> Daemon<'a> {
         // A program that execs runs only async-signal-safe code until `execve`, which
         // is sound in a multithreaded process: no thread check.
         let dispositions = procfs::status().map(|s| s.dispositions);
+        crate::exec::check_readiness(readiness)?;
         let plan = prepare(o, dispositions, true)?;
         crate::exec::run(plan, program, readiness, await_notify)
     }

@@ -279,11 +279,16 @@ impl NotifyListener {
         let socket = crate::fds::above_stdio(datagram_socket()?)?;
         sockopt::set_socket_passcred(&socket, true)?;
         bind(&socket, &SocketAddrUnix::new_unnamed())?;
-        let bound = SocketAddrUnix::try_from(getsockname(&socket)?)?;
+        let bound = getsockname(&socket)?;
+        // An abstract address: the family (2 bytes), a NUL, the name (five hex digits
+        // from autobind); read in place rather than through a general conversion.
+        let len = bound.addr_len() as usize;
+        // SAFETY: the kernel wrote `len` bytes of address into the storage, which
+        // holds at least that many.
+        let raw = unsafe { core::slice::from_raw_parts(bound.as_ptr().cast::<u8>(), len) };
         let mut name = Stack::new();
-        // Autobind names are five hex digits; anything else is not the kernel's.
-        match bound.abstract_name() {
-            Some(given) if name.extend(given).is_ok() && !given.is_empty() => {}
+        match raw.get(2..) {
+            Some([0, given @ ..]) if !given.is_empty() && name.extend(given).is_ok() => {}
             _ => return Err(Errno::ADDRNOTAVAIL),
         }
         Ok(NotifyListener { socket, name })

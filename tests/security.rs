@@ -391,10 +391,9 @@ fn a_squatted_notify_socket_name_cannot_block_a_start() {
         r#"{} READY=1; exec /bin/sleep "$0""#,
         support::cli::SD_NOTIFY_SEND
     ));
-    let mut args: Vec<std::ffi::OsString> = vec![
-        "--pid".into(),
-        "--fork".into(),
-        support::cli::bin().into(),
+    let mut args: Vec<std::ffi::OsString> = vec!["--pid".into(), "--fork".into()];
+    args.extend(support::cli::invocation());
+    args.extend([
         "start".into(),
         "--notify-socket".into(),
         "--timeout".into(),
@@ -402,7 +401,7 @@ fn a_squatted_notify_socket_name_cannot_block_a_start() {
         "--pidfile".into(),
         t.pidfile().into(),
         "--".into(),
-    ];
+    ]);
     args.extend(program);
     let mut cmd = Command::new(unshare);
     cmd.args(args).stdin(Stdio::null());

@@ -23,6 +23,27 @@ pub fn bin() -> PathBuf {
     }
 }
 
+/// How to run the binary under test: `$DAEMONIC_CLI_RUNNER` first if set (CI's
+/// `qemu-aarch64-static` for the aarch64 build: there is no binfmt_misc, and a shell
+/// wrapper would add `PWD` to the environment), then [`bin`].
+pub fn invocation() -> Vec<OsString> {
+    let runner = std::env::var_os("DAEMONIC_CLI_RUNNER").filter(|r| !r.is_empty());
+    runner.into_iter().chain([bin().into_os_string()]).collect()
+}
+
+/// Signals qemu-user keeps for itself and its guest cannot un-ignore (host signal 32,
+/// the one glibc and musl reserve), as a `SigIgn` mask: none without qemu. The one
+/// difference the tests allow an emulated command.
+pub fn qemu_reserved_signals() -> u64 {
+    let qemu = std::env::var_os("DAEMONIC_CLI_RUNNER")
+        .is_some_and(|r| r.to_string_lossy().contains("qemu"));
+    if qemu {
+        1 << (32 - 1)
+    } else {
+        0
+    }
+}
+
 /// A shell command that sends its argument to `$NOTIFY_SOCKET` as one datagram (with
 /// python3, which tests that use it check for first).
 pub const SD_NOTIFY_SEND: &str =
@@ -65,8 +86,9 @@ impl Test {
     /// The command under test with `args`, stdin `/dev/null`.
     pub fn cmd<S: AsRef<OsStr>>(&self, args: impl IntoIterator<Item = S>) -> Command {
         self.execs.store(true, Ordering::SeqCst);
-        let mut cmd = Command::new(bin());
-        cmd.args(args).stdin(Stdio::null());
+        let invocation = invocation();
+        let mut cmd = Command::new(&invocation[0]);
+        cmd.args(&invocation[1..]).args(args).stdin(Stdio::null());
         cmd
     }
 

@@ -567,7 +567,7 @@ fn descriptor_limits_fail_a_start_cleanly() {
         });
     }
     let out = support::output::run_with_limit(cmd, DEADLINE);
-    out.code(3).one_error_line("Too many open files");
+    out.code(3).one_error_line("(os error 24)");
     assert!(!t.pidfile().exists(), "a pidfile was left: {out:?}");
 }
 

@@ -9,6 +9,7 @@
 //! - `bench [--runs N] [--check]`: their launch-to-ready latency; writes
 //!   `size-report/BENCH.md`, or checks the latency budget (`--check`).
 //! - `fuzz [SECS]`: every fuzz target of `fuzz/` for SECS seconds (600).
+//! - `cli-tests`: the command's tests on its static build for x86_64, i686, aarch64.
 
 mod bench;
 mod bloat;
@@ -44,8 +45,9 @@ fn main() -> ExitCode {
         "size-report" => size::task(std::env::args().skip(2)),
         "bench" => bench::task(std::env::args().skip(2)),
         "fuzz" => fuzz::task(std::env::args().skip(2)),
+        "cli-tests" => cli_tests(),
         _ => Err(format!(
-            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std|size-report [--check]|bench [--runs N] [--check]|fuzz [SECS]>"
+            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std|size-report [--check]|bench [--runs N] [--check]|fuzz [SECS]|cli-tests>"
         )),
     };
     match result {
@@ -112,14 +114,32 @@ fn ci() -> Result {
     bench::check(ENFORCE_BUDGETS)?;
     ensure_test_tools()?;
     run("cargo", &["test", "--workspace"])?;
-    // The command users get is the static no_std build with the size profile, the
-    // very file the size report measures: test that one too.
-    let cli = programs::build(programs::program(programs::CLI), profile::Target::X86_64)?.path;
-    run_with(
-        Command::new("cargo")
-            .args(["test", "--test", "cli"])
-            .env("DAEMONIC_CLI", cli),
-    )
+    cli_tests()
+}
+
+/// The command users get is the static no_std build with the size profile, the very
+/// file the size report measures: its tests (`cli`, `security`) run on that file for
+/// x86_64 and i686 (natively) and aarch64 (`cli`, under qemu, which the descriptor
+/// tricks of `security` would measure instead of the command).
+fn cli_tests() -> Result {
+    use profile::Target;
+    for target in [Target::X86_64, Target::I686, Target::Aarch64] {
+        let cli = programs::build(programs::program(programs::CLI), target)?.path;
+        let suites: &[&str] = match target {
+            Target::Aarch64 => &["cli"],
+            _ => &["cli", "security"],
+        };
+        for suite in suites {
+            let mut cmd = Command::new("cargo");
+            cmd.args(["test", "--test", suite]).env("DAEMONIC_CLI", &cli);
+            if target == Target::Aarch64 {
+                // No binfmt_misc here: the tests run the command through qemu.
+                cmd.env("DAEMONIC_CLI_RUNNER", cross::QEMU);
+            }
+            run_with(&mut cmd)?;
+        }
+    }
+    Ok(())
 }
 
 /// The programs the tests compare with or drive: start-stop-daemon (dpkg), flock

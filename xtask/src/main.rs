@@ -10,6 +10,7 @@
 //!   `size-report/BENCH.md`, or checks the latency budget (`--check`).
 //! - `fuzz [SECS]`: every fuzz target of `fuzz/` for SECS seconds (600).
 //! - `cli-tests`: the command's tests on its static build for x86_64, i686, aarch64.
+//! - `stress`: 1,000 `Daemon::exec` starts from a process with 8 busy threads.
 
 mod bench;
 mod bloat;
@@ -46,8 +47,9 @@ fn main() -> ExitCode {
         "bench" => bench::task(std::env::args().skip(2)),
         "fuzz" => fuzz::task(std::env::args().skip(2)),
         "cli-tests" => cli_tests(),
+        "stress" => stress(),
         _ => Err(format!(
-            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std|size-report [--check]|bench [--runs N] [--check]|fuzz [SECS]|cli-tests>"
+            "unknown task {task:?}\n\nusage: cargo xtask <ci|no-std|size-report [--check]|bench [--runs N] [--check]|fuzz [SECS]|cli-tests|stress>"
         )),
     };
     match result {
@@ -117,6 +119,22 @@ fn ci() -> Result {
     cli_tests()
 }
 
+/// `tests/exec_threads.rs` with 1,000 starts (CI runs 100), optimized as users build.
+fn stress() -> Result {
+    run_with(
+        Command::new("cargo")
+            .args([
+                "test",
+                "--release",
+                "--test",
+                "exec_threads",
+                "--",
+                "--nocapture",
+            ])
+            .env("DAEMONIC_STRESS_STARTS", "1000"),
+    )
+}
+
 /// The command users get is the static no_std build with the size profile, the very
 /// file the size report measures: its tests (`cli`, `security`) run on that file for
 /// x86_64 and i686 (natively) and aarch64 (`cli`, under qemu, which the descriptor
@@ -131,7 +149,8 @@ fn cli_tests() -> Result {
         };
         for suite in suites {
             let mut cmd = Command::new("cargo");
-            cmd.args(["test", "--test", suite]).env("DAEMONIC_CLI", &cli);
+            cmd.args(["test", "--test", suite])
+                .env("DAEMONIC_CLI", &cli);
             if target == Target::Aarch64 {
                 // No binfmt_misc here: the tests run the command through qemu.
                 cmd.env("DAEMONIC_CLI_RUNNER", cross::QEMU);

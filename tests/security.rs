@@ -645,3 +645,42 @@ fn a_descriptor_starved_start_never_leaves_its_program() {
     }
     panic!("no limit up to 64 let the start reach its readiness wait");
 }
+
+/// Item 2: the daemon keeps only a read-only descriptor of its pidfile, so a program
+/// run as another user cannot rewrite the PID that root's `stop` would signal: its
+/// write through `DAEMONIC_PIDFILE_FD` fails, the file keeps the daemon's PID, and
+/// every descriptor it has of the file is read-only.
+#[test]
+fn the_daemon_cannot_rewrite_its_pid() {
+    if skip_unless_root(
+        "the_daemon_cannot_rewrite_its_pid",
+        "it starts a daemon as nobody",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    let program = t.script(r#"printf 1 >&"$DAEMONIC_PIDFILE_FD"; exec /bin/sleep "$0""#);
+    let out = t.start(&["--user", "nobody"], &t.pidfile(), &program);
+    out.code(0);
+    let pid = pidfile_pid(&t.pidfile());
+    t.learn(pid);
+    let marker = t.marker.clone();
+    wait_until("the program to reach its sleep", || {
+        if Proc(pid).cmdline() == [&b"/bin/sleep"[..], marker.as_bytes()] {
+            Ok(())
+        } else {
+            Err(Proc(pid).cmdline_text())
+        }
+    });
+    assert_eq!(fs::read_to_string(t.pidfile()).unwrap(), format!("{pid}\n"));
+    let ours: Vec<i32> = Proc(pid)
+        .fds()
+        .into_iter()
+        .filter(|(_, target)| *target == t.pidfile())
+        .map(|(fd, _)| fd)
+        .collect();
+    assert_eq!(ours.len(), 1, "descriptors of the pidfile: {ours:?}");
+    for fd in ours {
+        assert_eq!(Proc(pid).fd_flags(fd) & libc::O_ACCMODE, libc::O_RDONLY);
+    }
+}

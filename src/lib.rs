@@ -75,6 +75,22 @@
 //! With [`Detach::Never`] (or [`Detach::Auto`] under init, inetd or as PID 1) there
 //! is no fork and no channel: the process itself becomes the daemon.
 //!
+//! # Who can do what to a pidfile
+//!
+//! Another local user is assumed hostile, and the daemon careless:
+//!
+//! - A start creates the pidfile with mode 0600, so only its owner and root can open
+//!   it, and so lock it; [`status`] and [`stop`] are for them. An existing file is
+//!   refused if others may write it, if it is a symbolic link, a FIFO or a hard link,
+//!   or holds anything but a PID.
+//! - The daemon keeps the lock on a read-only descriptor; the PID is written through
+//!   another, closed before privileges are dropped. It cannot rewrite its PID.
+//! - [`status`], [`stop`] and a start believe a PID only when that process holds the
+//!   lock on that very file (`/proc/PID/fdinfo`); anyone else's lock is a stranger's
+//!   ([`ErrorKind::ForeignLock`]): nothing is signalled.
+//! - Files for the streams ([`Stdio::file`]) are opened with the filesystem identity
+//!   of the user the daemon becomes: what that user could not open is refused.
+//!
 //! # Pay for what you use
 //!
 //! The code for an option is reached only through its setter: a daemon that never

@@ -684,3 +684,17 @@ fn the_daemon_cannot_rewrite_its_pid() {
         assert_eq!(Proc(pid).fd_flags(fd) & libc::O_ACCMODE, libc::O_RDONLY);
     }
 }
+
+/// The low item on cut messages: however long the path, the reason survives (the
+/// path is shortened in its middle instead).
+#[test]
+fn a_long_paths_refusal_keeps_its_reason() {
+    let t = Test::new();
+    let dir = t.path(&"d".repeat(150));
+    fs::create_dir(&dir).unwrap();
+    let link = dir.join("app.pid");
+    std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+    let out = t.start(&[], &link, &t.sleep());
+    out.code(3)
+        .error_line(&["...", "app.pid: it is a symbolic link"]);
+}

@@ -7,6 +7,9 @@ use crate::fds::Keep;
 use crate::path::CPath;
 use crate::pidfile::Locate;
 use crate::signals::{SignalMap, SignalSet};
+use rustix::fs::{fstat, FileType};
+use rustix::process::{getpid, getppid};
+
 use crate::stdio::Stdio;
 use crate::supervisor::Supervisors;
 
@@ -31,6 +34,33 @@ pub enum Detach {
     /// and in a PID namespace "PID 1" is the namespace's init. Prefer telling the
     /// daemon explicitly, e.g. from a command-line flag.
     Auto,
+}
+
+impl Detach {
+    /// Whether a start with this choice forks: [`Auto`](Detach::Auto) decides now,
+    /// from the parent, our PID and stdin. A caller that picks other settings by the
+    /// outcome (the command keeps its streams in the foreground) asks once, then
+    /// passes [`Always`](Detach::Always) or [`Never`](Detach::Never).
+    ///
+    /// ```
+    /// use daemonic::Detach;
+    ///
+    /// assert!(Detach::Always.detaches());
+    /// assert!(!Detach::Never.detaches());
+    /// ```
+    pub fn detaches(self) -> bool {
+        match self {
+            Detach::Always => true,
+            Detach::Never => false,
+            Detach::Auto => {
+                let by_init = getppid().is_some_and(|p| p.is_init());
+                // SAFETY: fstat accepts a closed number (EBADF); the borrow ends with it.
+                let stdin_socket = fstat(unsafe { crate::sys::borrow(0) })
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
+                !(by_init || getpid().is_init() || stdin_socket)
+            }
+        }
+    }
 }
 
 /// Every option of [`Daemon`](crate::Daemon).

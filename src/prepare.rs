@@ -2,14 +2,12 @@
 //! the original process: the options become an owned [`Plan`].
 
 use rustix::fd::AsRawFd;
-use rustix::fs::{fstat, FileType};
 use rustix::io::Errno;
-use rustix::process::{getpid, getppid};
 
 use crate::channel::{self, Deadline};
 use crate::error::{Error, ErrorKind};
 use crate::fds;
-use crate::options::{Detach, Options};
+use crate::options::Options;
 use crate::pidfile::Pidfile;
 use crate::plan::{Channels, Plan};
 use crate::stdio;
@@ -24,7 +22,7 @@ pub(crate) fn prepare<'a>(
     dispositions: Option<Dispositions>,
     exec: bool,
 ) -> Result<Plan<'a>, Error> {
-    let detach = detaches(o.detach);
+    let detach = o.detach.detaches();
     let floor = o.floor();
     let creds = match &o.creds {
         Some(c) => (c.resolve)(c)?,
@@ -126,21 +124,5 @@ pub(crate) fn check_threads(threads: Option<u64>) -> Result<(), Error> {
     match threads {
         Some(n) if n > 1 => Err(Error::new(ErrorKind::Threads).number(n)),
         _ => Ok(()),
-    }
-}
-
-/// Whether to fork, for [`Detach::Auto`]: not when started by init, when we are init,
-/// or when stdin is a socket (inetd).
-fn detaches(detach: Detach) -> bool {
-    match detach {
-        Detach::Always => true,
-        Detach::Never => false,
-        Detach::Auto => {
-            let by_init = getppid().is_some_and(|p| p.is_init());
-            // SAFETY: fstat accepts a closed number (EBADF); the borrow ends with it.
-            let stdin_socket = fstat(unsafe { sys::borrow(0) })
-                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Socket);
-            !(by_init || getpid().is_init() || stdin_socket)
-        }
     }
 }

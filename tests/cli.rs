@@ -195,6 +195,8 @@ fn start_runs_a_clean_detached_program() {
         cmd.pre_exec(|| {
             libc::signal(libc::SIGHUP, libc::SIG_IGN);
             libc::signal(libc::SIGTERM, libc::SIG_IGN);
+            // The caller's umask is kept, as start-stop-daemon keeps it.
+            libc::umask(0o027);
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
             libc::sigaddset(&mut set, libc::SIGUSR1);
@@ -238,12 +240,12 @@ fn start_runs_a_clean_detached_program() {
         "the intermediate process is still its parent"
     );
 
-    // Signals back to defaults, nothing blocked, umask 0, no core dumps.
+    // Signals back to defaults, nothing blocked, the caller's umask, no core dumps.
     let st = Proc(pid).status_map();
     let ignored = u64::from_str_radix(&st["SigIgn"], 16).unwrap() & !qemu_reserved_signals();
     assert_eq!(format!("{ignored:016x}"), JOB_CONTROL_IGNORED, "{st:?}");
     assert_eq!(st["SigBlk"], "0000000000000000", "{st:?}");
-    assert_eq!(st["Umask"], "0000", "{st:?}");
+    assert_eq!(st["Umask"], "0027", "{st:?}");
     assert_eq!(Proc(pid).limit("Max core file size"), "0 0");
 
     assert_eq!(Proc(pid).link("cwd"), Path::new("/"));

@@ -155,6 +155,8 @@ pub struct Options<'a> {
     pub env: List<&'a CStr>,
     pub clear_env: bool,
     pub detach: Detach,
+    /// Whether `--foreground`, `--detach` or `--auto` was given.
+    pub detach_given: bool,
     pub keep: List<i32>,
     pub timeout: Option<Duration>,
     pub oknodo: bool,
@@ -212,6 +214,7 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         env: List::new(),
         clear_env: false,
         detach: Detach::Always,
+        detach_given: false,
         keep: List::new(),
         timeout: None,
         oknodo: false,
@@ -237,10 +240,13 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
             return Ok(o);
         }
         let Some(long) = bytes.strip_prefix(b"--") else {
-            return Err(Usage::about(
-                "unexpected argument (the program goes after --):",
-                arg,
-            ));
+            return Err(match bytes {
+                [b'-', _, ..] => Usage::about("unknown option (options are long, as --user):", arg),
+                _ if command as u8 & STARTS != 0 => {
+                    Usage::about("unexpected argument (the program goes after --):", arg)
+                }
+                _ => Usage::about("unexpected argument (this command takes none):", arg),
+            });
         };
         // `--name=value` or `--name value`; an inline value is the tail of this
         // very C string, so it is one too.
@@ -269,6 +275,11 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
             }
         };
         apply(&mut o, opt, value, arg)?;
+    }
+    if o.timeout.is_some() && o.notify_fd.is_none() && !o.notify_socket {
+        return Err(Usage::new(
+            "--timeout needs --notify-fd or --notify-socket (it bounds the wait for readiness)",
+        ));
     }
     if command as u8 & STARTS != 0 {
         if !separated {
@@ -333,7 +344,10 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
             }
             o.env.push(c, arg)?;
         }
-        Opt::KeepFd => o.keep.push(fd()?, arg)?,
+        Opt::KeepFd => match fd()? {
+            0..=2 => return Err(Usage::about("--keep-fd takes a descriptor above 2 (for a standard stream: --stdout inherit), not", c)),
+            fd => o.keep.push(fd, arg)?,
+        },
         Opt::NotifyFd => o.notify_fd = Some(fd()?),
         Opt::Timeout => {
             let why = "--timeout takes seconds, not";
@@ -345,9 +359,18 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
         }
         Opt::Retry => o.retry = Some(utf8(bytes, c)?),
         Opt::ClearEnv => o.clear_env = true,
-        Opt::Foreground => o.detach = Detach::Never,
-        Opt::Detach => o.detach = Detach::Always,
-        Opt::Auto => o.detach = Detach::Auto,
+        Opt::Foreground | Opt::Detach | Opt::Auto => {
+            let detach = match opt {
+                Opt::Foreground => Detach::Never,
+                Opt::Detach => Detach::Always,
+                _ => Detach::Auto,
+            };
+            if o.detach_given && o.detach != detach {
+                return Err(Usage::new("--foreground, --detach and --auto exclude each other"));
+            }
+            o.detach = detach;
+            o.detach_given = true;
+        }
         Opt::Oknodo => o.oknodo = true,
         Opt::Quiet => o.quiet = true,
         Opt::NotifySocket => o.notify_socket = true,
@@ -662,12 +685,16 @@ mod tests {
 
     #[test]
     fn flags_and_detach_modes() {
-        let args = start(&["--foreground", "--clear-env", "--notify-socket", "--auto"]);
+        let args = start(&["--auto", "--clear-env", "--notify-socket", "--auto"]);
         with(&strs(&args), |r| {
             let o = r.unwrap();
             assert!(o.clear_env && o.notify_socket && !o.quiet && !o.oknodo);
             assert_eq!(o.detach, Detach::Auto);
         });
+        for pair in [["--foreground", "--detach"], ["--auto", "--foreground"]] {
+            let what = error(&strs(&start(&pair))).0;
+            assert_eq!(what, "--foreground, --detach and --auto exclude each other");
+        }
         with(&strs(&start(&["--foreground"])), |r| {
             assert_eq!(r.unwrap().detach, Detach::Never)
         });
@@ -804,12 +831,12 @@ mod tests {
         let (what, arg) = error(&strs(&start(&strs(&options))));
         assert_eq!(what, "an option is repeated more than 64 times");
         assert_eq!(arg.as_deref(), Some("--env=LAST=1"));
-        let fds: Vec<String> = (0..=MAX_REPEATS)
+        let fds: Vec<String> = (3..=MAX_REPEATS + 3)
             .map(|i| format!("--keep-fd={i}"))
             .collect();
         assert_eq!(
             error(&strs(&start(&strs(&fds)))).1.as_deref(),
-            Some("--keep-fd=64")
+            Some("--keep-fd=67")
         );
     }
 }

@@ -13,7 +13,9 @@ mod out;
 mod sys;
 
 use core::ffi::CStr;
-use daemonic::{status, stop, Daemon, ErrorKind, Pid, Program, Schedule, Status, Stdio, Stopped};
+use daemonic::{
+    status, stop, Daemon, Detach, ErrorKind, Pid, Program, Schedule, Status, Stdio, Stopped,
+};
 
 use args::{Command, Options};
 use out::Line;
@@ -36,10 +38,11 @@ Start options:
   --group GROUP        run as GROUP (name or gid), no supplementary groups
   --chdir DIR          working directory (default /; inside --chroot)
   --chroot DIR         change the root directory first
-  --umask MASK         octal umask (default 0)
+  --umask MASK         octal umask (default: the caller's)
   --keep-core-limit    leave the core dump limit as it is (default 0: no dumps)
-  --stdout FILE        append stdout to FILE (default /dev/null)
-  --stderr FILE        append stderr to FILE (--stdout's FILE: the same descriptor)
+  --stdout FILE        append stdout to FILE, or inherit it (default: /dev/null
+                       when detached, inherited in the foreground)
+  --stderr FILE        the same for stderr (--stdout's FILE: the same descriptor)
   --env NAME=VALUE     set a variable (repeatable)
   --clear-env          pass only the --env variables and a safe PATH
   --foreground         do not fork; --detach: fork (default)
@@ -251,9 +254,41 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
     }
 }
 
+/// `--stdout`/`--stderr`'s value: `inherit` (the stream the command was given; a
+/// file of that name is `./inherit`), else a file.
+fn stream(value: &CStr) -> Stdio<'_> {
+    if value == c"inherit" {
+        Stdio::inherit()
+    } else {
+        Stdio::file(value)
+    }
+}
+
+/// The umask this process runs with (`umask(2)` can only swap: set it back).
+fn current_umask() -> u32 {
+    let mask = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(mask);
+    mask.bits() as u32
+}
+
 /// The daemon the start options describe.
 fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
-    let mut d = Daemon::new().detach(o.detach);
+    // Decided once: the streams' default depends on it. In the foreground (a
+    // supervisor's or a container's child) the program keeps the streams it was
+    // given, so its logs reach journald, svlogd or `docker logs`; detached, they go
+    // to /dev/null.
+    let detach = o.detach.detaches();
+    let mut d = Daemon::new().detach(if detach {
+        Detach::Always
+    } else {
+        Detach::Never
+    });
+    if !detach {
+        d = d
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+    }
     if let Some(user) = o.user {
         d = d.user(user);
     }
@@ -270,14 +305,13 @@ fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
         d = d.chroot_directory(p);
     }
     if let Some(p) = o.stdout {
-        d = d.stdout(Stdio::file(p));
+        d = d.stdout(stream(p));
     }
     if let Some(p) = o.stderr {
-        d = d.stderr(Stdio::file(p));
+        d = d.stderr(stream(p));
     }
-    if let Some(mask) = o.umask {
-        d = d.umask(mask);
-    }
+    // start-stop-daemon keeps the caller's umask; so does the command, unless told.
+    d = d.umask(o.umask.unwrap_or_else(current_umask));
     if o.keep_core_limit {
         d = d.prevent_core(false);
     }

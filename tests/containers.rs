@@ -1,0 +1,140 @@
+//! Issue 12: the command and the library as containers, supervisors and Rust users run
+//! them, checked from the user's side (what reaches their terminal, their logs,
+//! `/proc`). Each test names the item it proves; each failed on 46783f4.
+
+mod support {
+    pub mod cli;
+    pub mod files;
+    pub mod output;
+    pub mod proc;
+    pub mod test;
+    pub mod wait;
+}
+
+use support::output::run_with_limit;
+use support::test::Test;
+use support::wait::DEADLINE;
+
+use std::ffi::OsString;
+
+/// Item 1: in the foreground the program keeps the streams it was given, so a
+/// supervisor's log (journald, svlogd, `docker logs`) gets its lines.
+#[test]
+fn the_foreground_keeps_the_logs() {
+    let t = Test::new();
+    let program = t.script("echo out; echo err >&2");
+    let mut args: Vec<OsString> = vec!["start".into(), "--foreground".into(), "--".into()];
+    args.extend(program);
+    let out = t.run(&args);
+    out.code(0);
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+}
+
+/// Item 1: `--stdout inherit` and `--stderr inherit` keep a stream in every mode,
+/// detached too; `--keep-fd` of a standard stream, which could do nothing, is refused.
+#[test]
+fn streams_can_be_inherited_when_detached() {
+    let t = Test::new();
+    let program = t.script("echo detached-out; echo detached-err >&2");
+    let out = t.start(
+        &["--stdout", "inherit", "--stderr", "inherit"],
+        &t.pidfile(),
+        &program,
+    );
+    out.code(0);
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        ("detached-out\n", "detached-err\n")
+    );
+    for fd in ["0", "1", "2"] {
+        let out = t.start(&["--keep-fd", fd], &t.path("other.pid"), &t.sleep());
+        out.code(3)
+            .one_error_line("--keep-fd takes a descriptor above 2");
+    }
+}
+
+/// Item 6: the command keeps the caller's umask (start-stop-daemon does), unless
+/// `--umask` says otherwise: `touch` makes `-rw-r-----` under umask 027.
+#[test]
+fn the_callers_umask_is_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let t = Test::new();
+    for (options, file, mode) in [
+        (&[][..], "kept", 0o640),
+        (&["--umask", "0"][..], "zero", 0o666),
+    ] {
+        let path = t.path(file);
+        let program = t.script(&format!("touch {}", path.display()));
+        let mut cmd = t.start_cmd(options, &t.path(&format!("{file}.pid")), &program);
+        // SAFETY: umask(2) is async-signal-safe, as code between fork and exec must be.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::umask(0o027);
+                Ok(())
+            });
+        }
+        run_with_limit(cmd, DEADLINE).code(0);
+        support::wait::wait_until(&format!("{file} to be made"), || {
+            std::fs::metadata(&path).map_err(|e| e.to_string())
+        });
+        let got = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(got, mode, "{options:?}: {got:o}");
+    }
+}
+
+/// Item 7: each meaningless or conflicting command line gets one clear line (exit 3,
+/// 4 for status) and changes nothing.
+#[test]
+fn meaningless_command_lines_are_refused_in_words() {
+    let t = Test::new();
+    let p = t.pidfile().display().to_string();
+    let cases: [(&[&str], i32, &str); 6] = [
+        (
+            &["start", "-u", "nobody", "--", "/bin/true"],
+            3,
+            "unknown option (options are long, as --user): -u",
+        ),
+        (
+            &["status", "--pidfile", &p, "extra"],
+            4,
+            "unexpected argument (this command takes none): extra",
+        ),
+        (
+            &["start", "--foreground", "--detach", "--", "/bin/true"],
+            3,
+            "--foreground, --detach and --auto exclude each other",
+        ),
+        (
+            &["start", "--foreground", "--timeout", "1", "--", "/bin/true"],
+            3,
+            "--timeout needs --notify-fd or --notify-socket",
+        ),
+        (
+            &[
+                "start",
+                "--timeout",
+                "1",
+                "--pidfile",
+                &p,
+                "--",
+                "/bin/true",
+            ],
+            3,
+            "--timeout needs --notify-fd or --notify-socket",
+        ),
+        (
+            &["start", "--pidfile=", "--", "/bin/true"],
+            3,
+            "empty value for --pidfile",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let out = t.run(args);
+        out.code(code).no_stdout().one_error_line(message);
+        assert!(!t.pidfile().exists(), "{args:?}");
+    }
+}

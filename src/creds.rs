@@ -134,8 +134,11 @@ fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
                 .map_err(|e| lookup(PASSWD, e))?
                 .ok_or_else(|| Error::new(ErrorKind::UnknownUser).path(name.as_bytes()))?,
         ),
-        Some(User::Id(uid)) => users::find_user(PASSWD, UserKey::Id(Uid::from_raw(uid)))
-            .map_err(|e| lookup(PASSWD, e))?,
+        // A numeric user needs no file: a scratch image may have no /etc/passwd.
+        Some(User::Id(uid)) => match users::find_user(PASSWD, UserKey::Id(Uid::from_raw(uid))) {
+            Err(LookupError::Io(Errno::NOENT)) => None,
+            found => found.map_err(|e| lookup(PASSWD, e))?,
+        },
         None => None,
     };
     let uid = match c.user {
@@ -171,11 +174,21 @@ fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
             }
         }
         Groups::Empty => {}
-        Groups::Initgroups => match account {
-            Some(a) => users::supplementary_groups(GROUP, a.name(), gid, &mut groups)
-                .map_err(|e| lookup(GROUP, e))?,
-            None => groups.push(gid).map_err(|e| lookup(GROUP, e))?,
-        },
+        Groups::Initgroups => {
+            let found = match account {
+                Some(a) => users::supplementary_groups(GROUP, a.name(), gid, &mut groups),
+                None => Err(LookupError::Io(Errno::NOENT)),
+            };
+            match found {
+                Ok(()) => {}
+                // No entry, or no /etc/group: the group alone.
+                Err(LookupError::Io(Errno::NOENT)) => {
+                    groups.clear();
+                    groups.push(gid).map_err(|e| lookup(GROUP, e))?;
+                }
+                Err(e) => return Err(lookup(GROUP, e)),
+            }
+        }
     }
     Ok(Some(Creds {
         uid,

@@ -158,6 +158,10 @@ impl<'a> Daemon<'a> {
     /// The user to switch to, by name or uid. Its primary group is used unless
     /// [`group`](Daemon::group) is set; supplementary groups follow
     /// [`supplementary_groups`](Daemon::supplementary_groups).
+    ///
+    /// A name needs `/etc/passwd` (and `/etc/group` for its groups). A uid needs no
+    /// file, as in a `FROM scratch` image: with no entry for it, it needs a
+    /// [`group`](Daemon::group) and gets no supplementary groups but that one.
     #[must_use]
     pub fn user(self, user: impl Into<User<'a>>) -> Self {
         let user = user.into();

@@ -138,3 +138,55 @@ fn meaningless_command_lines_are_refused_in_words() {
         assert!(!t.pidfile().exists(), "{args:?}");
     }
 }
+
+/// Runs the command with `args` where `/etc` is an empty tmpfs (a mount namespace of
+/// its own), as in a `FROM scratch` image: no /etc/passwd, no /etc/group.
+fn without_etc(args: &[std::ffi::OsString]) -> support::output::Output {
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t tmpfs none /etc && exec "$@""#)
+        .arg("sh")
+        .args(support::cli::invocation())
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    run_with_limit(cmd, DEADLINE)
+}
+
+/// Item 2: numeric ids need no file: `--user 1000:1000` works with no /etc/passwd,
+/// with no supplementary groups but its own; a uid alone, with no entry to take a
+/// group from, and a name, which needs the file, are refused in words.
+#[test]
+fn numeric_ids_need_no_passwd_file() {
+    if support::cli::skip_unless_root(
+        "numeric_ids_need_no_passwd_file",
+        "it mounts a tmpfs over /etc in a mount namespace",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    let start = |user: &str, pidfile: &str| {
+        let mut args: Vec<OsString> = vec![
+            "start".into(),
+            "--user".into(),
+            user.into(),
+            "--pidfile".into(),
+            t.path(pidfile).into(),
+            "--".into(),
+        ];
+        args.extend(t.sleep());
+        without_etc(&args)
+    };
+    start("1000:1000", "a.pid").code(0);
+    let pid = t.daemon_pid(&t.path("a.pid"));
+    let p = support::proc::Proc(pid);
+    assert_eq!(p.ids("Uid"), [1000; 4]);
+    assert_eq!(p.ids("Gid"), [1000; 4]);
+    assert_eq!(p.ids("Groups"), [1000]);
+    start("1000", "b.pid")
+        .code(3)
+        .one_error_line("unknown user 1000: no /etc/passwd entry to take a group from");
+    start("nobody", "c.pid")
+        .code(3)
+        .one_error_line("cannot read /etc/passwd: No such file or directory");
+    assert!(!t.path("b.pid").exists() && !t.path("c.pid").exists());
+}

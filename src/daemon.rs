@@ -218,6 +218,12 @@ impl<'a> Daemon<'a> {
 
     /// Creates, checks and locks this pidfile before forking, and writes the daemon's
     /// PID into it before the original process exits. See [`Pidfile`](crate::Pidfile).
+    ///
+    /// A daemon that runs as another [`user`](Daemon::user) keeps only a read-only
+    /// descriptor of it, so at its exit it can remove the file only from a directory
+    /// that user may write: give it one (`/run/app/`, owned by the user, as systemd's
+    /// `RuntimeDirectory=` makes). In root's directory the file stays, naming the
+    /// dead PID: [`status`](crate::status) says stale and the next start takes it over.
     #[must_use]
     pub fn pidfile(self, path: impl IntoCPath<'a>) -> Self {
         self.path("pidfile path", path, |o, p| o.pidfile = Some(p))

@@ -50,7 +50,7 @@ use support::files::{
 };
 use support::launch::{runner_pid, Launched};
 use support::output::Output;
-use support::proc::Proc;
+use support::proc::{is_root, Proc};
 use support::runner::{require_root, tests, Outcome, Outcome::Passed};
 use support::scenario::{Call, Call::*, Scenario};
 use support::seccomp::require_x86_64;
@@ -61,6 +61,7 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
     status_follows_a_daemons_life,
     stop_terminates_a_daemon,
     stop_graceful_daemon_leaves_no_pidfile,
+    a_daemon_that_dropped_root_removes_its_pidfile_from_its_directory,
     stop_without_wait_only_signals,
     stop_escalates_to_kill,
     stop_forever_repeats_its_tail,
@@ -449,6 +450,40 @@ fn stop_graceful_daemon_leaves_no_pidfile() -> Outcome {
         "the daemon's release did not remove its pidfile"
     );
     assert_status(&p, Seen::NotRunning);
+    Passed
+}
+
+/// Issue 12, item 5: a daemon that runs as `nobody` can remove its pidfile at its
+/// clean exit when the pidfile's directory is `nobody`'s (as `/run/app/` made for the
+/// service): nothing is left, and status says not running (3). In root's directory it
+/// cannot (its one descriptor of the file is read-only, so it cannot even empty it),
+/// and the file, naming its dead PID, is stale (1) for the next start to take over,
+/// as the README says.
+fn a_daemon_that_dropped_root_removes_its_pidfile_from_its_directory() -> Outcome {
+    if !is_root() {
+        return Outcome::Skipped("needs root to start a daemon as nobody".into());
+    }
+    let t = Test::new();
+    let dir = t.path("run");
+    fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    for (p, removed) in [(dir.join("app.pid"), true), (t.path("root.pid"), false)] {
+        let scenario = Scenario {
+            user: Some("nobody".into()),
+            pidfile: Some(p.clone()),
+            ..graceful()
+        };
+        let d = t.launch(scenario).start();
+        assert_status(&p, Seen::Running(Some(d)));
+        kill(d, libc::SIGTERM);
+        wait_gone(d);
+        if removed {
+            assert!(!p.exists(), "the daemon's release did not remove its pidfile");
+            assert_status(&p, Seen::NotRunning);
+        } else {
+            assert_status(&p, Seen::Stale(Some(d)));
+        }
+    }
     Passed
 }
 

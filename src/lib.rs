@@ -120,6 +120,11 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+// Linux only: close_range, pidfd, /proc (fdinfo, locks), flock on open file
+// descriptions and the abstract socket namespace are what the guarantees rest on.
+#[cfg(not(target_os = "linux"))]
+compile_error!("daemonic supports Linux only (close_range, pidfd, /proc, flock semantics)");
+
 // Plain data and pieces that name no other part of the start.
 mod error;
 mod failure;

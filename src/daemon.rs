@@ -188,6 +188,32 @@ impl<'a> Daemon<'a> {
         self.credentials(|c| c.groups = groups)
     }
 
+    /// Keeps root's privileges past the daemon's steps, for set-up that needs them
+    /// (binding port 80, opening a root-only key), and drops them (user, groups, gid)
+    /// when the daemon calls [`Pending::drop_privileges`](crate::Pending::drop_privileges)
+    /// or, at the latest, [`Pending::ready`](crate::Pending::ready): what
+    /// python-daemon's order and `daemonize`'s `privileged_action` allow. A drop that
+    /// fails fails the start: the original process says why, the daemon exits.
+    /// Only [`start_pending`](Daemon::start_pending) and [`fork`](Daemon::fork) give
+    /// the daemon that moment; with [`start`](Daemon::start) and
+    /// [`exec`](Daemon::exec) the drop comes at once, as without this option.
+    ///
+    /// ```no_run
+    /// let pending = daemonic::Daemon::new()
+    ///     .user("www-data")
+    ///     .drop_privileges_at_ready(true)
+    ///     .start_pending();
+    /// // Still root here, in the daemon:
+    /// let listener = std::net::TcpListener::bind("0.0.0.0:80");
+    /// let running = pending.ready(); // now www-data
+    /// # drop((listener, running));
+    /// ```
+    #[must_use]
+    pub fn drop_privileges_at_ready(mut self, later: bool) -> Self {
+        self.options.drop_at_ready = later;
+        self
+    }
+
     /// Whether to set `RLIMIT_CORE` to 0/0, so a crash cannot dump secrets (default true).
     #[must_use]
     pub fn prevent_core(mut self, prevent: bool) -> Self {

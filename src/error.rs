@@ -398,6 +398,15 @@ impl From<Error> for std::io::Error {
     }
 }
 
+/// Writes `daemonic: <err>` to stderr in one `write`, without allocating or
+/// formatting.
+pub(crate) fn report(err: &Error) {
+    let mut line = crate::text::Line::<384>::new();
+    line.str("daemonic: ");
+    err.render(&mut line);
+    crate::sys::write_all(2, line.finish());
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;

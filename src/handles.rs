@@ -1,13 +1,15 @@
 //! What a start hands back: [`Fork`] in both processes, [`Pending`] and [`Running`]
 //! in the daemon.
 
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::process::Pid;
 
 use crate::channel::{self, Report};
+use crate::creds::Creds;
 use crate::error::Error;
 use crate::pidfile::Pidfile;
 use crate::supervisor::Tellers;
+use crate::sys;
 
 /// What [`Daemon::fork`](crate::Daemon::fork) returns.
 // `Pending` is large because the pidfile keeps its path inline (no allocation); it
@@ -40,6 +42,8 @@ pub struct Pending<'a> {
     pid: Pid,
     pidfile: Option<Pidfile<'a>>,
     tellers: Option<Tellers>,
+    /// The identity to switch to, with `drop_privileges_at_ready`.
+    deferred: Option<Creds>,
 }
 
 impl<'a> Pending<'a> {
@@ -48,12 +52,46 @@ impl<'a> Pending<'a> {
         pid: Pid,
         pidfile: Option<Pidfile<'a>>,
         tellers: Option<Tellers>,
+        deferred: Option<Creds>,
     ) -> Pending<'a> {
         Pending {
             reports,
             pid,
             pidfile,
             tellers,
+            deferred,
+        }
+    }
+
+    /// With [`Daemon::drop_privileges_at_ready`](crate::Daemon::drop_privileges_at_ready):
+    /// switches to the user and groups now (else [`ready`](Pending::ready) does).
+    /// Never returns with the privileges it was told to drop: if the switch fails,
+    /// the original process is told (it prints why and puts the pidfile back) and
+    /// this process exits with status 1. Without that option it does nothing.
+    ///
+    /// ```no_run
+    /// let mut pending = daemonic::Daemon::new()
+    ///     .user("app")
+    ///     .drop_privileges_at_ready(true)
+    ///     .start_pending();
+    /// let key = std::fs::read("/etc/app/root-only.key"); // as root
+    /// pending.drop_privileges(); // as app from here on
+    /// # drop((key, pending.ready()));
+    /// ```
+    pub fn drop_privileges(&mut self) {
+        let Some(creds) = self.deferred.take() else {
+            return;
+        };
+        // As the steps do: the descriptor that could rewrite the PID goes first.
+        if let Some(pidfile) = &mut self.pidfile {
+            pidfile.close_writer();
+        }
+        if let Err(failure) = (creds.apply)(&creds) {
+            match &self.reports {
+                Some(reports) => crate::launch::report_failure(reports.as_raw_fd(), failure),
+                None => crate::error::report(&(creds.describe)(&creds, failure)),
+            }
+            sys::exit_immediately(1);
         }
     }
 
@@ -73,6 +111,7 @@ impl<'a> Pending<'a> {
     // no_std); it is built at most once, so its size costs nothing.
     #[allow(clippy::result_large_err)]
     pub fn ready(mut self) -> Result<Running<'a>, NotifyError<'a>> {
+        self.drop_privileges();
         let told = self.tell();
         let running = self.into_running();
         match told {

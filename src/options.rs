@@ -71,6 +71,9 @@ pub(crate) struct Options<'a> {
     pub(crate) umask: u32,
     pub(crate) creds: Option<Credentials<'a>>,
     pub(crate) prevent_core: bool,
+    /// The user and groups change at `Pending::ready` (or `drop_privileges`), not
+    /// among the daemon's steps.
+    pub(crate) drop_at_ready: bool,
     pub(crate) detach: Detach,
     pub(crate) preserve: Keep,
     pub(crate) pidfile: Option<CPath<'a>>,
@@ -113,6 +116,7 @@ impl<'a> Options<'a> {
             umask: 0,
             creds: None,
             prevent_core: true,
+            drop_at_ready: false,
             detach: Detach::Always,
             preserve: Keep::new(),
             pidfile: None,

@@ -11,9 +11,8 @@ use crate::exec::Program;
 use crate::handles::{Fork, Pending, Running};
 use crate::launch::{self, Mode, Side};
 use crate::prepare::{check_threads, prepare};
+use crate::procfs;
 use crate::schedule::Schedule;
-use crate::text::Line;
-use crate::{procfs, sys};
 
 impl<'a> Daemon<'a> {
     /// Daemonizes; returns only in the daemon, which is reported ready at once.
@@ -58,7 +57,7 @@ impl<'a> Daemon<'a> {
                 exit(0)
             }
             Err(err) => {
-                report(&err);
+                crate::error::report(&err);
                 exit(err.exit_code())
             }
         }
@@ -169,11 +168,13 @@ impl<'a> Daemon<'a> {
             Err(failure) => Err(plan.fail(failure, None)),
             Ok(Side::Daemon { pid, reports }) => {
                 let pidfile = plan.take_pidfile();
+                let deferred = plan.creds.take().filter(|_| plan.o.drop_at_ready);
                 Ok(Started::Daemon(Pending::new(
                     reports,
                     pid,
                     pidfile,
                     plan.tellers.take(),
+                    deferred,
                 )))
             }
             Ok(Side::Original(launched)) => {
@@ -197,19 +198,10 @@ enum Started<'a> {
     Parent(Pid),
 }
 
-/// Writes `daemonic: <err>` to stderr in one `write`, without allocating or
-/// formatting.
-fn report(err: &Error) {
-    let mut line = Line::<384>::new();
-    line.str("daemonic: ");
-    err.render(&mut line);
-    sys::write_all(2, line.finish());
-}
-
 /// Ends the original process.
 fn exit(code: i32) -> ! {
     #[cfg(feature = "std")]
     std::process::exit(code);
     #[cfg(not(feature = "std"))]
-    sys::exit_immediately(code)
+    crate::sys::exit_immediately(code)
 }

@@ -42,7 +42,8 @@ pub(crate) fn become_daemon(plan: &mut Plan<'_>, pid: Pid) -> Result<(), Failure
             .write_pid(pid)
             .map_err(Failure::of(ErrorKind::WritePidfile))?;
     }
-    if let Some(creds) = &plan.creds {
+    // With `drop_privileges_at_ready` the start hands the creds to `Pending` instead.
+    if let Some(creds) = plan.creds.as_ref().filter(|_| !plan.o.drop_at_ready) {
         // The daemon keeps only the lock: the descriptor that could rewrite the PID
         // goes before the daemon runs as a user who must not.
         if let Some((pidfile, _)) = &mut plan.pidfile {

@@ -190,3 +190,75 @@ fn numeric_ids_need_no_passwd_file() {
         .one_error_line("cannot read /etc/passwd: No such file or directory");
     assert!(!t.path("b.pid").exists() && !t.path("c.pid").exists());
 }
+
+/// An example program, as `cargo test` built it (beside this test's own binary).
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built (cargo test builds the examples)",
+        path.display()
+    );
+    path
+}
+
+/// Item 4 and the examples: `examples/privileged_port.rs` binds port 80 as root in
+/// the daemon, then runs as nobody (`drop_privileges_at_ready`): the port answers,
+/// from uid 65534.
+#[test]
+fn a_privileged_port_is_bound_before_the_privilege_drop() {
+    use std::io::Read;
+    if support::cli::skip_unless_root(
+        "a_privileged_port_is_bound_before_the_privilege_drop",
+        "binding port 80 and switching to nobody need root",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    let mut cmd = t.command(example("privileged_port"));
+    cmd.arg(t.pidfile()).arg("80");
+    run_with_limit(cmd, DEADLINE).assert_success();
+    let pid = support::files::pidfile_pid(&t.pidfile());
+    t.learn(pid);
+    assert_eq!(support::proc::Proc(pid).ids("Uid"), [65534; 4]);
+    let mut answer = String::new();
+    std::net::TcpStream::connect(("127.0.0.1", 80))
+        .unwrap()
+        .read_to_string(&mut answer)
+        .unwrap();
+    assert_eq!(answer, "hello from uid 65534\n");
+}
+
+/// The examples: `examples/service.rs` fails its start with its own code when its
+/// configuration is missing (nothing left, no pidfile), and otherwise runs until
+/// SIGTERM, when it removes its pidfile.
+#[test]
+fn the_service_example_fails_or_runs_as_it_says() {
+    let t = Test::new();
+    let mut cmd = t.command(example("service"));
+    cmd.arg(t.pidfile()).arg(t.path("missing.conf"));
+    let out = run_with_limit(cmd, DEADLINE);
+    out.code(2);
+    assert!(!t.pidfile().exists());
+    std::fs::write(t.path("service.conf"), "x = 1\n").unwrap();
+    let mut cmd = t.command(example("service"));
+    cmd.arg(t.pidfile()).arg(t.path("service.conf"));
+    run_with_limit(cmd, DEADLINE).assert_success();
+    let pid = support::files::pidfile_pid(&t.pidfile());
+    t.learn(pid);
+    support::wait::kill(pid, libc::SIGTERM);
+    support::wait::wait_until("the service to remove its pidfile and exit", || {
+        if t.pidfile().exists() || support::proc::Proc(pid).alive() {
+            Err("not yet".to_string())
+        } else {
+            Ok(())
+        }
+    });
+}

@@ -478,7 +478,10 @@ fn a_daemon_that_dropped_root_removes_its_pidfile_from_its_directory() -> Outcom
         kill(d, libc::SIGTERM);
         wait_gone(d);
         if removed {
-            assert!(!p.exists(), "the daemon's release did not remove its pidfile");
+            assert!(
+                !p.exists(),
+                "the daemon's release did not remove its pidfile"
+            );
             assert_status(&p, Seen::NotRunning);
         } else {
             assert_status(&p, Seen::Stale(Some(d)));

@@ -78,6 +78,8 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
     core_limit_kept_on_request,
     user_drops_root_groups,
     user_and_group,
+    privileges_dropped_at_ready,
+    a_failed_drop_at_ready_fails_the_start,
     group_only_as_root,
     supplementary_groups_list,
     pidfile_written_before_launcher_exits,
@@ -537,6 +539,71 @@ fn user_drops_root_groups() -> Outcome {
     require_root!(SETID);
     let (uid, gid) = passwd_entry(NOBODY);
     assert_identity(nobody(), uid, gid, &initgroups(NOBODY, gid));
+    Passed
+}
+
+/// Issue 12, item 4: with `drop_privileges_at_ready` the daemon is still root after
+/// `start_pending` (its report says so), and runs as nobody, with nobody's groups and a
+/// read-only pidfile descriptor only, once `ready` returned.
+fn privileges_dropped_at_ready() -> Outcome {
+    require_root!(SETID);
+    let (uid, gid) = passwd_entry(NOBODY);
+    let t = Test::new();
+    let scenario = Scenario {
+        call: StartPending,
+        drop_at_ready: true,
+        ..nobody()
+    };
+    let launched = t.launch(scenario).pidfile().spawn();
+    let report = launched.report();
+    launched.finish().assert_success();
+    assert_eq!(report.get("euid"), 0, "dropped before ready");
+    let p = Proc(report.pid());
+    assert_eq!(p.ids("Uid"), [uid; 4]);
+    assert_eq!(p.ids("Gid"), [gid; 4]);
+    assert_eq!(p.ids("Groups"), initgroups(NOBODY, gid));
+    for (fd, target) in p.fds() {
+        if target == t.pidfile() {
+            assert_eq!(p.fd_flags(fd) & libc::O_ACCMODE, libc::O_RDONLY, "fd {fd}");
+        }
+    }
+    Passed
+}
+
+/// Issue 12, item 4: a deferred drop that fails (a launcher that is not root cannot
+/// become root's user) fails the start as a failed step would: the original process
+/// names it, nothing is left, the pidfile is as it was.
+fn a_failed_drop_at_ready_fails_the_start() -> Outcome {
+    require_root!("it makes a launcher that is not root");
+    let t = Test::new();
+    let (uid, gid) = passwd_entry(NOBODY);
+    // The launcher's own directory, for its pidfile.
+    let dir = t.path("run");
+    fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+    let pidfile = dir.join("app.pid");
+    let scenario = Scenario {
+        call: StartPending,
+        pidfile: Some(pidfile.clone()),
+        user: Some("root".into()),
+        launcher_uid: Some(uid),
+        drop_at_ready: true,
+        ..Scenario::default()
+    };
+    let launched = t.launch(scenario).spawn();
+    let report = launched.report();
+    assert_eq!(report.get("euid") as u32, uid);
+    launched
+        .finish()
+        .assert_failure(3, &["cannot set", "Operation not permitted"]);
+    assert!(!pidfile.exists(), "the pidfile was left");
+    wait_until("the daemon to exit", || {
+        if Proc(report.pid()).alive() {
+            Err("alive".into())
+        } else {
+            Ok(())
+        }
+    });
     Passed
 }
 

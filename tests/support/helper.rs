@@ -75,6 +75,8 @@ pub(super) fn schedule(s: &Scenario) -> Schedule {
     Schedule::parse(text, Signal::TERM).unwrap_or_else(|e| die(&format!("schedule {text}: {e}")))
 }
 
+// `Pending` carries a deferred identity (its group list inline); one per process.
+#[allow(clippy::large_enum_variant)]
 enum Started<'a> {
     Pending(Pending<'a>),
     Running(Running<'a>),
@@ -205,6 +207,9 @@ fn configure(s: &Scenario) -> Daemon<'_> {
     if s.keep_core {
         d = d.prevent_core(false);
     }
+    if s.drop_at_ready {
+        d = d.drop_privileges_at_ready(true);
+    }
     if let Some(fd) = s.preserve {
         d = d.preserve_fd(fd);
     }
@@ -247,9 +252,11 @@ fn in_daemon(s: &Scenario, started: Started<'_>, counts: Counts) -> ! {
     } = counts;
     let report = format!(
         "pid={}\nlauncher={launcher}\nbefore={before}\nafter={after}\nforked={forked}\n\
-         probe={}\nend\n",
+         probe={}\neuid={}\nend\n",
         std::process::id(),
         allocs::probe(),
+        // SAFETY: geteuid(2) has no preconditions.
+        unsafe { libc::geteuid() },
     );
     // The runner created the file, writable by anyone, for daemons that dropped root.
     let path = s.report.as_deref().unwrap_or_else(|| die("no report path"));

@@ -73,6 +73,8 @@ pub struct Scenario {
     pub groups: Option<Vec<u32>>,
     /// `prevent_core(false)`.
     pub keep_core: bool,
+    /// `drop_privileges_at_ready(true)`.
+    pub drop_at_ready: bool,
     pub preserve: Option<i32>,
     /// `Stdio::file` for each standard stream.
     pub stdin: Option<PathBuf>,
@@ -159,6 +161,7 @@ impl Scenario {
             ("group", &mut self.group),
             ("groups", &mut self.groups),
             ("keep_core", &mut self.keep_core),
+            ("drop_at_ready", &mut self.drop_at_ready),
             ("preserve", &mut self.preserve),
             ("stdin", &mut self.stdin),
             ("stdout", &mut self.stdout),

@@ -354,7 +354,8 @@ impl<'a> Daemon<'a> {
 
     /// systemd's socket activation: in the foreground, keep the descriptors
     /// `$LISTEN_FDS` says systemd passed to this process (3 and up), instead of
-    /// closing them with the rest.
+    /// closing them with the rest; [`listen_fds`](crate::listen_fds) lists them
+    /// with their names.
     #[must_use]
     pub fn socket_activation(self, keep: bool) -> Self {
         self.supervisors(|s| s.socket_activation = keep)
@@ -379,9 +380,12 @@ impl<'a> Daemon<'a> {
     /// With [`sd_notify`](Daemon::sd_notify) or
     /// [`socket_activation`](Daemon::socket_activation): whether to remove the
     /// supervisor's variables (`NOTIFY_SOCKET`, `LISTEN_PID`, `LISTEN_FDS`,
-    /// `LISTEN_FDNAMES`) from the environment once they are read, so the daemon's own
-    /// children do not inherit them (default true). Without it, a child could send
-    /// `READY=1` on the daemon's behalf.
+    /// `LISTEN_FDNAMES`, `WATCHDOG_PID`, `WATCHDOG_USEC`) from the environment once
+    /// they are read. A daemon that forked loses them whatever this says (they
+    /// describe the process the supervisor started). In the foreground they stay by
+    /// default, still true, for the program's own code ([`listen_fds`](crate::listen_fds),
+    /// the `listenfd` and `sd-notify` crates); `true` removes them there too, so the
+    /// daemon's children cannot inherit `NOTIFY_SOCKET`.
     #[must_use]
     pub fn clear_supervisor_env(self, clear: bool) -> Self {
         self.supervisors(|s| s.clear_env = clear)

@@ -241,4 +241,23 @@ impl<'a> Running<'a> {
             None => Ok(()),
         }
     }
+
+    /// Tells systemd's watchdog the daemon is alive (`WATCHDOG=1`); send it at about
+    /// half of [`watchdog_interval`](crate::watchdog_interval). As with
+    /// [`notify`](Running::notify), nothing happens without
+    /// [`Daemon::sd_notify`](crate::Daemon::sd_notify) and `$NOTIFY_SOCKET`.
+    ///
+    /// ```no_run
+    /// # let running = daemonic::Daemon::new().sd_notify(true).start();
+    /// if let Some(interval) = daemonic::watchdog_interval() {
+    ///     loop {
+    ///         running.watchdog_ping()?;
+    ///         std::thread::sleep(interval / 2);
+    ///     }
+    /// }
+    /// # Ok::<(), daemonic::Error>(())
+    /// ```
+    pub fn watchdog_ping(&self) -> Result<(), Error> {
+        self.notify("WATCHDOG=1")
+    }
 }

@@ -140,6 +140,7 @@ mod text;
 mod users;
 
 // Each concern, over those.
+mod activation;
 mod channel;
 mod creds;
 mod pidfile;
@@ -164,6 +165,7 @@ mod steps;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use activation::{listen_fds, watchdog_interval};
 pub use control::{status, stop, Status, Stopped};
 pub use creds::{Group, Groups, User};
 pub use daemon::Daemon;

@@ -57,7 +57,7 @@ impl Supervisors<'_> {
             sd_notify: false,
             s6: None,
             socket_activation: false,
-            clear_env: true,
+            clear_env: false,
             find,
         }
     }
@@ -127,8 +127,10 @@ fn find(
         }
     }
     // The thread check made sure no other thread reads the environment meanwhile;
-    // an exec'd program gets its environment explicitly instead.
-    if s.clear_env && !exec {
+    // an exec'd program gets its environment explicitly instead. In the foreground
+    // the variables stay true (`LISTEN_PID` is still our PID), so they stay for the
+    // program's own sd_notify and socket activation code, unless told otherwise.
+    if (s.clear_env || detach) && !exec {
         for name in SUPERVISOR_VARIABLES {
             sys::unsetenv(name);
         }
@@ -245,11 +247,13 @@ pub(crate) fn listen_fds() -> Option<i32> {
 
 /// The variables a supervisor sets for the process it starts, and that the daemon's
 /// own children must not inherit.
-pub(crate) const SUPERVISOR_VARIABLES: [&CStr; 4] = [
+pub(crate) const SUPERVISOR_VARIABLES: [&CStr; 6] = [
     c"NOTIFY_SOCKET",
     c"LISTEN_PID",
     c"LISTEN_FDS",
     c"LISTEN_FDNAMES",
+    c"WATCHDOG_PID",
+    c"WATCHDOG_USEC",
 ];
 
 /// Reads the number in the environment variable `name` (s6's notification fd).

@@ -262,3 +262,26 @@ fn the_service_example_fails_or_runs_as_it_says() {
         }
     });
 }
+
+/// Item 3: in the foreground the program gets systemd's socket activation as systemd
+/// gave it: descriptor 3 kept, `LISTEN_FDS` and `LISTEN_FDNAMES` kept, and
+/// `LISTEN_PID` naming the program (the command execs in place).
+#[test]
+fn socket_activation_reaches_the_program_in_the_foreground() {
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(r#"exec 3</dev/null; export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=web; exec "$@""#)
+        .arg("sh")
+        .args(support::cli::invocation())
+        .args(["start", "--foreground", "--", "/bin/sh", "-c"])
+        .arg(r#"readlink /proc/$$/fd/3; echo "$LISTEN_PID=$$ $LISTEN_FDS $LISTEN_FDNAMES""#)
+        .stdin(std::process::Stdio::null());
+    let out = run_with_limit(cmd, DEADLINE);
+    out.code(0).no_stderr();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"/dev/null"), "{out:?}");
+    let (pids, rest) = lines[1].split_once(' ').unwrap();
+    let (listen_pid, pid) = pids.split_once('=').unwrap();
+    assert_eq!(listen_pid, pid, "LISTEN_PID names another process");
+    assert_eq!(rest, "1 web");
+}

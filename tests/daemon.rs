@@ -103,6 +103,8 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
     fork_returns_in_parent,
     no_allocation_after_fork,
     foreground_never,
+    socket_activation_kept_in_the_foreground,
+    watchdog_interval_is_ours_only,
     foreground_auto_with_socket_stdin,
     auto_detaches_otherwise,
     close_range_denied_walks_proc,
@@ -604,6 +606,57 @@ fn a_failed_drop_at_ready_fails_the_start() -> Outcome {
             Ok(())
         }
     });
+    Passed
+}
+
+/// Issue 12, item 3: in the foreground the activated descriptor is kept, and so are
+/// the variables, still true (`LISTEN_PID` is the daemon's: no fork), for the
+/// daemon's own code: `daemonic::listen_fds` lists it with its name.
+fn socket_activation_kept_in_the_foreground() -> Outcome {
+    let t = Test::new();
+    let scenario = Scenario {
+        call: StartPending,
+        detach: Some(Detach::Never),
+        socket_activation: true,
+        ..Scenario::default()
+    };
+    let launched = t.launch(scenario).spawn();
+    let report = launched.report();
+    let pid = report.pid();
+    assert_eq!(report.field("listen"), "3:web");
+    assert_eq!(report.field("listen_pid"), pid.to_string());
+    assert_eq!(Proc(pid).fds()[&3], std::path::Path::new(DEV_NULL));
+    kill(pid, libc::SIGKILL);
+    let _ = launched.finish();
+    Passed
+}
+
+/// Issue 12, item 3: `watchdog_interval` reads `WATCHDOG_USEC` only for the process
+/// `WATCHDOG_PID` names (or when it names none), as sd_watchdog_enabled(3).
+fn watchdog_interval_is_ours_only() -> Outcome {
+    let me = std::process::id().to_string();
+    let cases = [
+        (
+            Some("30000000"),
+            Some(me.as_str()),
+            Some(Duration::from_secs(30)),
+        ),
+        (Some("30000000"), None, Some(Duration::from_secs(30))),
+        (Some("30000000"), Some("1"), None),
+        (Some("0"), None, None),
+        (Some("x"), None, None),
+        (None, None, None),
+    ];
+    for (usec, pid, expected) in cases {
+        for (name, value) in [("WATCHDOG_USEC", usec), ("WATCHDOG_PID", pid)] {
+            match value {
+                Some(v) => std::env::set_var(name, v),
+                None => std::env::remove_var(name),
+            }
+        }
+        assert_eq!(daemonic::watchdog_interval(), expected, "{usec:?} {pid:?}");
+    }
+    std::env::remove_var("WATCHDOG_USEC");
     Passed
 }
 

@@ -210,6 +210,19 @@ fn configure(s: &Scenario) -> Daemon<'_> {
     if s.drop_at_ready {
         d = d.drop_privileges_at_ready(true);
     }
+    if s.socket_activation {
+        // As systemd passes a socket: descriptor 3 and the variables naming us.
+        let null = std::fs::File::open("/dev/null").unwrap_or_else(|e| die(&format!("{e}")));
+        // SAFETY: dup2 onto 3, which this single-threaded helper does not use.
+        check(
+            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 3) } == 3,
+            "dup2 onto 3",
+        );
+        std::env::set_var("LISTEN_PID", std::process::id().to_string());
+        std::env::set_var("LISTEN_FDS", "1");
+        std::env::set_var("LISTEN_FDNAMES", "web");
+        d = d.socket_activation(true);
+    }
     if let Some(fd) = s.preserve {
         d = d.preserve_fd(fd);
     }
@@ -252,11 +265,16 @@ fn in_daemon(s: &Scenario, started: Started<'_>, counts: Counts) -> ! {
     } = counts;
     let report = format!(
         "pid={}\nlauncher={launcher}\nbefore={before}\nafter={after}\nforked={forked}\n\
-         probe={}\neuid={}\nend\n",
+         probe={}\neuid={}\nlisten={}\nlisten_pid={}\nend\n",
         std::process::id(),
         allocs::probe(),
         // SAFETY: geteuid(2) has no preconditions.
         unsafe { libc::geteuid() },
+        daemonic::listen_fds()
+            .map(|(fd, name)| format!("{fd}:{name}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        std::env::var("LISTEN_PID").unwrap_or_default(),
     );
     // The runner created the file, writable by anyone, for daemons that dropped root.
     let path = s.report.as_deref().unwrap_or_else(|| die("no report path"));

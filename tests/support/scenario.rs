@@ -75,6 +75,9 @@ pub struct Scenario {
     pub keep_core: bool,
     /// `drop_privileges_at_ready(true)`.
     pub drop_at_ready: bool,
+    /// `socket_activation(true)`, with /dev/null as descriptor 3 and `LISTEN_PID`
+    /// (the launcher's), `LISTEN_FDS=1`, `LISTEN_FDNAMES=web` set by the launcher.
+    pub socket_activation: bool,
     pub preserve: Option<i32>,
     /// `Stdio::file` for each standard stream.
     pub stdin: Option<PathBuf>,
@@ -162,6 +165,7 @@ impl Scenario {
             ("groups", &mut self.groups),
             ("keep_core", &mut self.keep_core),
             ("drop_at_ready", &mut self.drop_at_ready),
+            ("socket_activation", &mut self.socket_activation),
             ("preserve", &mut self.preserve),
             ("stdin", &mut self.stdin),
             ("stdout", &mut self.stdout),

@@ -284,10 +284,12 @@ fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
         Detach::Never
     });
     if !detach {
+        // Socket activation's descriptors too: LISTEN_PID stays true across the exec.
         d = d
             .stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::inherit())
+            .socket_activation(true);
     }
     if let Some(user) = o.user {
         d = d.user(user);

@@ -319,7 +319,8 @@ pub(crate) const fn frame(kind: ErrorKind) -> &'static Frame {
         K::InvalidOption => &Frame("invalid option: ", ""),
         K::Threads => &Frame(
             "refusing to fork a process with ",
-            " threads: only the calling thread would survive",
+            " threads: only the calling thread would survive (start before any thread or \
+             async runtime, or use Daemon::exec)",
         ),
         K::ReadAccounts => &Frame("cannot read ", ""),
         K::UnknownUser => &Frame("unknown user ", ""),
@@ -423,7 +424,8 @@ mod tests {
         let e = Error::new(ErrorKind::Threads).number(3);
         assert_eq!(
             e.to_string(),
-            "refusing to fork a process with 3 threads: only the calling thread would survive"
+            "refusing to fork a process with 3 threads: only the calling thread would survive \
+             (start before any thread or async runtime, or use Daemon::exec)"
         );
         let e = Error::new(ErrorKind::Failed { code: 4 }).number(4);
         assert_eq!(e.to_string(), "the daemon reported failure (code 4)");

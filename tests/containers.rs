@@ -285,3 +285,26 @@ fn socket_activation_reaches_the_program_in_the_foreground() {
     assert_eq!(listen_pid, pid, "LISTEN_PID names another process");
     assert_eq!(rest, "1 web");
 }
+
+/// Item 8: `examples/tokio_service.rs`, the pattern for threaded programs: daemonize
+/// in `main`, then start the runtime. The daemon serves from its runtime's threads.
+#[test]
+fn a_tokio_service_daemonizes_before_its_runtime() {
+    use std::io::Read;
+    let t = Test::new();
+    // A port of its own: 20000 plus a number from this test's PID.
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let mut cmd = t.command(example("tokio_service"));
+    cmd.arg(t.pidfile()).arg(port.to_string());
+    run_with_limit(cmd, DEADLINE).assert_success();
+    let pid = support::files::pidfile_pid(&t.pidfile());
+    t.learn(pid);
+    let mut answer = String::new();
+    std::net::TcpStream::connect(("127.0.0.1", port))
+        .unwrap()
+        .read_to_string(&mut answer)
+        .unwrap();
+    assert_eq!(answer, "hello from tokio\n");
+    let threads: u32 = support::proc::Proc(pid).status("Threads").parse().unwrap();
+    assert!(threads >= 3, "the runtime's workers: {threads} threads");
+}

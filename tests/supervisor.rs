@@ -279,7 +279,11 @@ fn socket_activation_fds_kept_others_closed() -> Outcome {
         "activation fds closed: {fds:?}"
     );
     assert!(!has("5:/dev/null"), "fd 5 leaked: {fds:?}");
-    assert_eq!(report.field("vars"), "LISTEN_PID,LISTEN_FDS", "variables lost");
+    assert_eq!(
+        report.field("vars"),
+        "LISTEN_PID,LISTEN_FDS",
+        "variables lost"
+    );
     Passed
 }
 

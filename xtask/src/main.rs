@@ -162,13 +162,18 @@ fn cli_tests() -> Result {
 }
 
 /// The programs the tests compare with or drive: start-stop-daemon (dpkg), flock
-/// and unshare (util-linux), python3 (to send sd_notify datagrams from a script).
+/// and unshare (util-linux), python3 (to send sd_notify datagrams from a script),
+/// s6, execline and runit (the README's supervisors, run for real).
 fn ensure_test_tools() -> Result {
     let tools = [
         ("start-stop-daemon", "dpkg"),
         ("flock", "util-linux"),
         ("unshare", "util-linux"),
         ("python3", "python3"),
+        // tests/readme.rs runs the README's s6 and runit services under the real ones.
+        ("s6-svscan", "s6"),
+        ("execlineb", "execline"),
+        ("runsv", "runit"),
     ];
     let missing: Vec<&str> = tools
         .iter()

@@ -1,0 +1,443 @@
+//! The README's supervisor sections (issue 12), each run as it is written: the code
+//! blocks tagged `systemd-forking`, `systemd-notify`, `init-script`, `s6-run`,
+//! `runit-run` and `docker` are read from README.md, and only names are replaced: the
+//! command's path by the binary under test, `/usr/local/bin/app` (`/app`) by a test
+//! program, the user `app` by `nobody` and `/run/app.pid` by the test's pidfile.
+//! s6 and runit are the real ones (`s6-svscan`, `runsv`); systemd, which cannot run
+//! here as PID 1, is played by the test: it runs `ExecStart=`, reads `PIDFile=`,
+//! binds `NOTIFY_SOCKET`, runs `ExecStop=`.
+
+mod support {
+    pub mod cli;
+    pub mod files;
+    pub mod output;
+    pub mod proc;
+    pub mod test;
+    pub mod wait;
+}
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::cli::{bin, skip_unless_root, SD_NOTIFY_SEND};
+use support::files::{find_tool, pidfile_pid};
+use support::output::{run_with_limit, Output};
+use support::proc::Proc;
+use support::test::Test;
+use support::wait::{wait_until, DEADLINE};
+
+/// `nobody`'s uid in Debian's /etc/passwd.
+const NOBODY: u32 = 65534;
+
+/// The code block of README.md whose info string is `<language> <tag>`.
+fn block(tag: &str) -> String {
+    let readme = include_str!("../README.md");
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let info = line.strip_prefix("```").unwrap_or("");
+        if info.split_whitespace().nth(1) == Some(tag) {
+            let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+            return body.join("\n") + "\n";
+        }
+    }
+    panic!("README.md has no code block tagged {tag}");
+}
+
+/// The test program standing for `/usr/local/bin/app`: two lines of output (one on
+/// stderr), readiness as the supervisor asks (sd_notify when `NOTIFY_SOCKET` is set,
+/// a newline on descriptor 3 when `APP_S6` is), a line saying whom it runs as, then
+/// `sleep <marker>` (found by the test's guard).
+fn app(t: &Test) -> PathBuf {
+    let path = t.path("app");
+    let script = format!(
+        "#!/bin/sh\n\
+         echo 'app: out line'\n\
+         echo 'app: err line' >&2\n\
+         if [ -n \"$NOTIFY_SOCKET\" ]; then {SD_NOTIFY_SEND} READY=1; fi\n\
+         if [ -n \"$APP_S6\" ]; then echo >&3; exec 3>&-; fi\n\
+         echo \"app: ready as $(id -u)\"\n\
+         exec /bin/sleep {}\n",
+        t.marker
+    );
+    fs::write(&path, script).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// `text` with the README's names replaced by the test's.
+fn substitute(t: &Test, text: &str) -> String {
+    let bin = bin().display().to_string();
+    let app = app(t).display().to_string();
+    let pidfile = t.pidfile().display().to_string();
+    let line = |line: &str| {
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| match w {
+                "daemonic" | "/usr/local/bin/daemonic" => bin.clone(),
+                "/usr/local/bin/app" => app.clone(),
+                _ => w.to_owned(),
+            })
+            .collect();
+        words.join(" ")
+    };
+    let lines: Vec<String> = text.split('\n').map(line).collect();
+    lines
+        .join("\n")
+        .replace("--user app", "--user nobody")
+        .replace("/run/app.pid", &pidfile)
+}
+
+/// The value of `Key=` in a unit's text, substituted.
+fn unit_line(t: &Test, unit: &str, key: &str) -> Vec<String> {
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in {unit}"));
+    substitute(t, line).split(' ').map(str::to_owned).collect()
+}
+
+fn command(args: &[String]) -> Command {
+    let mut cmd = Command::new(&args[0]);
+    cmd.args(&args[1..]).stdin(Stdio::null());
+    cmd
+}
+
+/// Waits until `pid` runs the app's `sleep`, as `nobody`.
+fn assert_app(t: &Test, pid: i32) {
+    t.learn(pid);
+    let marker = t.marker.clone();
+    wait_until(&format!("{pid} to run the app's sleep"), || {
+        if Proc(pid).cmdline() == [&b"/bin/sleep"[..], marker.as_bytes()] {
+            Ok(())
+        } else {
+            Err(Proc(pid).cmdline_text())
+        }
+    });
+    assert_eq!(Proc(pid).ids("Uid"), [NOBODY; 4], "not run as nobody");
+}
+
+/// Waits until `file` holds every one of `lines`.
+fn assert_logged(file: &Path, lines: &[&str]) {
+    wait_until(&format!("{} to log {lines:?}", file.display()), || {
+        let text = fs::read_to_string(file).unwrap_or_default();
+        match lines.iter().find(|l| !text.contains(*l)) {
+            None => Ok(()),
+            Some(missing) => Err(format!("{missing:?} missing from {text:?}")),
+        }
+    });
+}
+
+fn gone(pid: i32) {
+    wait_until(&format!("{pid} to go"), || {
+        if Proc(pid).alive() {
+            Err("alive".into())
+        } else {
+            Ok(())
+        }
+    });
+}
+
+/// `Type=forking`: `ExecStart=` exits 0 once the program runs and `PIDFile=` names it;
+/// `ExecStop=` stops it and removes the file.
+#[test]
+fn systemd_forking() {
+    if skip_unless_root(
+        "systemd_forking",
+        "the unit runs the program as another user",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    let unit = block("systemd-forking");
+    let pidfile = PathBuf::from(&unit_line(&t, &unit, "PIDFile")[0]);
+    run_with_limit(command(&unit_line(&t, &unit, "ExecStart")), DEADLINE).code(0);
+    let pid = pidfile_pid(&pidfile);
+    assert_app(&t, pid);
+    run_with_limit(command(&unit_line(&t, &unit, "ExecStop")), DEADLINE).code(0);
+    gone(pid);
+    assert!(!pidfile.exists(), "ExecStop left the pidfile");
+}
+
+/// `Type=notify`: the process systemd starts stays the service's main process (the
+/// command execs the program in place), says `READY=1` on `NOTIFY_SOCKET`, and its
+/// output reaches the journal (here: the pipe systemd would give it).
+#[test]
+fn systemd_notify() {
+    if skip_unless_root(
+        "systemd_notify",
+        "the unit runs the program as another user",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    let unit = block("systemd-notify");
+    let socket_path = t.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    fs::set_permissions(&socket_path, fs::Permissions::from_mode(0o777)).unwrap();
+    let mut cmd = command(&unit_line(&t, &unit, "ExecStart"));
+    cmd.env("NOTIFY_SOCKET", &socket_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let main_pid = child.id() as i32;
+    t.adopt(child);
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).expect("no READY=1");
+    assert_eq!(&buf[..n], b"READY=1");
+    assert_app(&t, main_pid);
+}
+
+/// The init script: `--notify-socket` makes the command wait for the program's
+/// `READY=1`; it exits 0 with the pidfile naming the program.
+#[test]
+fn init_script_with_sd_notify() {
+    let t = Test::new();
+    let line = substitute(&t, block("init-script").trim());
+    let args: Vec<String> = line.split(' ').map(str::to_owned).collect();
+    run_with_limit(command(&args), DEADLINE).code(0);
+    let pid = pidfile_pid(&t.pidfile());
+    t.learn(pid);
+    let marker = t.marker.clone();
+    wait_until("the app's sleep", || {
+        if Proc(pid).cmdline() == [&b"/bin/sleep"[..], marker.as_bytes()] {
+            Ok(())
+        } else {
+            Err(Proc(pid).cmdline_text())
+        }
+    });
+}
+
+/// A service directory for s6 or runit in `dir`: `run` is the README's script, `log/run`
+/// the logger.
+fn service_dir(t: &Test, dir: &Path, run: &str, log_run: &str) {
+    fs::create_dir_all(dir.join("log")).unwrap();
+    for (file, text) in [
+        (dir.join("run"), substitute(t, run)),
+        (dir.join("log/run"), log_run.into()),
+    ] {
+        fs::write(&file, text).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+fn tool(name: &str, test: &str) -> Option<PathBuf> {
+    let found = find_tool(name);
+    if found.is_none() {
+        println!("skipped: {test} needs {name} (Debian's s6, runit and execline packages)");
+    }
+    found
+}
+
+/// s6: the real s6-svscan and s6-supervise, with `notification-fd` 3 and an s6-log
+/// logger: `s6-svwait -U` returns once the program wrote its newline, `s6-svstat`
+/// names the program's PID, both streams reach the log, `s6-svc -d` stops it.
+#[test]
+fn s6_supervises_the_program() {
+    if skip_unless_root("s6_supervises_the_program", "the run script switches user") {
+        return;
+    }
+    let (Some(svscan), Some(svwait), Some(svstat), Some(svc), Some(_), Some(_)) = (
+        tool("s6-svscan", "s6"),
+        tool("s6-svwait", "s6"),
+        tool("s6-svstat", "s6"),
+        tool("s6-svc", "s6"),
+        tool("s6-log", "s6"),
+        tool("execlineb", "s6"),
+    ) else {
+        return;
+    };
+    let t = Test::new();
+    let scan = t.path("scan");
+    let service = scan.join("app");
+    service_dir(
+        &t,
+        &service,
+        &block("s6-run"),
+        "#!/bin/sh\nexec s6-log ./logs\n",
+    );
+    fs::write(service.join("notification-fd"), "3\n").unwrap();
+    let mut scanner = Command::new(svscan);
+    scanner.arg(&scan).env("APP_S6", "1").stdin(Stdio::null());
+    let scanner = scanner.spawn().unwrap();
+    let scanner_pid = scanner.id() as i32;
+    t.adopt(scanner);
+    // Ends the scanner, its supervisors and the logger whatever happens.
+    struct Stop(PathBuf, i32);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = Command::new("s6-svscanctl").arg("-t").arg(&self.0).status();
+            support::wait::wait_for("s6-svscan to exit", Duration::from_secs(10), || {
+                if Proc(self.1).alive() {
+                    Err("alive".to_string())
+                } else {
+                    Ok(())
+                }
+            });
+        }
+    }
+    let _stop = Stop(scan.clone(), scanner_pid);
+    wait_until("s6-supervise to run", || {
+        if service.join("supervise/status").exists() {
+            Ok(())
+        } else {
+            Err("no supervise/status yet".into())
+        }
+    });
+    // Up and ready: the program wrote its newline on descriptor 3.
+    let mut wait_up = Command::new(&svwait);
+    wait_up.args(["-U", "-t", "5000"]).arg(&service);
+    let waited = run_with_limit(wait_up, DEADLINE);
+    let log = fs::read_to_string(service.join("log/logs/current")).unwrap_or_default();
+    assert_eq!(waited.code, Some(0), "{waited:?}; log: {log:?}");
+    let status = run_with_limit(
+        {
+            let mut c = Command::new(&svstat);
+            c.arg(&service);
+            c
+        },
+        DEADLINE,
+    );
+    let pid: i32 = status
+        .stdout
+        .split("(pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {status:?}"));
+    assert!(status.stdout.contains("ready"), "{status:?}");
+    assert_app(&t, pid);
+    assert_logged(
+        &service.join("log/logs/current"),
+        &["app: out line", "app: err line", "app: ready as 65534"],
+    );
+    let mut down = Command::new(&svc);
+    down.arg("-d").arg(&service);
+    run_with_limit(down, DEADLINE).code(0);
+    gone(pid);
+}
+
+/// runit: the real runsv with an svlogd logger: `sv status` names the program's PID,
+/// both streams reach the log, `sv down` stops it.
+#[test]
+fn runit_supervises_the_program() {
+    if skip_unless_root(
+        "runit_supervises_the_program",
+        "the run script switches user",
+    ) {
+        return;
+    }
+    let (Some(runsv), Some(sv), Some(_)) = (
+        tool("runsv", "runit"),
+        tool("sv", "runit"),
+        tool("svlogd", "runit"),
+    ) else {
+        return;
+    };
+    let t = Test::new();
+    let service = t.path("sv/app");
+    service_dir(
+        &t,
+        &service,
+        &block("runit-run"),
+        "#!/bin/sh\nexec svlogd ./main\n",
+    );
+    fs::create_dir_all(service.join("log/main")).unwrap();
+    let mut supervisor = Command::new(runsv);
+    supervisor.arg(&service).stdin(Stdio::null());
+    let supervisor = supervisor.spawn().unwrap();
+    t.adopt(supervisor);
+    let sv_cmd = |verb: &str| -> Output {
+        let mut c = Command::new(&sv);
+        c.arg(verb).arg(&service);
+        run_with_limit(c, DEADLINE)
+    };
+    let pid = wait_until("runsv to start the program", || {
+        let out = sv_cmd("status");
+        // `run: <dir>: (pid N) ...; run: log: (pid M) ...`: the first is the program's.
+        if !out.stdout.starts_with("run:") {
+            return Err(out.stdout);
+        }
+        out.stdout
+            .split("(pid ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .and_then(|n| n.trim().parse::<i32>().ok())
+            .ok_or(out.stdout)
+    });
+    assert_app(&t, pid);
+    assert_logged(
+        &service.join("log/main/current"),
+        &["app: out line", "app: err line", "app: ready as 65534"],
+    );
+    sv_cmd("down").code(0);
+    gone(pid);
+    sv_cmd("exit");
+}
+
+/// The Docker entrypoint: as PID 1 of a new PID namespace, `--auto` stays in the
+/// foreground (the program is the namespace's PID 1) and its output reaches the
+/// container's log (here: the pipe).
+#[test]
+fn docker_entrypoint_stays_in_the_foreground() {
+    if skip_unless_root(
+        "docker_entrypoint_stays_in_the_foreground",
+        "unshare --pid needs CAP_SYS_ADMIN",
+    ) {
+        return;
+    }
+    let Some(unshare) = find_tool("unshare") else {
+        println!("skipped: docker_entrypoint_stays_in_the_foreground needs unshare");
+        return;
+    };
+    let t = Test::new();
+    let text = block("docker");
+    let array = text
+        .trim()
+        .strip_prefix("ENTRYPOINT [")
+        .and_then(|r| r.strip_suffix(']'))
+        .expect("an ENTRYPOINT array");
+    let app = app(&t).display().to_string();
+    let mut args: Vec<OsString> = vec!["--pid".into(), "--fork".into(), "--kill-child".into()];
+    for word in array.split(", ") {
+        let word = word.trim_matches('"');
+        args.push(match word {
+            "/daemonic" => bin().into_os_string(),
+            "/app" => app.clone().into(),
+            "app" => "nobody".into(),
+            w => w.into(),
+        });
+    }
+    let mut cmd = Command::new(unshare);
+    cmd.args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let spawned = support::output::Spawned::spawn(cmd);
+    let unshare_pid = spawned.pid();
+    let marker = t.marker.clone();
+    let pid = wait_until("the program in the namespace", || {
+        t.live_processes()
+            .into_iter()
+            .find(|&p| Proc(p).cmdline() == [&b"/bin/sleep"[..], marker.as_bytes()])
+            .ok_or_else(|| "not yet".to_string())
+    });
+    assert_app(&t, pid);
+    let nspid = Proc(pid).status("NSpid");
+    assert!(
+        nspid.ends_with("\t1"),
+        "not PID 1 of its namespace: {nspid:?}"
+    );
+    // The container ends with its PID 1 (the program runs as nobody, so unshare's
+    // --kill-child, a parent-death signal, is cleared by the change of user).
+    support::wait::kill(pid, libc::SIGKILL);
+    let out = spawned.finish_within(Duration::from_secs(10)).unwrap();
+    let _ = unshare_pid;
+    assert!(out.stdout.contains("app: out line"), "{out:?}");
+    assert!(out.stderr.contains("app: err line"), "{out:?}");
+}

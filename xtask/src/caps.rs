@@ -31,7 +31,9 @@ const fn cap(feature: &'static str, api: &'static str) -> Capability {
 
 const EXEC: &str = "cap-exec";
 
-pub const ALL: [Capability; 26] = [
+const USER: &str = "cap-user";
+
+pub const ALL: [Capability; 29] = [
     cap("cap-user", "`.user(\"nobody\")`"),
     cap("cap-group", "`.group(\"nogroup\")`"),
     cap(
@@ -89,6 +91,21 @@ pub const ALL: [Capability; 26] = [
     cap(
         "cap-pidfile-open",
         "`Pidfile::open(p)` + `write(pid)` alone, no `Daemon`",
+    ),
+    Capability {
+        feature: "cap-user-stdout-file",
+        api: "`.user(\"nobody\")` + `.stdout(Stdio::file(..))`: the file opened as nobody",
+        base: Some(USER),
+    },
+    Capability {
+        feature: "cap-drop-at-ready",
+        api:
+            "`.user(\"nobody\")` + `.drop_privileges_at_ready(true)`, `start_pending()` + `ready()`",
+        base: Some(USER),
+    },
+    cap(
+        "cap-socket-activation",
+        "`.detach(Detach::Never).socket_activation(true)` + `listen_fds()`",
     ),
 ];
 

@@ -54,8 +54,18 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     #[cfg(not(feature = "cap-pidfile-open"))]
     {
         let daemon = Daemon::new().pidfile(pidfile).umask(0o022);
-        #[cfg(feature = "cap-user")]
+        #[cfg(any(
+            feature = "cap-user",
+            feature = "cap-user-stdout-file",
+            feature = "cap-drop-at-ready"
+        ))]
         let daemon = daemon.user("nobody");
+        #[cfg(feature = "cap-user-stdout-file")]
+        let daemon = daemon.stdout(Stdio::file(c"/tmp/no_std_caps.log"));
+        #[cfg(feature = "cap-drop-at-ready")]
+        let daemon = daemon.drop_privileges_at_ready(true);
+        #[cfg(feature = "cap-socket-activation")]
+        let daemon = daemon.detach(Detach::Never).socket_activation(true);
         #[cfg(feature = "cap-group")]
         let daemon = daemon.group("nogroup");
         #[cfg(feature = "cap-supplementary-groups")]
@@ -95,8 +105,12 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 
         #[cfg(not(feature = "other-start"))]
         let _running = daemon.start();
-        #[cfg(feature = "cap-start-pending")]
+        #[cfg(any(feature = "cap-start-pending", feature = "cap-drop-at-ready"))]
         let _running = daemon.start_pending().ready();
+        #[cfg(feature = "cap-socket-activation")]
+        if daemonic::listen_fds().count() == 0 {
+            return 1;
+        }
         #[cfg(feature = "cap-fork")]
         return forked(daemon.fork());
         #[cfg(feature = "cap-restart")]

@@ -349,7 +349,10 @@ impl<'a> Daemon<'a> {
     /// ```
     #[must_use]
     pub fn sd_notify(self, notify: bool) -> Self {
-        self.supervisors(|s| s.sd_notify = notify)
+        self.supervisors(|s| {
+            s.sd_notify = notify;
+            s.find = crate::supervisor::find;
+        })
     }
 
     /// systemd's socket activation: in the foreground, keep the descriptors
@@ -374,7 +377,10 @@ impl<'a> Daemon<'a> {
     /// ```
     #[must_use]
     pub fn s6_notification_fd(self, fd: NotificationFd<'a>) -> Self {
-        self.supervisors(|s| s.s6 = Some(fd))
+        self.supervisors(|s| {
+            s.s6 = Some(fd);
+            s.find = crate::supervisor::find;
+        })
     }
 
     /// With [`sd_notify`](Daemon::sd_notify) or

@@ -38,6 +38,7 @@ pub enum NotificationFd<'a> {
 }
 
 /// Finds the supervisors: `(options, detach, exec, descriptors to keep)`.
+/// [`find`] for sd_notify and s6, or `find_activation` for socket activation alone.
 pub(crate) type Find =
     fn(&Supervisors<'_>, bool, bool, &mut Keep) -> Result<Option<Tellers>, Error>;
 
@@ -58,7 +59,8 @@ impl Supervisors<'_> {
             s6: None,
             socket_activation: false,
             clear_env: false,
-            find,
+            // The light finder: `sd_notify` and `s6_notification_fd` put in the full one.
+            find: find_activation,
         }
     }
 }
@@ -80,7 +82,7 @@ pub(crate) struct Tellers {
 /// environment and talks to them itself), and in the foreground the socket
 /// activation descriptors, which are kept. Then removes the supervisor's variables
 /// from the environment, unless told not to.
-fn find(
+pub(crate) fn find(
     s: &Supervisors<'_>,
     detach: bool,
     exec: bool,
@@ -121,9 +123,23 @@ fn find(
         keep.insert(fd).map_err(too_many)?;
         tellers.s6_fd = Some(fd);
     }
+    find_activation(s, detach, exec, keep)?;
+    Ok(Some(tellers))
+}
+
+/// The finder for socket activation alone (and `clear_supervisor_env`): in the
+/// foreground keeps the descriptors `$LISTEN_FDS` names, and removes the
+/// supervisor's variables where they no longer hold. Nothing to tell.
+fn find_activation(
+    s: &Supervisors<'_>,
+    detach: bool,
+    exec: bool,
+    keep: &mut Keep,
+) -> Result<Option<Tellers>, Error> {
     if s.socket_activation && !detach {
         for fd in 3..3 + listen_fds().unwrap_or(0) {
-            keep.insert(fd).map_err(too_many)?;
+            keep.insert(fd)
+                .map_err(|_| Error::invalid("too many descriptors to preserve"))?;
         }
     }
     // The thread check made sure no other thread reads the environment meanwhile;
@@ -135,7 +151,7 @@ fn find(
             sys::unsetenv(name);
         }
     }
-    Ok(Some(tellers))
+    Ok(None)
 }
 
 /// `READY=1` to systemd, a newline to s6. Both are tried; the first error is returned.

@@ -55,7 +55,7 @@ use support::runner::{require_root, tests, Outcome, Outcome::Passed};
 use support::scenario::{Call, Call::*, Scenario};
 use support::seccomp::require_x86_64;
 use support::test::{reap_children, Test};
-use support::wait::{kill, wait_until, DEADLINE};
+use support::wait::{kill, wait_gone, wait_until, DEADLINE};
 
 const TESTS: &[(&str, support::runner::TestFn)] = tests![
     status_follows_a_daemons_life,
@@ -225,16 +225,6 @@ fn kill_and_reap(pid: i32) {
     kill(pid, libc::SIGKILL);
     // SAFETY: a null status pointer is allowed.
     unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-}
-
-fn wait_gone(pid: i32) {
-    wait_until(&format!("process {pid} to exit"), || {
-        if Proc(pid).alive() {
-            Err("alive".into())
-        } else {
-            Ok(())
-        }
-    })
 }
 
 /// An unrelated live process (a `sleep`), killed by the guard at the end.

@@ -599,13 +599,7 @@ fn a_failed_drop_at_ready_fails_the_start() -> Outcome {
         .finish()
         .assert_failure(3, &["cannot set", "Operation not permitted"]);
     assert!(!pidfile.exists(), "the pidfile was left");
-    wait_until("the daemon to exit", || {
-        if Proc(report.pid()).alive() {
-            Err("alive".into())
-        } else {
-            Ok(())
-        }
-    });
+    support::wait::wait_gone(report.pid());
     Passed
 }
 

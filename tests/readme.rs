@@ -29,7 +29,7 @@ use support::files::{find_tool, pidfile_pid};
 use support::output::{run_with_limit, Output};
 use support::proc::Proc;
 use support::test::Test;
-use support::wait::{wait_until, DEADLINE};
+use support::wait::{wait_gone, wait_until, DEADLINE};
 
 /// `nobody`'s uid in Debian's /etc/passwd.
 const NOBODY: u32 = 65534;
@@ -132,16 +132,6 @@ fn assert_logged(file: &Path, lines: &[&str]) {
     });
 }
 
-fn gone(pid: i32) {
-    wait_until(&format!("{pid} to go"), || {
-        if Proc(pid).alive() {
-            Err("alive".into())
-        } else {
-            Ok(())
-        }
-    });
-}
-
 /// `Type=forking`: `ExecStart=` exits 0 once the program runs and `PIDFile=` names it;
 /// `ExecStop=` stops it and removes the file.
 #[test]
@@ -159,7 +149,7 @@ fn systemd_forking() {
     let pid = pidfile_pid(&pidfile);
     assert_app(&t, pid);
     run_with_limit(command(&unit_line(&t, &unit, "ExecStop")), DEADLINE).code(0);
-    gone(pid);
+    wait_gone(pid);
     assert!(!pidfile.exists(), "ExecStop left the pidfile");
 }
 
@@ -319,7 +309,7 @@ fn s6_supervises_the_program() {
     let mut down = Command::new(&svc);
     down.arg("-d").arg(&service);
     run_with_limit(down, DEADLINE).code(0);
-    gone(pid);
+    wait_gone(pid);
 }
 
 /// runit: the real runsv with an svlogd logger: `sv status` names the program's PID,
@@ -376,7 +366,7 @@ fn runit_supervises_the_program() {
         &["app: out line", "app: err line", "app: ready as 65534"],
     );
     sv_cmd("down").code(0);
-    gone(pid);
+    wait_gone(pid);
     sv_cmd("exit");
 }
 

@@ -500,13 +500,7 @@ fn output_files_are_opened_as_the_daemons_user() {
 /// Kills `pid` with SIGKILL and waits until it is gone (its pidfile stays, stale).
 fn kill_and_wait(pid: i32) {
     kill(pid, libc::SIGKILL);
-    wait_until("the daemon to go", || {
-        if Proc(pid).alive() {
-            Err("alive".into())
-        } else {
-            Ok(())
-        }
-    });
+    support::wait::wait_gone(pid);
 }
 
 /// Sets the soft and hard descriptor limit of `cmd`'s process to `n`.

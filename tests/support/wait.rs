@@ -1,4 +1,5 @@
 //! Waiting for a condition, and signalling a process.
+#![allow(dead_code)] // a toolbox: each test binary uses part of it
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,18 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Resul
 #[track_caller]
 pub fn wait_until<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
     wait_for(what, DEADLINE, check)
+}
+
+/// Waits until process `pid` is gone (dead, or a zombie).
+#[track_caller]
+pub fn wait_gone(pid: i32) {
+    wait_until(&format!("process {pid} to exit"), || {
+        if super::proc::Proc(pid).alive() {
+            Err("alive".into())
+        } else {
+            Ok(())
+        }
+    })
 }
 
 pub fn kill(pid: i32, signal: i32) {

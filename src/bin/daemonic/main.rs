@@ -40,18 +40,18 @@ Start options:
   --chroot DIR         change the root directory first
   --umask MASK         octal umask (default: the caller's)
   --keep-core-limit    leave the core dump limit as it is (default 0: no dumps)
-  --stdout FILE        append stdout to FILE, or inherit it (default: /dev/null
-                       when detached, inherited in the foreground)
+  --stdout FILE        append stdout to FILE (opened as --user), or `inherit` it
+                       (default: /dev/null detached, inherited in the foreground)
   --stderr FILE        the same for stderr (--stdout's FILE: the same descriptor)
-  --env NAME=VALUE     set a variable (repeatable)
+  --env NAME=VALUE     set a variable (repeatable; the last of a name wins)
   --clear-env          pass only the --env variables and a safe PATH
   --foreground         do not fork; --detach: fork (default)
   --auto               foreground under init or inetd, or as PID 1
-  --keep-fd N          pass descriptor N (repeatable)
+  --keep-fd N          pass descriptor N, above 2 (repeatable)
   --notify-fd N        ready when PROGRAM writes a newline to its fd N (s6)
   --notify-socket      ready when PROGRAM sends READY=1 to its NOTIFY_SOCKET (ERRNO=
                        fails, EXTEND_TIMEOUT_USEC= extends; 60 s unless --timeout)
-  --timeout SECS       kill PROGRAM if not ready within SECS
+  --timeout SECS       with --notify-*: kill PROGRAM if not ready within SECS
   --oknodo             exit 0 if already running (start) or not running (stop)
   --quiet              print errors only
 Stop options:

@@ -308,3 +308,31 @@ fn a_tokio_service_daemonizes_before_its_runtime() {
     let threads: u32 = support::proc::Proc(pid).status("Threads").parse().unwrap();
     assert!(threads >= 3, "the runtime's workers: {threads} threads");
 }
+
+/// Item 1: `--stdout /dev/stdout` (and `/dev/stderr`, `/dev/fd/N`) mean the command's
+/// own descriptors, so they work when stdout is a socket, as journald's is (opening
+/// the name fails there with ENXIO).
+#[test]
+fn dev_stdout_works_on_a_socket() {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    let t = Test::new();
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let program = t.script("echo to-stdout; echo to-stderr >&2");
+    let mut cmd = t.start_cmd(
+        &["--stdout", "/dev/stdout", "--stderr", "/dev/stdout"],
+        &t.pidfile(),
+        &program,
+    );
+    // Not `run_with_limit`, which gives the command a pipe of its own.
+    cmd.stdout(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+        theirs,
+    )));
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "{status}");
+    drop(cmd); // its copy of the socket, or no end of file comes
+    ours.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut got = String::new();
+    ours.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "to-stdout\nto-stderr\n");
+}

@@ -412,7 +412,7 @@ fn number(bytes: &[u8], radix: u64, max: u64) -> Option<u64> {
     (!bytes.is_empty() && n <= max).then_some(n)
 }
 
-fn decimal(bytes: &[u8], max: u64) -> Option<u64> {
+pub fn decimal(bytes: &[u8], max: u64) -> Option<u64> {
     number(bytes, 10, max)
 }
 

@@ -41,7 +41,8 @@ Start options:
   --umask MASK         octal umask (default: the caller's)
   --keep-core-limit    leave the core dump limit as it is (default 0: no dumps)
   --stdout FILE        append stdout to FILE (opened as --user), or `inherit` it
-                       (default: /dev/null detached, inherited in the foreground)
+                       (default: /dev/null detached, inherited in the foreground);
+                       /dev/stdout, /dev/stderr, /dev/fd/N: the command's own
   --stderr FILE        the same for stderr (--stdout's FILE: the same descriptor)
   --env NAME=VALUE     set a variable (repeatable; the last of a name wins)
   --clear-env          pass only the --env variables and a safe PATH
@@ -255,12 +256,22 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
 }
 
 /// `--stdout`/`--stderr`'s value: `inherit` (the stream the command was given; a
-/// file of that name is `./inherit`), else a file.
+/// file of that name is `./inherit`); `/dev/stdout`, `/dev/stderr` or `/dev/fd/N`,
+/// the command's own descriptor (opening the name would fail for a socket, as
+/// journald's); else a file.
 fn stream(value: &CStr) -> Stdio<'_> {
-    if value == c"inherit" {
-        Stdio::inherit()
-    } else {
-        Stdio::file(value)
+    let fd = match value.to_bytes() {
+        b"inherit" => return Stdio::inherit(),
+        b"/dev/stdout" => Some(1),
+        b"/dev/stderr" => Some(2),
+        v => v
+            .strip_prefix(b"/dev/fd/")
+            .and_then(|n| args::decimal(n, i32::MAX as u64))
+            .map(|n| n as i32),
+    };
+    match fd {
+        Some(fd) => Stdio::fd(fd),
+        None => Stdio::file(value),
     }
 }
 

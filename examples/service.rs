@@ -11,12 +11,14 @@ fn main() {
     let pidfile = args.next().unwrap_or_else(|| "/tmp/service.pid".into());
     let config = args.next().unwrap_or_else(|| "/etc/service.conf".into());
     // SIGTERM is handled: blocked now, so that it waits for `sigwait` below.
-    let mut term: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: plain signal-set manipulation on a set we own.
-    unsafe {
+    // SAFETY: an all-zero sigset_t is a valid value to start from, and the calls
+    // work on a set we own.
+    let term = unsafe {
+        let mut term: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut term);
         libc::sigaddset(&mut term, libc::SIGTERM);
-    }
+        term
+    };
     let pending = daemonic::Daemon::new()
         .pidfile(pidfile.as_str())
         .umask(0o027)

@@ -31,13 +31,20 @@ const FIRST: i32 = 3;
 /// # drop(pending);
 /// ```
 pub fn listen_fds() -> impl Iterator<Item = (i32, &'static str)> {
-    let count = ours(c"LISTEN_PID").then(|| number(c"LISTEN_FDS")).flatten();
-    let count = count.and_then(|n| i32::try_from(n).ok()).unwrap_or(0);
+    let count = activated_count().unwrap_or(0);
     let names = sys::getenv(c"LISTEN_FDNAMES")
         .and_then(|v| core::str::from_utf8(v.to_bytes()).ok())
         .unwrap_or("");
     let mut names = names.split(':').filter(|n| !n.is_empty());
     (FIRST..FIRST.saturating_add(count)).map(move |fd| (fd, names.next().unwrap_or("unknown")))
+}
+
+/// How many descriptors (from 3) systemd passed to *this* process, per `$LISTEN_PID`
+/// and `$LISTEN_FDS`: what [`Daemon::socket_activation`](crate::Daemon::socket_activation)
+/// keeps.
+pub(crate) fn activated_count() -> Option<i32> {
+    let fds = i32::try_from(number(c"LISTEN_FDS")?).ok()?;
+    (ours(c"LISTEN_PID") && fds > 0).then_some(fds)
 }
 
 /// How often systemd's watchdog wants `WATCHDOG=1` (`$WATCHDOG_USEC`, when
@@ -56,8 +63,8 @@ pub fn watchdog_interval() -> Option<Duration> {
     pid_ok.then(|| Duration::from_micros(usec))
 }
 
-/// The decimal number in variable `name`.
-fn number(name: &core::ffi::CStr) -> Option<u64> {
+/// The decimal number in variable `name` (also s6's notification descriptor's).
+pub(crate) fn number(name: &core::ffi::CStr) -> Option<u64> {
     crate::text::parse_decimal(sys::getenv(name)?.to_bytes())
 }
 

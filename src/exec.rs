@@ -166,6 +166,7 @@ pub(crate) fn run(
         return Err(plan.abandon(e));
     }
     let (argv, envp) = (argv.terminated(), envp.terminated());
+    let search = crate::search::path_of(program.env);
     // In the foreground this process becomes the program: if that fails, the error
     // must reach the caller's stderr, which the steps redirect. Keep a copy.
     let stderr = if plan.detach {
@@ -188,7 +189,7 @@ pub(crate) fn run(
                 &plan,
                 pid,
                 reports_fd,
-                (program.path, crate::search::path_of(program.env)),
+                (program.path, search),
                 argv,
                 envp,
                 pipe.as_ref(),

@@ -33,7 +33,6 @@ pub(crate) fn prepare<'a>(
             return Err(not_open(fd));
         }
     }
-
     // The pidfile first: a start refused as "already running" must not have created
     // output files.
     let pidfile = match o.pidfile.take() {

@@ -16,7 +16,7 @@ use rustix::net::{
     bind, getsockname, recvmsg, sendto, socket_with, sockopt, AddressFamily, RecvAncillaryBuffer,
     RecvAncillaryMessage, RecvFlags, SendFlags, SocketAddrUnix, SocketFlags, SocketType,
 };
-use rustix::process::{getpid, Pid, Uid};
+use rustix::process::{Pid, Uid};
 
 use crate::channel::Deadline;
 use crate::error::{Error, ErrorKind};
@@ -88,7 +88,6 @@ pub(crate) fn find(
     exec: bool,
     keep: &mut Keep,
 ) -> Result<Option<Tellers>, Error> {
-    let too_many = |_| Error::invalid("too many descriptors to preserve");
     let mut tellers = Tellers {
         socket: None,
         s6_fd: None,
@@ -109,11 +108,13 @@ pub(crate) fn find(
     if let (false, Some(s6)) = (exec, s.s6) {
         let fd = match s6 {
             NotificationFd::Fd(fd) => fd,
-            NotificationFd::Env(name) => fd_from_env(name).ok_or_else(|| {
-                Error::invalid("")
-                    .path(name.to_bytes())
-                    .text(" does not hold a descriptor number")
-            })?,
+            NotificationFd::Env(name) => crate::activation::number(name)
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| {
+                    Error::invalid("")
+                        .path(name.to_bytes())
+                        .text(" does not hold a descriptor number")
+                })?,
         };
         if fd < 3 || !sys::is_open(fd) {
             return Err(Error::invalid("s6 notification descriptor ")
@@ -137,9 +138,8 @@ fn find_activation(
     keep: &mut Keep,
 ) -> Result<Option<Tellers>, Error> {
     if s.socket_activation && !detach {
-        for fd in 3..3 + listen_fds().unwrap_or(0) {
-            keep.insert(fd)
-                .map_err(|_| Error::invalid("too many descriptors to preserve"))?;
+        for fd in 3..3 + crate::activation::activated_count().unwrap_or(0) {
+            keep.insert(fd).map_err(too_many)?;
         }
     }
     // The thread check made sure no other thread reads the environment meanwhile;
@@ -152,6 +152,11 @@ fn find_activation(
         }
     }
     Ok(None)
+}
+
+#[cold]
+fn too_many(_: crate::stack::Full) -> Error {
+    Error::invalid("too many descriptors to preserve")
 }
 
 /// `READY=1` to systemd, a newline to s6. Both are tried; the first error is returned.
@@ -252,15 +257,6 @@ impl NotifySocket {
     }
 }
 
-/// Socket activation: how many descriptors (from 3) systemd passed to *this* process,
-/// per `$LISTEN_PID` and `$LISTEN_FDS`.
-pub(crate) fn listen_fds() -> Option<i32> {
-    let number = |name| crate::text::parse_decimal(sys::getenv(name)?.to_bytes());
-    let pid = number(c"LISTEN_PID")?;
-    let fds = i32::try_from(number(c"LISTEN_FDS")?).ok()?;
-    (i32::try_from(pid).ok().and_then(Pid::from_raw) == Some(getpid()) && fds > 0).then_some(fds)
-}
-
 /// The variables a supervisor sets for the process it starts, and that the daemon's
 /// own children must not inherit.
 pub(crate) const SUPERVISOR_VARIABLES: [&CStr; 6] = [
@@ -271,11 +267,6 @@ pub(crate) const SUPERVISOR_VARIABLES: [&CStr; 6] = [
     c"WATCHDOG_PID",
     c"WATCHDOG_USEC",
 ];
-
-/// Reads the number in the environment variable `name` (s6's notification fd).
-pub(crate) fn fd_from_env(name: &CStr) -> Option<i32> {
-    i32::try_from(crate::text::parse_decimal(sys::getenv(name)?.to_bytes())?).ok()
-}
 
 /// The receiving end of `sd_notify` for an exec'd program (start-stop-daemon's
 /// `--notify-await`): an abstract datagram socket passing credentials, so that only

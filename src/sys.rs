@@ -3,8 +3,9 @@
 //! rustix does not wrap `fork`, `_exit`, `sigaction` or `sigprocmask`: they interact
 //! with libc's own state (its thread list, stdio, the signal numbers libc reserves
 //! for threads), so they must go through libc. It has no `setfsuid`/`setfsgid`, and
-//! its `getgroups` needs an allocator; libc's are plain system calls. `close_range` and `rt_sigaction` for
-//! libc's reserved signals have no wrapper in musl, so they are raw syscalls. The
+//! its `getgroups` needs an allocator; libc's are plain system calls. `close_range`
+//! and `rt_sigaction` for libc's reserved signals have no wrapper in musl, so they are
+//! raw syscalls. The
 //! environment is libc's (`environ`). Each function here is safe to call between
 //! `fork` and the daemon's return: none allocates, locks or formats.
 

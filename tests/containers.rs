@@ -209,12 +209,32 @@ fn example(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// Starts the example server `name` with the test's pidfile on `port`; its PID.
+fn start_server(t: &Test, name: &str, port: u16) -> i32 {
+    let mut cmd = t.command(example(name));
+    cmd.arg(t.pidfile()).arg(port.to_string());
+    run_with_limit(cmd, DEADLINE).assert_success();
+    let pid = support::files::pidfile_pid(&t.pidfile());
+    t.learn(pid);
+    pid
+}
+
+/// What the server on `port` of this host says to a connection, to its end.
+fn answer(port: u16) -> String {
+    use std::io::Read;
+    let mut answer = String::new();
+    std::net::TcpStream::connect(("127.0.0.1", port))
+        .unwrap()
+        .read_to_string(&mut answer)
+        .unwrap();
+    answer
+}
+
 /// Item 4 and the examples: `examples/privileged_port.rs` binds port 80 as root in
 /// the daemon, then runs as nobody (`drop_privileges_at_ready`): the port answers,
 /// from uid 65534.
 #[test]
 fn a_privileged_port_is_bound_before_the_privilege_drop() {
-    use std::io::Read;
     if support::cli::skip_unless_root(
         "a_privileged_port_is_bound_before_the_privilege_drop",
         "binding port 80 and switching to nobody need root",
@@ -222,18 +242,9 @@ fn a_privileged_port_is_bound_before_the_privilege_drop() {
         return;
     }
     let t = Test::new();
-    let mut cmd = t.command(example("privileged_port"));
-    cmd.arg(t.pidfile()).arg("80");
-    run_with_limit(cmd, DEADLINE).assert_success();
-    let pid = support::files::pidfile_pid(&t.pidfile());
-    t.learn(pid);
+    let pid = start_server(&t, "privileged_port", 80);
     assert_eq!(support::proc::Proc(pid).ids("Uid"), [65534; 4]);
-    let mut answer = String::new();
-    std::net::TcpStream::connect(("127.0.0.1", 80))
-        .unwrap()
-        .read_to_string(&mut answer)
-        .unwrap();
-    assert_eq!(answer, "hello from uid 65534\n");
+    assert_eq!(answer(80), "hello from uid 65534\n");
 }
 
 /// The examples: `examples/service.rs` fails its start with its own code when its
@@ -290,21 +301,11 @@ fn socket_activation_reaches_the_program_in_the_foreground() {
 /// in `main`, then start the runtime. The daemon serves from its runtime's threads.
 #[test]
 fn a_tokio_service_daemonizes_before_its_runtime() {
-    use std::io::Read;
     let t = Test::new();
     // A port of its own: 20000 plus a number from this test's PID.
     let port = 20000 + (std::process::id() % 20000) as u16;
-    let mut cmd = t.command(example("tokio_service"));
-    cmd.arg(t.pidfile()).arg(port.to_string());
-    run_with_limit(cmd, DEADLINE).assert_success();
-    let pid = support::files::pidfile_pid(&t.pidfile());
-    t.learn(pid);
-    let mut answer = String::new();
-    std::net::TcpStream::connect(("127.0.0.1", port))
-        .unwrap()
-        .read_to_string(&mut answer)
-        .unwrap();
-    assert_eq!(answer, "hello from tokio\n");
+    let pid = start_server(&t, "tokio_service", port);
+    assert_eq!(answer(port), "hello from tokio\n");
     let threads: u32 = support::proc::Proc(pid).status("Threads").parse().unwrap();
     assert!(threads >= 3, "the runtime's workers: {threads} threads");
 }

@@ -107,8 +107,8 @@ fn command(args: &[String]) -> Command {
     cmd
 }
 
-/// Waits until `pid` runs the app's `sleep`, as `nobody`.
-fn assert_app(t: &Test, pid: i32) {
+/// Learns `pid` and waits until it runs the app's `sleep`.
+fn wait_app(t: &Test, pid: i32) {
     t.learn(pid);
     let marker = t.marker.clone();
     wait_until(&format!("{pid} to run the app's sleep"), || {
@@ -118,7 +118,18 @@ fn assert_app(t: &Test, pid: i32) {
             Err(Proc(pid).cmdline_text())
         }
     });
+}
+
+/// [`wait_app`], and the app runs as `nobody`.
+fn assert_app(t: &Test, pid: i32) {
+    wait_app(t, pid);
     assert_eq!(Proc(pid).ids("Uid"), [NOBODY; 4], "not run as nobody");
+}
+
+/// The first `(pid N)` of a supervisor's status line (s6-svstat, `sv status`).
+fn pid_in(status: &str) -> Option<i32> {
+    let rest = status.split("(pid ").nth(1)?;
+    rest.split(')').next()?.trim().parse().ok()
 }
 
 /// Waits until `file` holds every one of `lines`.
@@ -191,16 +202,7 @@ fn init_script_with_sd_notify() {
     let line = substitute(&t, block("init-script").trim());
     let args: Vec<String> = line.split(' ').map(str::to_owned).collect();
     run_with_limit(command(&args), DEADLINE).code(0);
-    let pid = pidfile_pid(&t.pidfile());
-    t.learn(pid);
-    let marker = t.marker.clone();
-    wait_until("the app's sleep", || {
-        if Proc(pid).cmdline() == [&b"/bin/sleep"[..], marker.as_bytes()] {
-            Ok(())
-        } else {
-            Err(Proc(pid).cmdline_text())
-        }
-    });
+    wait_app(&t, pidfile_pid(&t.pidfile()));
 }
 
 /// A service directory for s6 or runit in `dir`: `run` is the README's script, `log/run`
@@ -285,21 +287,10 @@ fn s6_supervises_the_program() {
     let waited = run_with_limit(wait_up, DEADLINE);
     let log = fs::read_to_string(service.join("log/logs/current")).unwrap_or_default();
     assert_eq!(waited.code, Some(0), "{waited:?}; log: {log:?}");
-    let status = run_with_limit(
-        {
-            let mut c = Command::new(&svstat);
-            c.arg(&service);
-            c
-        },
-        DEADLINE,
-    );
-    let pid: i32 = status
-        .stdout
-        .split("(pid ")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {status:?}"));
+    let mut svstat = Command::new(&svstat);
+    svstat.arg(&service);
+    let status = run_with_limit(svstat, DEADLINE);
+    let pid = pid_in(&status.stdout).unwrap_or_else(|| panic!("no pid in {status:?}"));
     assert!(status.stdout.contains("ready"), "{status:?}");
     assert_app(&t, pid);
     assert_logged(
@@ -353,12 +344,7 @@ fn runit_supervises_the_program() {
         if !out.stdout.starts_with("run:") {
             return Err(out.stdout);
         }
-        out.stdout
-            .split("(pid ")
-            .nth(1)
-            .and_then(|rest| rest.split(')').next())
-            .and_then(|n| n.trim().parse::<i32>().ok())
-            .ok_or(out.stdout)
+        pid_in(&out.stdout).ok_or(out.stdout)
     });
     assert_app(&t, pid);
     assert_logged(

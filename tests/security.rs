@@ -544,7 +544,7 @@ fn descriptor_limits_fail_a_start_cleanly() {
     // Descriptors 4 to 15 taken, the limit 16, fd 3 free: the pidfile opens as 3 and
     // cannot move above the readiness descriptor's number (EMFILE).
     let mut cmd = t.start_cmd(&["--notify-fd", "3"], &t.pidfile(), &t.sleep());
-    // SAFETY: open, dup2, close and setrlimit are async-signal-safe.
+    // SAFETY: open, dup2 and close are async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
@@ -552,14 +552,10 @@ fn descriptor_limits_fail_a_start_cleanly() {
                 libc::dup2(null, fd);
             }
             libc::close(3);
-            let limit = libc::rlimit {
-                rlim_cur: 16,
-                rlim_max: 16,
-            };
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
             Ok(())
         });
     }
+    nofile(&mut cmd, 16);
     let out = support::output::run_with_limit(cmd, DEADLINE);
     out.code(3).one_error_line("(os error 24)");
     assert!(!t.pidfile().exists(), "a pidfile was left: {out:?}");

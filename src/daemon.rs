@@ -273,7 +273,12 @@ impl<'a> Daemon<'a> {
 
     fn stream(mut self, n: usize, stdio: Stdio<'a>) -> Self {
         if let Target::Invalid = stdio.0 {
-            return self.invalid(Error::invalid(STREAMS[n]).text(" path contains a NUL byte"));
+            let name = crate::text::nth(STREAMS, n);
+            return self.invalid(
+                Error::new(crate::ErrorKind::InvalidOption)
+                    .text(name)
+                    .text(" path contains a NUL byte"),
+            );
         }
         self.options.stdio[n] = stdio;
         self

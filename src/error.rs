@@ -134,7 +134,7 @@ pub struct Error {
     errno: Option<Errno>,
     /// The static text before and after the context: chosen where the error is made,
     /// so a program contains only the messages it can give.
-    frame: &'static Frame,
+    frame: Frame,
     context: Stack<u8, CONTEXT>,
 }
 
@@ -152,7 +152,7 @@ impl Error {
     }
 
     /// An error of `kind` with this frame (for a caller that picks frames itself).
-    pub(crate) const fn framed(kind: ErrorKind, frame: &'static Frame) -> Error {
+    pub(crate) const fn framed(kind: ErrorKind, frame: Frame) -> Error {
         Error {
             kind,
             errno: None,
@@ -178,9 +178,9 @@ impl Error {
         self
     }
 
-    /// Appends text to the context.
-    pub(crate) fn text(mut self, text: &str) -> Error {
-        let _ = self.context.extend(text.as_bytes());
+    /// Appends text (a `str` or bytes) to the context.
+    pub(crate) fn text<T: AsRef<[u8]> + ?Sized>(mut self, text: &T) -> Error {
+        let _ = self.context.extend(text.as_ref());
         self
     }
 
@@ -289,9 +289,8 @@ impl Error {
     /// Writes the message into `line`: the step's text around the context, then the
     /// OS error as std shows it, `No such file or directory (os error 2)`.
     pub(crate) fn render<const N: usize>(&self, line: &mut Line<N>) {
-        line.str(self.frame.0)
-            .shown(self.context.as_slice())
-            .str(self.frame.1);
+        let (before, after) = self.frame.parts();
+        line.raw(before).shown(self.context.as_slice()).raw(after);
         if let Some(errno) = self.errno {
             let mut buf = [0u8; 128];
             let text = crate::sys::strerror(errno, &mut buf);
@@ -306,64 +305,73 @@ impl Error {
     }
 }
 
-/// The static text before and after an error's context.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Frame(&'static str, &'static str);
+/// The static text around an error's context: before and after [`HOLE`], or all
+/// before it when there is no hole. One string, not two: each frame a program can give
+/// costs its words and no table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Frame(&'static str);
+
+/// Where the context goes in a [`Frame`].
+const HOLE: u8 = 1;
+
+impl Frame {
+    /// The text before the context and the text after it.
+    fn parts(self) -> (&'static [u8], &'static [u8]) {
+        let text = self.0.as_bytes();
+        match text.iter().position(|&b| b == HOLE) {
+            Some(at) => (&text[..at], &text[at + 1..]),
+            None => (text, &[]),
+        }
+    }
+}
 
 /// The frame of each kind. Inlined, so that an error
 /// made with a known kind links only its own words.
 #[inline(always)]
-pub(crate) const fn frame(kind: ErrorKind) -> &'static Frame {
+pub(crate) const fn frame(kind: ErrorKind) -> Frame {
     use ErrorKind as K;
     match kind {
-        K::InvalidOption => &Frame("invalid option: ", ""),
-        K::Threads => &Frame(
-            "refusing to fork a process with ",
-            " threads: only the calling thread would survive (start before any thread or \
-             async runtime, or use Daemon::exec)",
+        K::InvalidOption => Frame("invalid option: "),
+        K::Threads => Frame(
+            "refusing to fork a process with \u{1} threads: only the calling thread would \
+             survive (start before any thread or async runtime, or use Daemon::exec)",
         ),
-        K::ReadAccounts => &Frame("cannot read ", ""),
-        K::UnknownUser => &Frame("unknown user ", ""),
-        K::UnknownGroup => &Frame("unknown group ", ""),
-        K::OpenStdio => &Frame("cannot open ", ""),
-        K::OpenPidfile => &Frame("cannot open pidfile ", ""),
-        K::InsecurePidfile => &Frame("refusing pidfile ", ""),
-        K::LockPidfile => &Frame("cannot lock pidfile ", ""),
-        K::ReadPidfile => &Frame("cannot read pidfile ", ""),
-        K::MalformedPidfile => &Frame("pidfile ", " does not hold a valid PID"),
-        K::Kill => &Frame("cannot signal ", ""),
-        K::StillRunning => &Frame("the daemon (pid ", ") did not stop in time"),
-        K::AlreadyRunning { .. } => &Frame("already running (", ")"),
-        K::Channel => &Frame("readiness channel failed: ", ""),
-        K::Fork => &Frame("cannot fork", ""),
-        K::Setsid => &Frame("cannot create a new session", ""),
-        K::Signals => &Frame("cannot reset the disposition of signal ", ""),
-        K::Chroot => &Frame("cannot change root to ", ""),
-        K::Chdir => &Frame("cannot change directory to ", ""),
-        K::CoreLimit => &Frame("cannot disable core dumps", ""),
-        K::WritePidfile => &Frame("cannot write pidfile ", ""),
-        K::SetGroups => &Frame("cannot set supplementary groups to ", ""),
-        K::SetGid => &Frame("cannot set group id to ", ""),
-        K::SetUid => &Frame("cannot set user id to ", ""),
-        K::PrivilegesRegained => &Frame(
-            "root privileges could be regained after dropping them to ",
-            "",
-        ),
-        K::RedirectStdio => &Frame("cannot redirect ", ""),
-        K::CloseFds => &Frame("cannot close inherited descriptors", ""),
-        K::PassFds => &Frame("cannot pass descriptors to the program", ""),
-        K::Exec => &Frame("cannot execute ", ""),
-        K::NotReady => &Frame(
-            "the program closed descriptor ",
-            " without reporting readiness",
-        ),
-        K::ReportedFailure => &Frame("the program reported failure", ""),
-        K::Notify => &Frame("cannot notify the supervisor at ", ""),
-        K::Died => &Frame("the daemon exited before reporting readiness", ""),
-        K::Failed { .. } => &Frame("the daemon reported failure (code ", ")"),
-        K::Timeout => &Frame("the daemon was not ready within ", "; it was killed"),
-        K::ForeignLock => &Frame("pidfile ", ""),
-        K::RemovePidfile => &Frame("cannot remove pidfile ", ""),
+        K::ReadAccounts => Frame("cannot read "),
+        K::UnknownUser => Frame("unknown user "),
+        K::UnknownGroup => Frame("unknown group "),
+        K::OpenStdio => Frame("cannot open "),
+        K::OpenPidfile => Frame("cannot open pidfile "),
+        K::InsecurePidfile => Frame("refusing pidfile "),
+        K::LockPidfile => Frame("cannot lock pidfile "),
+        K::ReadPidfile => Frame("cannot read pidfile "),
+        K::MalformedPidfile => Frame("pidfile \u{1} does not hold a valid PID"),
+        K::Kill => Frame("cannot signal "),
+        K::StillRunning => Frame("the daemon (pid \u{1}) did not stop in time"),
+        K::AlreadyRunning { .. } => Frame("already running (\u{1})"),
+        K::Channel => Frame("readiness channel failed: "),
+        K::Fork => Frame("cannot fork"),
+        K::Setsid => Frame("cannot create a new session"),
+        K::Signals => Frame("cannot reset the disposition of signal "),
+        K::Chroot => Frame("cannot change root to "),
+        K::Chdir => Frame("cannot change directory to "),
+        K::CoreLimit => Frame("cannot disable core dumps"),
+        K::WritePidfile => Frame("cannot write pidfile "),
+        K::SetGroups => Frame("cannot set supplementary groups to "),
+        K::SetGid => Frame("cannot set group id to "),
+        K::SetUid => Frame("cannot set user id to "),
+        K::PrivilegesRegained => Frame("root privileges could be regained after dropping them to "),
+        K::RedirectStdio => Frame("cannot redirect "),
+        K::CloseFds => Frame("cannot close inherited descriptors"),
+        K::PassFds => Frame("cannot pass descriptors to the program"),
+        K::Exec => Frame("cannot execute "),
+        K::NotReady => Frame("the program closed descriptor \u{1} without reporting readiness"),
+        K::ReportedFailure => Frame("the program reported failure"),
+        K::Notify => Frame("cannot notify the supervisor at "),
+        K::Died => Frame("the daemon exited before reporting readiness"),
+        K::Failed { .. } => Frame("the daemon reported failure (code \u{1})"),
+        K::Timeout => Frame("the daemon was not ready within \u{1}; it was killed"),
+        K::ForeignLock => Frame("pidfile "),
+        K::RemovePidfile => Frame("cannot remove pidfile "),
     }
 }
 

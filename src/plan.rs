@@ -144,11 +144,10 @@ impl<'a> Plan<'a> {
             K::Channel => e.text("receiving"),
             K::Failed { code } => e.number(code.into()),
             K::Signals | K::NotReady => e.number(f.aux.into()),
-            K::RedirectStdio => e.text(
-                crate::stdio::STREAMS
-                    .get(usize::from(f.aux))
-                    .unwrap_or(&"stdio"),
-            ),
+            K::RedirectStdio => match crate::text::nth(crate::stdio::STREAMS, f.aux.into()) {
+                b"" => e.text("stdio"),
+                name => e.text(name),
+            },
             _ => e,
         }
     }

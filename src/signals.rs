@@ -136,39 +136,51 @@ impl Default for SignalMap {
     }
 }
 
-/// Signal names (without `SIG`) and numbers, as `kill -l` prints them.
-const NAMES: [(&str, Signal); 31] = [
-    ("SYS", Signal::SYS),
-    ("HUP", Signal::HUP),
-    ("INT", Signal::INT),
-    ("QUIT", Signal::QUIT),
-    ("ILL", Signal::ILL),
-    ("TRAP", Signal::TRAP),
-    ("ABRT", Signal::ABORT),
-    ("BUS", Signal::BUS),
-    ("FPE", Signal::FPE),
-    ("KILL", Signal::KILL),
-    ("USR1", Signal::USR1),
-    ("SEGV", Signal::SEGV),
-    ("USR2", Signal::USR2),
-    ("PIPE", Signal::PIPE),
-    ("ALRM", Signal::ALARM),
-    ("TERM", Signal::TERM),
-    ("STKFLT", Signal::STKFLT),
-    ("CHLD", Signal::CHILD),
-    ("CONT", Signal::CONT),
-    ("STOP", Signal::STOP),
-    ("TSTP", Signal::TSTP),
-    ("TTIN", Signal::TTIN),
-    ("TTOU", Signal::TTOU),
-    ("URG", Signal::URG),
-    ("XCPU", Signal::XCPU),
-    ("XFSZ", Signal::XFSZ),
-    ("VTALRM", Signal::VTALARM),
-    ("PROF", Signal::PROF),
-    ("WINCH", Signal::WINCH),
-    ("IO", Signal::IO),
-    ("PWR", Signal::POWER),
+/// Signal names (without `SIG`), as `kill -l` prints them, each ended by a NUL; the
+/// signals are [`SIGNALS`], in the same order.
+const NAMES: &[u8] = concat!(
+    "SYS\0", "HUP\0", "INT\0", "QUIT\0", "ILL\0", "TRAP\0", "ABRT\0", "BUS\0", "FPE\0", "KILL\0",
+    "USR1\0", "SEGV\0", "USR2\0", "PIPE\0", "ALRM\0", "TERM\0", "STKFLT\0", "CHLD\0", "CONT\0",
+    "STOP\0", "TSTP\0", "TTIN\0", "TTOU\0", "URG\0", "XCPU\0", "XFSZ\0", "VTALRM\0", "PROF\0",
+    "WINCH\0", "IO\0", "PWR\0",
+)
+.as_bytes();
+
+const _: () = assert!(crate::text::count(NAMES) == SIGNALS.len());
+
+/// The signals [`NAMES`] names.
+const SIGNALS: [Signal; 31] = [
+    Signal::SYS,
+    Signal::HUP,
+    Signal::INT,
+    Signal::QUIT,
+    Signal::ILL,
+    Signal::TRAP,
+    Signal::ABORT,
+    Signal::BUS,
+    Signal::FPE,
+    Signal::KILL,
+    Signal::USR1,
+    Signal::SEGV,
+    Signal::USR2,
+    Signal::PIPE,
+    Signal::ALARM,
+    Signal::TERM,
+    Signal::STKFLT,
+    Signal::CHILD,
+    Signal::CONT,
+    Signal::STOP,
+    Signal::TSTP,
+    Signal::TTIN,
+    Signal::TTOU,
+    Signal::URG,
+    Signal::XCPU,
+    Signal::XFSZ,
+    Signal::VTALARM,
+    Signal::PROF,
+    Signal::WINCH,
+    Signal::IO,
+    Signal::POWER,
 ];
 
 /// Parses a signal as `kill(1)` and start-stop-daemon take it: a name with or
@@ -193,8 +205,8 @@ pub fn parse_signal(text: &str) -> Option<Signal> {
         Some(p) if p.eq_ignore_ascii_case(b"SIG") => &bytes[3..],
         _ => bytes,
     };
-    NAMES
-        .iter()
-        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
-        .map(|&(_, s)| s)
+    let at = NAMES
+        .split(|&b| b == 0)
+        .position(|n| !n.is_empty() && n.eq_ignore_ascii_case(name))?;
+    SIGNALS.get(at).copied()
 }

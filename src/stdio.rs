@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::path::{CPath, IntoCPath};
 
 /// The standard streams, by number.
-pub(crate) const STREAMS: [&str; 3] = ["stdin", "stdout", "stderr"];
+pub(crate) const STREAMS: &[u8] = b"stdin\0stdout\0stderr\0";
 
 /// Where a standard stream of the daemon goes.
 ///
@@ -114,7 +114,7 @@ fn open(
                     Error::os(ErrorKind::OpenStdio, e)
                         .path(path.bytes())
                         .text(" for ")
-                        .text(STREAMS[n])
+                        .text(crate::text::nth(STREAMS, n))
                 })
         }
         &Source::Fd(fd) => {
@@ -123,7 +123,7 @@ fn open(
                     .text("descriptor ")
                     .number(fd as u64)
                     .text(" for ")
-                    .text(STREAMS[n])
+                    .text(crate::text::nth(STREAMS, n))
             };
             if !crate::sys::is_open(fd) {
                 return Err(fail(Errno::BADF).text(" is not open"));
@@ -202,5 +202,5 @@ pub(crate) fn open_streams(
 fn null_error(e: Errno, n: usize) -> Error {
     Error::os(ErrorKind::OpenStdio, e)
         .text("/dev/null for ")
-        .text(STREAMS[n])
+        .text(crate::text::nth(STREAMS, n))
 }

@@ -323,46 +323,113 @@ pub(crate) fn strerror(errno: Errno, buf: &mut [u8; 128]) -> &[u8] {
 #[cfg(not(feature = "std"))]
 pub(crate) fn strerror(errno: Errno, _buf: &mut [u8; 128]) -> &[u8] {
     let n = errno.raw_os_error();
-    ERRNO_TEXT
-        .iter()
-        .find(|&&(e, _)| e == n)
-        .map_or(&[], |&(_, text)| text.as_bytes())
+    match ERRNOS.iter().position(|&e| i32::from(e) == n) {
+        Some(i) => crate::text::nth(ERRNO_TEXTS, i),
+        None => &[],
+    }
 }
 
-/// The errnos of the system calls a start makes, with musl's texts.
+/// The errnos of the system calls a start makes (all below 256); their texts are
+/// [`ERRNO_TEXTS`].
 #[cfg(not(feature = "std"))]
-const ERRNO_TEXT: [(i32, &str); 33] = [
-    (libc::EPERM, "Operation not permitted"),
-    (libc::ENOENT, "No such file or directory"),
-    (libc::ESRCH, "No such process"),
-    (libc::EINTR, "Interrupted system call"),
-    (libc::EIO, "I/O error"),
-    (libc::ENXIO, "No such device or address"),
-    (libc::E2BIG, "Argument list too long"),
-    (libc::ENOEXEC, "Exec format error"),
-    (libc::EBADF, "Bad file descriptor"),
-    (libc::ECHILD, "No child process"),
-    (libc::EAGAIN, "Resource temporarily unavailable"),
-    (libc::ENOMEM, "Out of memory"),
-    (libc::EACCES, "Permission denied"),
-    (libc::EFAULT, "Bad address"),
-    (libc::EBUSY, "Resource busy"),
-    (libc::EEXIST, "File exists"),
-    (libc::EXDEV, "Cross-device link"),
-    (libc::ENOTDIR, "Not a directory"),
-    (libc::EISDIR, "Is a directory"),
-    (libc::EINVAL, "Invalid argument"),
-    (libc::ENFILE, "Too many open files in system"),
-    (libc::EMFILE, "No file descriptors available"),
-    (libc::ETXTBSY, "Text file busy"),
-    (libc::EFBIG, "File too large"),
-    (libc::ENOSPC, "No space left on device"),
-    (libc::EROFS, "Read-only file system"),
-    (libc::EMLINK, "Too many links"),
-    (libc::ENAMETOOLONG, "Filename too long"),
-    (libc::ENOSYS, "Function not implemented"),
-    (libc::ELOOP, "Symbolic link loop"),
-    (libc::EPROTO, "Protocol error"),
-    (libc::ETIMEDOUT, "Operation timed out"),
-    (libc::ESTALE, "Stale file handle"),
+const ERRNOS: [u8; 33] = [
+    libc::EPERM as u8,
+    libc::ENOENT as u8,
+    libc::ESRCH as u8,
+    libc::EINTR as u8,
+    libc::EIO as u8,
+    libc::ENXIO as u8,
+    libc::E2BIG as u8,
+    libc::ENOEXEC as u8,
+    libc::EBADF as u8,
+    libc::ECHILD as u8,
+    libc::EAGAIN as u8,
+    libc::ENOMEM as u8,
+    libc::EACCES as u8,
+    libc::EFAULT as u8,
+    libc::EBUSY as u8,
+    libc::EEXIST as u8,
+    libc::EXDEV as u8,
+    libc::ENOTDIR as u8,
+    libc::EISDIR as u8,
+    libc::EINVAL as u8,
+    libc::ENFILE as u8,
+    libc::EMFILE as u8,
+    libc::ETXTBSY as u8,
+    libc::EFBIG as u8,
+    libc::ENOSPC as u8,
+    libc::EROFS as u8,
+    libc::EMLINK as u8,
+    libc::ENAMETOOLONG as u8,
+    libc::ENOSYS as u8,
+    libc::ELOOP as u8,
+    libc::EPROTO as u8,
+    libc::ETIMEDOUT as u8,
+    libc::ESTALE as u8,
 ];
+
+/// The texts of [`ERRNOS`] in musl's words, in the same order, each ended by a NUL:
+/// one string rather than a table of slices, which would cost 16 bytes an entry.
+#[cfg(not(feature = "std"))]
+const _: () = assert!(crate::text::count(ERRNO_TEXTS) == ERRNOS.len());
+
+#[cfg(not(feature = "std"))]
+const ERRNO_TEXTS: &[u8] = concat!(
+    "Operation not permitted\0",
+    "No such file or directory\0",
+    "No such process\0",
+    "Interrupted system call\0",
+    "I/O error\0",
+    "No such device or address\0",
+    "Argument list too long\0",
+    "Exec format error\0",
+    "Bad file descriptor\0",
+    "No child process\0",
+    "Resource temporarily unavailable\0",
+    "Out of memory\0",
+    "Permission denied\0",
+    "Bad address\0",
+    "Resource busy\0",
+    "File exists\0",
+    "Cross-device link\0",
+    "Not a directory\0",
+    "Is a directory\0",
+    "Invalid argument\0",
+    "Too many open files in system\0",
+    "No file descriptors available\0",
+    "Text file busy\0",
+    "File too large\0",
+    "No space left on device\0",
+    "Read-only file system\0",
+    "Too many links\0",
+    "Filename too long\0",
+    "Function not implemented\0",
+    "Symbolic link loop\0",
+    "Protocol error\0",
+    "Operation timed out\0",
+    "Stale file handle\0",
+)
+.as_bytes();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_errno_has_its_text_and_no_other() {
+        let mut buf = [0; 128];
+        let text = |e| strerror(e, &mut [0; 128]).to_vec();
+        assert_eq!(text(rustix::io::Errno::NOENT), b"No such file or directory");
+        assert_eq!(text(rustix::io::Errno::STALE), b"Stale file handle");
+        assert_eq!(
+            strerror(rustix::io::Errno::ACCESS, &mut buf),
+            b"Permission denied"
+        );
+        // Without std the table is ours: each errno has its own text.
+        #[cfg(not(feature = "std"))]
+        assert_eq!(
+            strerror(rustix::io::Errno::from_raw_os_error(4000), &mut buf),
+            b""
+        );
+    }
+}

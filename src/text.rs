@@ -76,6 +76,26 @@ pub(crate) fn c_suffix(c: &CStr, at: usize) -> &CStr {
     unsafe { CStr::from_bytes_with_nul_unchecked(&bytes[at..]) }
 }
 
+/// Item `i` of `list`, texts each ended by a NUL (empty past the end). A table of
+/// names as one string costs its letters; as `[&str; N]` it costs 16 bytes more a
+/// name.
+pub(crate) fn nth(list: &'static [u8], i: usize) -> &'static [u8] {
+    list.split(|&b| b == 0).nth(i).unwrap_or_default()
+}
+
+/// How many texts a packed list (see [`nth`]) holds: its NULs. For compile-time
+/// checks that a list and the table beside it agree.
+pub(crate) const fn count(list: &[u8]) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < list.len() {
+        if list[i] == 0 {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
 /// `text` without leading and trailing ASCII whitespace.
 pub(crate) fn trim(text: &[u8]) -> &[u8] {
     text.trim_ascii()
@@ -181,6 +201,17 @@ impl<const N: usize> Line<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nth_picks_one_text_of_a_packed_list() {
+        let list = b"one\0two\0\0four\0";
+        assert_eq!(nth(list, 0), b"one");
+        assert_eq!(nth(list, 1), b"two");
+        assert_eq!(nth(list, 2), b"");
+        assert_eq!(nth(list, 3), b"four");
+        assert_eq!(nth(list, 4), b"");
+        assert_eq!(nth(list, 99), b"");
+    }
 
     #[test]
     fn decimal_both_ways() {

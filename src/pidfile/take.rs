@@ -47,17 +47,18 @@ pub(crate) enum Refused {
     Retry,
 }
 
-/// Why a file is not a pidfile to trust.
-pub(crate) const REFUSALS: [&str; 8] = [
-    ": it is a symbolic link",
-    ": it is a directory",
-    ": it is not a regular file",
-    ": it has more than one hard link",
-    ": it is owned by another user",
-    ": it is writable by others",
-    ": it is writable by its group",
-    ": it holds something other than a PID",
-];
+/// Why a file is not a pidfile to trust, each ended by a NUL ([`crate::text::nth`]).
+pub(crate) const REFUSALS: &[u8] = concat!(
+    ": it is a symbolic link\0",
+    ": it is a directory\0",
+    ": it is not a regular file\0",
+    ": it has more than one hard link\0",
+    ": it is owned by another user\0",
+    ": it is writable by others\0",
+    ": it is writable by its group\0",
+    ": it holds something other than a PID\0",
+)
+.as_bytes();
 const SYMLINK: u8 = 0;
 const DIRECTORY: u8 = 1;
 const NOT_PIDLIKE: u8 = 7;
@@ -104,7 +105,7 @@ impl Refused {
 
 /// The error for a pidfile refused for reason `why` (an index of [`REFUSALS`]).
 pub(crate) fn insecure(path: &[u8], why: u8) -> Error {
-    let why = REFUSALS.get(usize::from(why)).copied().unwrap_or("");
+    let why = crate::text::nth(REFUSALS, usize::from(why));
     Error::new(ErrorKind::InsecurePidfile).path(path).text(why)
 }
 

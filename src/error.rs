@@ -114,6 +114,9 @@ pub enum ErrorKind {
 const CONTEXT: usize = 160;
 /// The longest path shown whole; longer ones keep their start and end.
 const PATH_SHOWN: usize = 112;
+/// The one length of a rendered message (with `daemonic: ` and the errno's text):
+/// one size, so one copy of the rendering code.
+const LINE: usize = 384;
 
 /// An error from daemonizing or from a pidfile operation.
 ///
@@ -278,7 +281,7 @@ impl Error {
     /// assert_eq!(line, err.to_string().as_bytes());
     /// ```
     pub fn write_message<'b>(&self, buf: &'b mut [u8]) -> &'b [u8] {
-        let mut line = Line::<320>::new();
+        let mut line = Line::<LINE>::new();
         self.render(&mut line);
         let text = line.as_bytes();
         let n = text.len().min(buf.len());
@@ -377,7 +380,7 @@ pub(crate) const fn frame(kind: ErrorKind) -> Frame {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut line = Line::<320>::new();
+        let mut line = Line::<LINE>::new();
         self.render(&mut line);
         f.write_str(line.as_str())
     }
@@ -410,7 +413,7 @@ impl From<Error> for std::io::Error {
 /// Writes `daemonic: <err>` to stderr in one `write`, without allocating or
 /// formatting.
 pub(crate) fn report(err: &Error) {
-    let mut line = crate::text::Line::<384>::new();
+    let mut line = Line::<LINE>::new();
     line.str("daemonic: ");
     err.render(&mut line);
     crate::sys::write_all(2, line.finish());

@@ -52,7 +52,8 @@ pub(crate) struct Status {
 /// without `/proc` or when a field is missing.
 ///
 /// One `read`: the kernel renders the whole file (about 1.5 KiB) at once, and a
-/// read of a larger buffer returns all of it.
+/// read of a larger buffer returns all of it. Not inlined: both entry points read it.
+#[inline(never)]
 pub(crate) fn status() -> Option<Status> {
     let file = fs::open(
         c"/proc/thread-self/status",

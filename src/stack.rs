@@ -39,14 +39,7 @@ impl<T: Copy, const N: usize> Stack<T, N> {
 
     /// Appends every item of `items`, or none when they do not all fit.
     pub(crate) fn extend(&mut self, items: &[T]) -> Result<(), Full> {
-        if items.len() > N - self.len {
-            return Err(Full);
-        }
-        for &item in items {
-            self.items[self.len] = MaybeUninit::new(item);
-            self.len += 1;
-        }
-        Ok(())
+        extend(&mut self.items, &mut self.len, items)
     }
 
     /// Inserts `item` at `index`, shifting the rest up.
@@ -72,11 +65,35 @@ impl<T: Copy, const N: usize> Stack<T, N> {
 
     /// The items, in order.
     pub(crate) fn as_slice(&self) -> &[T] {
-        let init = &self.items[..self.len];
-        // SAFETY: the first `len` items were written by `push`, `extend` or `insert`,
-        // and `MaybeUninit<T>` has the layout of `T`.
-        unsafe { &*(init as *const [MaybeUninit<T>] as *const [T]) }
+        // SAFETY: the first `len` items were written by `push`, `extend` or `insert`.
+        unsafe { initialized(&self.items, self.len) }
     }
+}
+
+// The bodies of `extend` and `as_slice` take slices, not arrays, so that every
+// capacity of an item type shares one copy of them.
+
+fn extend<T: Copy>(slots: &mut [MaybeUninit<T>], len: &mut usize, items: &[T]) -> Result<(), Full> {
+    let end = len.checked_add(items.len()).ok_or(Full)?;
+    let free = slots.get_mut(*len..end).ok_or(Full)?;
+    for (slot, &item) in free.iter_mut().zip(items) {
+        *slot = MaybeUninit::new(item);
+    }
+    *len = end;
+    Ok(())
+}
+
+/// The first `len` items of `slots`.
+///
+/// # Safety
+///
+/// They must have been written (and `len` may not exceed `slots.len()`, which is
+/// checked).
+unsafe fn initialized<T: Copy>(slots: &[MaybeUninit<T>], len: usize) -> &[T] {
+    let init = &slots[..len];
+    // SAFETY: the caller vouches that these items are written, and `MaybeUninit<T>`
+    // has the layout of `T`.
+    unsafe { &*(init as *const [MaybeUninit<T>] as *const [T]) }
 }
 
 impl<T: Copy, const N: usize> Clone for Stack<T, N> {

@@ -118,13 +118,7 @@ fn open(
                 })
         }
         &Source::Fd(fd) => {
-            let fail = |e| {
-                Error::os(ErrorKind::InvalidOption, e)
-                    .text("descriptor ")
-                    .number(fd as u64)
-                    .text(" for ")
-                    .text(crate::text::nth(STREAMS, n))
-            };
+            let fail = |e| fd_error(e, fd, n);
             if !crate::sys::is_open(fd) {
                 return Err(fail(Errno::BADF).text(" is not open"));
             }
@@ -195,6 +189,18 @@ pub(crate) fn open_streams(
         };
     }
     Ok(streams)
+}
+
+/// The error for descriptor `fd`, given for stream `n`. Out of line: two paths
+/// give it.
+#[cold]
+#[inline(never)]
+fn fd_error(e: Errno, fd: i32, n: usize) -> Error {
+    Error::os(ErrorKind::InvalidOption, e)
+        .text("descriptor ")
+        .number(fd as u64)
+        .text(" for ")
+        .text(crate::text::nth(STREAMS, n))
 }
 
 #[cold]

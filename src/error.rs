@@ -107,6 +107,9 @@ pub enum ErrorKind {
     ForeignLock,
     /// The daemon stopped, but the pidfile it left could not be removed.
     RemovePidfile,
+    /// The monitor of [`Daemon::supervise`](crate::Daemon::supervise) could not set
+    /// itself up (signals, timer, pipes) or start the program.
+    Supervise,
 }
 
 /// How many bytes of context an [`Error`] keeps. Paths are shortened to
@@ -375,6 +378,7 @@ pub(crate) const fn frame(kind: ErrorKind) -> Frame {
         K::Timeout => Frame("the daemon was not ready within \u{1}; it was killed"),
         K::ForeignLock => Frame("pidfile "),
         K::RemovePidfile => Frame("cannot remove pidfile "),
+        K::Supervise => Frame("cannot supervise the program"),
     }
 }
 

@@ -10,108 +10,16 @@ use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::io::{fcntl_dupfd_cloexec, Errno};
 use rustix::process::{geteuid, Pid};
 
+use crate::argv::{fill, pidfile_var, Additions, Pointers, Program};
 use crate::channel::Deadline;
 use crate::error::{Error, ErrorKind};
 use crate::failure::Failure;
 use crate::launch::{self, Mode, Side};
+use crate::monitor::{self, Supervision};
 use crate::plan::Plan;
 use crate::stack::Stack;
 use crate::supervisor::{Notified, NotifyListener};
 use crate::{fds, sys};
-
-/// A program for [`Daemon::exec`](crate::Daemon::exec): its path, its arguments
-/// (`args[0]` is its name) and its whole environment.
-///
-/// A path with a `/` is executed as it is (a relative one from the daemon's working
-/// directory, inside its chroot); a bare name is looked for in the `PATH` of `env`
-/// (else `/usr/local/bin:/bin:/usr/bin`) as `execvp(3)` does, by the daemon once it
-/// is in its root, its directory and its user's identity.
-///
-/// ```
-/// let program = daemonic::Program { path: c"/bin/sleep", args: &[c"sleep", c"60"], env: &[] };
-/// assert_eq!(program.args.len(), 2);
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Program<'p> {
-    /// The file to execute.
-    pub path: &'p CStr,
-    /// `argv`, starting with the program's name.
-    pub args: &'p [&'p CStr],
-    /// `envp`: `NAME=VALUE` entries.
-    pub env: &'p [&'p CStr],
-}
-
-/// The most arguments, or environment entries, a program can be given.
-pub(crate) const MAX_POINTERS: usize = 1024;
-
-/// A null-terminated array of C string pointers, on the stack, built before the fork.
-struct Pointers {
-    ptrs: Stack<*const c_char, { MAX_POINTERS + 1 }>,
-}
-
-impl Pointers {
-    fn new() -> Pointers {
-        Pointers { ptrs: Stack::new() }
-    }
-
-    fn push(&mut self, s: &CStr) -> Result<(), Error> {
-        // One slot stays free for the terminating null.
-        if self.ptrs.len() == MAX_POINTERS {
-            return Err(Error::invalid(
-                "more than 1024 arguments or environment entries",
-            ));
-        }
-        self.ptrs
-            .push(s.as_ptr())
-            .map_err(|_| Error::invalid("too many arguments"))
-    }
-
-    /// The pointers and the terminating null.
-    fn terminated(&mut self) -> &[*const c_char] {
-        let _ = self.ptrs.push(core::ptr::null());
-        self.ptrs.as_slice()
-    }
-}
-
-/// The variable that tells an exec'd program which descriptor holds the pidfile lock.
-const PIDFILE_FD_VAR: &[u8] = b"DAEMONIC_PIDFILE_FD=";
-
-/// What the program's environment gets besides the caller's entries.
-struct Additions<'v> {
-    /// `DAEMONIC_PIDFILE_FD=N`.
-    pidfile_fd: Option<&'v CStr>,
-    /// `NOTIFY_SOCKET=...` of the notify listener, replacing the caller's.
-    notify_socket: Option<&'v CStr>,
-    /// Whether the program runs under another PID than ours, so socket activation's
-    /// `LISTEN_*` (which name our PID) do not apply to it.
-    detached: bool,
-}
-
-/// Fills `argv` and `envp` for `program`, with the `additions`.
-fn fill(
-    program: &Program<'_>,
-    additions: &Additions<'_>,
-    argv: &mut Pointers,
-    envp: &mut Pointers,
-) -> Result<(), Error> {
-    let replaced = |entry: &&CStr| {
-        let e = entry.to_bytes();
-        e.starts_with(PIDFILE_FD_VAR)
-            || (additions.notify_socket.is_some() && e.starts_with(b"NOTIFY_SOCKET="))
-            || (additions.detached
-                && [&b"LISTEN_PID="[..], b"LISTEN_FDS=", b"LISTEN_FDNAMES="]
-                    .iter()
-                    .any(|v| e.starts_with(v)))
-    };
-    for arg in program.args {
-        argv.push(arg)?;
-    }
-    let ours = additions.notify_socket.iter().chain(&additions.pidfile_fd);
-    for entry in program.env.iter().filter(|e| !replaced(e)).chain(ours) {
-        envp.push(entry)?;
-    }
-    Ok(())
-}
 
 /// The program's readiness pipe: it gets the write end as descriptor `number`.
 struct Readiness {
@@ -130,21 +38,29 @@ pub(crate) fn check_readiness(readiness: Option<i32>) -> Result<(), Error> {
     }
 }
 
-/// [`Daemon::exec`](crate::Daemon::exec) once the plan is made: returns in the
-/// original process only.
+/// [`Daemon::exec`](crate::Daemon::exec) (and with `supervise`,
+/// [`Daemon::supervise`](crate::Daemon::supervise)) once the plan is made: returns
+/// in the original process only.
 pub(crate) fn run(
     mut plan: Plan<'_>,
     program: &Program<'_>,
     readiness: Option<i32>,
     await_notify: bool,
+    supervise: Option<Supervision>,
 ) -> Result<Pid, Error> {
     if (readiness.is_some() || await_notify) && !plan.detach {
         let why = "waiting for a program's readiness needs a detached daemon";
         return Err(plan.abandon(Error::invalid(why)));
     }
-    let pipe = match readiness.map(|n| open_readiness(&mut plan, n)).transpose() {
-        Ok(pipe) => pipe,
-        Err(e) => return Err(plan.abandon(e)),
+    if await_notify && supervise.is_some() {
+        let why = "a supervised program reports readiness on a descriptor, not over sd_notify";
+        return Err(plan.abandon(Error::invalid(why)));
+    }
+    // A supervised program gets a new pipe from the monitor at each run.
+    let pipe = match readiness.map(|n| open_readiness(&mut plan, n, supervise.is_none())) {
+        Some(Ok(pipe)) => pipe,
+        Some(Err(e)) => return Err(plan.abandon(e)),
+        None => None,
     };
     let listener = match await_notify.then(NotifyListener::new).transpose() {
         Ok(listener) => listener,
@@ -155,9 +71,11 @@ pub(crate) fn run(
     let (mut argv, mut envp) = (Pointers::new(), Pointers::new());
     let (mut fd_var, mut socket_var) = (Stack::<u8, 48>::new(), Stack::<u8, 64>::new());
     let additions = Additions {
+        // A supervised program has no descriptor of the pidfile: the monitor holds it.
         pidfile_fd: plan
             .pidfile
             .as_ref()
+            .filter(|_| supervise.is_none())
             .map(|(p, _)| pidfile_var(p.kept_fds()[0], &mut fd_var)),
         notify_socket: listener.as_ref().map(|l| l.variable(&mut socket_var)),
         detached: plan.detach,
@@ -167,8 +85,8 @@ pub(crate) fn run(
     }
     let (argv, envp) = (argv.terminated(), envp.terminated());
     let search = crate::search::path_of(program.env);
-    // In the foreground this process becomes the program: if that fails, the error
-    // must reach the caller's stderr, which the steps redirect. Keep a copy.
+    // In the foreground this process becomes the program (or its monitor): if that
+    // fails, the error must reach the caller's stderr, which the steps redirect.
     let stderr = if plan.detach {
         None
     } else {
@@ -178,26 +96,72 @@ pub(crate) fn run(
         plan.keep(pipe.write.as_raw_fd());
         let _ = plan.guard_closes.push(pipe.write.as_raw_fd());
     }
+    let timeout = plan.o.timeout.as_ref().map(|t| t.duration);
+    if let (Some(_), Some(t)) = (supervise, timeout) {
+        // The monitor enforces the timeout; the original process waits a little
+        // longer, so that it hears the monitor's verdict rather than races it.
+        if let Err(e) = plan.deadline.extend(t + MONITOR_MARGIN) {
+            return Err(plan.abandon(Error::os(ErrorKind::Channel, e).text("timer")));
+        }
+    }
+    let mode = match supervise {
+        Some(_) => {
+            let writer = plan.pidfile.as_ref().and_then(|(p, _)| p.writer_fd());
+            if let Some(fd) = writer {
+                plan.keep_writer = true;
+                plan.keep(fd);
+            }
+            Mode::Supervise(program.path)
+        }
+        None => Mode::Exec(program.path),
+    };
     let side = match launch::run(&mut plan) {
         Ok(side) => side,
         Err(failure) => return Err(plan.fail(failure, Some(program.path))),
     };
     match side {
         Side::Daemon { reports, pid } => {
-            let reports_fd = reports.as_ref().map(AsFd::as_fd);
-            let failure = exec(
-                &plan,
-                pid,
-                reports_fd,
-                (program.path, search),
-                argv,
-                envp,
-                pipe.as_ref(),
-            );
-            if let Some(reports) = &reports {
-                launch::report_failure(reports.as_raw_fd(), failure);
-                sys::exit_immediately(1);
-            }
+            let failure = match supervise {
+                Some(policy) => {
+                    let watched = monitor::Program {
+                        path: program.path,
+                        search,
+                        argv,
+                        envp,
+                        preserve: plan.o.preserve.as_slice(),
+                        readiness,
+                        timeout,
+                    };
+                    // The monitor holds the lock; a first run that fails in the
+                    // foreground gives the pidfile back to be put back as it was.
+                    let (pidfile, previous) = match plan.pidfile.take() {
+                        Some((p, previous)) => (Some(p), Some(previous)),
+                        None => (None, None),
+                    };
+                    let (failure, back) = monitor::run(pid, reports, pidfile, &watched, policy);
+                    if let (Some(p), Some(previous)) = (back, previous) {
+                        plan.pidfile = Some((p, previous));
+                    }
+                    failure
+                }
+                None => {
+                    let reports_fd = reports.as_ref().map(AsFd::as_fd);
+                    let failure = exec(
+                        &plan,
+                        pid,
+                        reports_fd,
+                        (program.path, search),
+                        argv,
+                        envp,
+                        pipe.as_ref(),
+                    );
+                    if let Some(reports) = &reports {
+                        launch::report_failure(reports.as_raw_fd(), failure);
+                        sys::exit_immediately(1);
+                    }
+                    failure
+                }
+            };
             if let Some(stderr) = &stderr {
                 let _ = sys::redirect(stderr.as_raw_fd(), 2);
             }
@@ -206,12 +170,10 @@ pub(crate) fn run(
         Side::Original(launched) => {
             // Our copy of the write end must go, or its end of file never comes.
             let pipe = pipe.map(|p| (p.read, p.number));
-            let outcome = launched
-                .wait(&plan, Mode::Exec(program.path))
-                .and_then(|pid| {
-                    await_program(&plan, pipe.as_ref(), listener.as_ref()).map(|()| pid)
-                });
-            let pid = launched.conclude(&mut plan, outcome, Mode::Exec(program.path))?;
+            let outcome = launched.wait(&plan, mode).and_then(|pid| {
+                await_program(&plan, pipe.as_ref(), listener.as_ref()).map(|()| pid)
+            });
+            let pid = launched.conclude(&mut plan, outcome, mode)?;
             if let Some(pidfile) = plan.take_pidfile() {
                 pidfile.disown();
             }
@@ -219,6 +181,9 @@ pub(crate) fn run(
         }
     }
 }
+
+/// How much longer than a supervised program's timeout the original process waits.
+const MONITOR_MARGIN: core::time::Duration = core::time::Duration::from_secs(2);
 
 #[cold]
 #[inline(never)]
@@ -230,32 +195,30 @@ fn no_room(number: i32, limit: u64) -> Error {
         .text(" (ulimit -n)")
 }
 
-/// `DAEMONIC_PIDFILE_FD=N` in `buf`.
-fn pidfile_var(fd: i32, buf: &mut Stack<u8, 48>) -> &CStr {
-    let mut digits = [0; 20];
-    let _ = buf.extend(PIDFILE_FD_VAR);
-    let _ = buf.extend(crate::text::decimal(fd as u64, &mut digits));
-    let _ = buf.push(0);
-    crate::text::c_str(buf.as_slice()).unwrap_or_default()
-}
-
-/// Creates the readiness pipe; its number must be free: not a standard stream, not a
-/// descriptor the daemon keeps.
-fn open_readiness(plan: &mut Plan<'_>, number: i32) -> Result<Readiness, Error> {
+/// Creates the readiness pipe (unless `create` is false: only checks); its number
+/// must be free: not a standard stream, not a descriptor the daemon keeps.
+fn open_readiness(
+    plan: &mut Plan<'_>,
+    number: i32,
+    create: bool,
+) -> Result<Option<Readiness>, Error> {
     if plan.keep.contains(number) {
         return Err(Error::invalid("readiness descriptor ")
             .number(number as u64)
             .text(" is a standard stream or a kept descriptor"));
     }
+    if !create {
+        return Ok(None);
+    }
     let floor = number.saturating_add(1);
     let pipe = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .and_then(|(r, w)| Ok((fds::above_stdio(r)?, fds::at_or_above(w, floor)?)));
     let (read, write) = pipe.map_err(|e| Error::os(ErrorKind::Channel, e).text("pipe"))?;
-    Ok(Readiness {
+    Ok(Some(Readiness {
         read,
         write,
         number,
-    })
+    }))
 }
 
 /// A close-on-exec copy of stderr, kept through the close step; `None` when stderr
@@ -356,68 +319,5 @@ fn await_newline(fd: impl AsFd, deadline: &Deadline) -> Result<bool, Errno> {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(e),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    extern crate std;
-    use super::*;
-
-    fn strings(ptrs: &[*const c_char]) -> std::vec::Vec<&CStr> {
-        let (last, rest) = ptrs.split_last().unwrap();
-        assert!(last.is_null(), "the array ends with a null pointer");
-        // SAFETY: every other pointer came from a live `&CStr` of the test.
-        rest.iter().map(|&p| unsafe { CStr::from_ptr(p) }).collect()
-    }
-
-    #[test]
-    fn argv_and_envp_are_null_terminated_with_our_variables_replacing_the_callers() {
-        let program = Program {
-            path: c"/bin/true",
-            args: &[c"true", c"-x"],
-            env: &[
-                c"A=1",
-                c"DAEMONIC_PIDFILE_FD=99",
-                c"NOTIFY_SOCKET=/old",
-                c"LISTEN_FDS=2",
-            ],
-        };
-        let additions = Additions {
-            pidfile_fd: Some(c"DAEMONIC_PIDFILE_FD=4"),
-            notify_socket: Some(c"NOTIFY_SOCKET=@x"),
-            detached: true,
-        };
-        let (mut argv, mut envp) = (Pointers::new(), Pointers::new());
-        fill(&program, &additions, &mut argv, &mut envp).unwrap();
-        assert_eq!(strings(argv.terminated()), [c"true", c"-x"]);
-        assert_eq!(
-            strings(envp.terminated()),
-            [c"A=1", c"NOTIFY_SOCKET=@x", c"DAEMONIC_PIDFILE_FD=4"]
-        );
-    }
-
-    #[test]
-    fn too_many_entries_are_an_error_not_a_cut() {
-        let many = [c"X=1"; MAX_POINTERS + 1];
-        let program = Program {
-            path: c"/bin/true",
-            args: &[c"true"],
-            env: &many,
-        };
-        let additions = Additions {
-            pidfile_fd: None,
-            notify_socket: None,
-            detached: false,
-        };
-        let (mut argv, mut envp) = (Pointers::new(), Pointers::new());
-        let err = fill(&program, &additions, &mut argv, &mut envp).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidOption);
-    }
-
-    #[test]
-    fn the_pidfile_variable_names_the_descriptor() {
-        let mut buf = Stack::new();
-        assert_eq!(pidfile_var(17, &mut buf), c"DAEMONIC_PIDFILE_FD=17");
     }
 }

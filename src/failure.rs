@@ -9,7 +9,7 @@ use rustix::io::Errno;
 use crate::error::ErrorKind;
 
 /// The steps that can fail after the fork; a step travels as its index here.
-pub(crate) const STEPS: [ErrorKind; 15] = [
+pub(crate) const STEPS: [ErrorKind; 18] = [
     ErrorKind::Setsid,
     ErrorKind::Fork,
     ErrorKind::Signals,
@@ -25,6 +25,10 @@ pub(crate) const STEPS: [ErrorKind; 15] = [
     ErrorKind::CloseFds,
     ErrorKind::PassFds,
     ErrorKind::Exec,
+    // The monitor's, for a first run that failed.
+    ErrorKind::Supervise,
+    ErrorKind::NotReady,
+    ErrorKind::Timeout,
 ];
 
 /// A step that failed after the fork, as plain integers: nothing there may allocate

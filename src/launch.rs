@@ -38,6 +38,10 @@ pub(crate) enum Mode<'p> {
     /// ([`Daemon::exec`](crate::Daemon::exec)): the end of the report channel,
     /// close-on-exec, is its signal of success.
     Exec(&'p CStr),
+    /// The daemon supervises the program at this path
+    /// ([`Daemon::supervise`](crate::Daemon::supervise)): the monitor reports it
+    /// ready.
+    Supervise(&'p CStr),
 }
 
 /// Where [`run`] returns.
@@ -242,7 +246,7 @@ impl Launched {
             Err(failure) => failure,
         };
         let program = match mode {
-            Mode::Exec(path) => Some(path),
+            Mode::Exec(path) | Mode::Supervise(path) => Some(path),
             _ => None,
         };
         let err = plan.describe(failure, program);

@@ -150,11 +150,13 @@ mod supervisor;
 
 // The start, from the bottom up: the owned plan, the steps that read it, the launch
 // that forks, what it hands back, and the builder with its entry points on top.
+mod argv;
 mod control;
 mod daemon;
 mod exec;
 mod handles;
 mod launch;
+mod monitor;
 mod options;
 mod plan;
 mod prepare;
@@ -166,12 +168,13 @@ mod steps;
 pub mod fuzzing;
 
 pub use activation::{listen_fds, watchdog_interval};
+pub use argv::Program;
 pub use control::{status, stop, Status, Stopped};
 pub use creds::{Group, Groups, User};
 pub use daemon::Daemon;
 pub use error::{Error, ErrorKind};
-pub use exec::Program;
 pub use handles::{Fork, NotifyError, Pending, Running};
+pub use monitor::{Restart, Supervision};
 pub use options::Detach;
 pub use path::{CPath, IntoCPath, NulError};
 pub use pidfile::Pidfile;

@@ -49,6 +49,9 @@ pub(crate) struct Plan<'a> {
     pub(crate) deadline: Deadline,
     /// Whether the daemon forks away from the original process.
     pub(crate) detach: bool,
+    /// Whether the daemon keeps the pidfile's writer (a monitor, which never hands it
+    /// to the program, empties the file with it when it may not remove it).
+    pub(crate) keep_writer: bool,
     /// The channels, when detaching.
     pub(crate) channels: Option<Channels>,
 }
@@ -83,7 +86,7 @@ impl<'a> Plan<'a> {
         for fd in self.opened.iter_mut().filter_map(Option::take) {
             core::mem::forget(fd);
         }
-        if let Some((pidfile, _)) = &mut self.pidfile {
+        if let Some((pidfile, _)) = self.pidfile.as_mut().filter(|_| !self.keep_writer) {
             pidfile.forget_writer();
         }
         if let Some(channels) = self.channels.take() {
@@ -133,6 +136,7 @@ impl<'a> Plan<'a> {
             K::Timeout => return self.timed_out(),
             K::NotReady => frame(K::NotReady),
             K::ReportedFailure => frame(K::ReportedFailure),
+            K::Supervise => frame(K::Supervise),
             _ => frame(K::Died),
         };
         let e = Error::framed(f.kind, frame).with_errno(f.errno);

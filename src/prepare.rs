@@ -52,6 +52,7 @@ pub(crate) fn prepare<'a>(
         tellers: None,
         deadline: Deadline::none(),
         detach,
+        keep_writer: false,
         channels: None,
     };
     // From here on a failure puts the pidfile back.

@@ -4,12 +4,13 @@
 
 use rustix::process::Pid;
 
+use crate::argv::Program;
 use crate::control::Stopped;
 use crate::daemon::Daemon;
 use crate::error::{Error, ErrorKind};
-use crate::exec::Program;
 use crate::handles::{Fork, Pending, Running};
 use crate::launch::{self, Mode, Side};
+use crate::monitor::Supervision;
 use crate::prepare::{check_threads, prepare};
 use crate::procfs;
 use crate::schedule::Schedule;
@@ -115,6 +116,55 @@ impl<'a> Daemon<'a> {
     /// }
     /// ```
     pub fn exec(self, program: &Program<'_>) -> Result<Pid, Error> {
+        self.exec_as(program, None)
+    }
+
+    /// Daemonizes, then runs `program` under a resident monitor: daemonic's daemon
+    /// process stays, as the program's parent, for the service's whole life. Returns
+    /// in the original process only, as [`exec`](Daemon::exec) does: `Ok` with the
+    /// monitor's PID once the program executed (with
+    /// [`readiness_fd`](Daemon::readiness_fd), once it said it is ready).
+    ///
+    /// The monitor:
+    /// - **holds the pidfile's lock** (the pidfile names the monitor); the program
+    ///   gets no descriptor of it, and may close or fork anything;
+    /// - **forwards** SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the
+    ///   program. Once the program has exited after SIGTERM, SIGINT or SIGQUIT (what
+    ///   [`stop`](crate::stop) sends), it ends what is left of the service (SIGTERM,
+    ///   SIGKILL 5 s later), removes the pidfile and exits;
+    /// - **reaps**: outside PID 1 it is a child subreaper, so what the program forks
+    ///   and abandons is its own to reap and to stop; the service lasts while any of
+    ///   it runs. As PID 1 (a container's entry point, in the foreground) it reaps
+    ///   every orphan and ends with the program;
+    /// - **restarts** the program as `policy` says, after a pause that grows while
+    ///   runs are short ([`Supervision`]);
+    /// - **enforces the readiness timeout** ([`timeout`](Daemon::timeout) with
+    ///   [`readiness_fd`](Daemon::readiness_fd)) itself, at every run: a program that
+    ///   is not ready in time is killed, even if the original process is gone;
+    /// - exits with the program's status (128 + n after signal n).
+    ///
+    /// The program runs in its own process group, and is killed if the monitor dies
+    /// (`PR_SET_PDEATHSIG`). Readiness over sd_notify
+    /// ([`await_notify_socket`](Daemon::await_notify_socket)) is not supported here.
+    /// In the foreground this process is the monitor: it returns only if the first
+    /// run fails, and otherwise exits with the program's status.
+    ///
+    /// ```no_run
+    /// use daemonic::{Daemon, Program, Restart, Supervision};
+    ///
+    /// let program = Program { path: c"/usr/sbin/app", args: &[c"app"], env: &[] };
+    /// let policy = Supervision { restart: Restart::OnFailure, ..Supervision::new() };
+    /// match Daemon::new().pidfile("/run/app.pid").supervise(&program, policy) {
+    ///     Ok(pid) => println!("app runs under monitor {}", pid.as_raw_nonzero()),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn supervise(self, program: &Program<'_>, policy: Supervision) -> Result<Pid, Error> {
+        self.exec_as(program, Some(policy))
+    }
+
+    /// [`exec`](Daemon::exec), or with `policy` [`supervise`](Daemon::supervise).
+    fn exec_as(self, program: &Program<'_>, policy: Option<Supervision>) -> Result<Pid, Error> {
         let mut o = self.options;
         o.check()?;
         if o.await_notify && o.timeout.is_none() {
@@ -124,11 +174,12 @@ impl<'a> Daemon<'a> {
         }
         let (readiness, await_notify) = (o.readiness, o.await_notify);
         // A program that execs runs only async-signal-safe code until `execve`, which
-        // is sound in a multithreaded process: no thread check.
+        // is sound in a multithreaded process: no thread check. The monitor, too,
+        // makes only system calls.
         let dispositions = procfs::status().map(|s| s.dispositions);
         crate::exec::check_readiness(readiness)?;
         let plan = prepare(o, dispositions, true)?;
-        crate::exec::run(plan, program, readiness, await_notify)
+        crate::exec::run(plan, program, readiness, await_notify, policy)
     }
 
     /// Stops the daemon that holds this daemon's pidfile, following `schedule`, then

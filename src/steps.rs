@@ -45,8 +45,9 @@ pub(crate) fn become_daemon(plan: &mut Plan<'_>, pid: Pid) -> Result<(), Failure
     // With `drop_privileges_at_ready` the start hands the creds to `Pending` instead.
     if let Some(creds) = plan.creds.as_ref().filter(|_| !plan.o.drop_at_ready) {
         // The daemon keeps only the lock: the descriptor that could rewrite the PID
-        // goes before the daemon runs as a user who must not.
-        if let Some((pidfile, _)) = &mut plan.pidfile {
+        // goes before the daemon runs as a user who must not (a monitor keeps it,
+        // which runs no one else's code).
+        if let Some((pidfile, _)) = plan.pidfile.as_mut().filter(|_| !plan.keep_writer) {
             pidfile.close_writer();
         }
         (creds.apply)(creds)?;

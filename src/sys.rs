@@ -3,9 +3,10 @@
 //! rustix does not wrap `fork`, `_exit`, `sigaction` or `sigprocmask`: they interact
 //! with libc's own state (its thread list, stdio, the signal numbers libc reserves
 //! for threads), so they must go through libc. It has no `setfsuid`/`setfsgid`, and
-//! its `getgroups` needs an allocator; libc's are plain system calls. `close_range`
-//! and `rt_sigaction` for libc's reserved signals have no wrapper in musl, so they are
-//! raw syscalls. The
+//! its `getgroups` needs an allocator; libc's are plain system calls. `close_range`,
+//! `rt_sigaction` for libc's reserved signals, `rt_sigprocmask` and `signalfd4` (the
+//! monitor's) are raw syscalls: musl has no wrapper for the first, and the others'
+//! wrappers would only add libc's reserved-signal filtering. The
 //! environment is libc's (`environ`). Each function here is safe to call between
 //! `fork` and the daemon's return: none allocates, locks or formats.
 
@@ -157,6 +158,39 @@ fn set_disposition(sig: i32, ignore: bool) -> Result<(), Errno> {
     } else {
         Ok(())
     }
+}
+
+/// `rt_sigprocmask(how, set)` (`libc::SIG_BLOCK` or `SIG_SETMASK`) on the calling
+/// thread, raw like `reset_signals`; returns the mask before. For the monitor.
+pub(crate) fn mask_signals(how: i32, set: u64) -> Result<u64, Errno> {
+    let mut old = 0u64;
+    // SAFETY: both masks are live 8-byte locals, the kernel's sigset size.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &set as *const u64,
+            &mut old as *mut u64,
+            8usize,
+        )
+    };
+    if ret == -1 {
+        return Err(last_errno());
+    }
+    Ok(old)
+}
+
+/// `signalfd4(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK)`: the signals of `mask` (blocked
+/// by the caller) read as records instead of run as handlers. Raw, like the masks.
+pub(crate) fn signalfd(mask: u64) -> Result<rustix::fd::OwnedFd, Errno> {
+    let flags = libc::SFD_CLOEXEC | libc::SFD_NONBLOCK;
+    // SAFETY: the mask is a live 8-byte local; the call creates a descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_signalfd4, -1, &mask as *const u64, 8usize, flags) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: the kernel just returned this new descriptor, which nothing else owns.
+    Ok(unsafe { <rustix::fd::OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd as i32) })
 }
 
 /// `close_range(first, last, 0)` as a raw syscall (Linux 5.9; musl has no wrapper).

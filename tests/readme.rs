@@ -1,6 +1,7 @@
 //! The README's supervisor sections (issue 12), each run as it is written: the code
 //! blocks tagged `systemd-forking`, `systemd-notify`, `init-script`, `s6-run`,
-//! `runit-run` and `docker` are read from README.md, and only names are replaced: the
+//! `runit-run`, `docker` and the `--supervise` ones (`supervise-init`,
+//! `supervise-docker`, `supervise-appliance`; issue 13) are read from README.md, and only names are replaced: the
 //! command's path by the binary under test, `/usr/local/bin/app` (`/app`) by a test
 //! program, the user `app` by `nobody` and `/run/app.pid` by the test's pidfile.
 //! s6 and runit are the real ones (`s6-svscan`, `runsv`); systemd, which cannot run
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use support::cli::{bin, skip_unless_root, SD_NOTIFY_SEND};
 use support::files::{find_tool, pidfile_pid};
-use support::output::{run_with_limit, Output};
+use support::output::{run_with_limit, Output, Spawned};
 use support::proc::Proc;
 use support::test::Test;
 use support::wait::{wait_gone, wait_until, DEADLINE};
@@ -356,33 +357,28 @@ fn runit_supervises_the_program() {
     sv_cmd("exit");
 }
 
-/// The Docker entrypoint: as PID 1 of a new PID namespace, `--auto` stays in the
-/// foreground (the program is the namespace's PID 1) and its output reaches the
-/// container's log (here: the pipe).
-#[test]
-fn docker_entrypoint_stays_in_the_foreground() {
-    if skip_unless_root(
-        "docker_entrypoint_stays_in_the_foreground",
-        "unshare --pid needs CAP_SYS_ADMIN",
-    ) {
-        return;
+/// Runs the `ENTRYPOINT [...]` of the block tagged `tag` as PID 1 of a new PID
+/// namespace, its output piped: the binary under test for `/daemonic`, the test's app
+/// for `/app`, `nobody` for the user `app`. `None` (test `name` skipped, said why)
+/// without root or `unshare`.
+fn entrypoint_in_a_pid_namespace(name: &str, t: &Test, tag: &str) -> Option<Spawned> {
+    if skip_unless_root(name, "unshare --pid needs CAP_SYS_ADMIN") {
+        return None;
     }
     let Some(unshare) = find_tool("unshare") else {
-        println!("skipped: docker_entrypoint_stays_in_the_foreground needs unshare");
-        return;
+        println!("skipped: {name} needs unshare");
+        return None;
     };
-    let t = Test::new();
-    let text = block("docker");
+    let text = block(tag);
     let array = text
         .trim()
         .strip_prefix("ENTRYPOINT [")
         .and_then(|r| r.strip_suffix(']'))
         .expect("an ENTRYPOINT array");
-    let app = app(&t).display().to_string();
+    let app = app(t).display().to_string();
     let mut args: Vec<OsString> = vec!["--pid".into(), "--fork".into(), "--kill-child".into()];
     for word in array.split(", ") {
-        let word = word.trim_matches('"');
-        args.push(match word {
+        args.push(match word.trim_matches('"') {
             "/daemonic" => bin().into_os_string(),
             "/app" => app.clone().into(),
             "app" => "nobody".into(),
@@ -394,7 +390,19 @@ fn docker_entrypoint_stays_in_the_foreground() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let spawned = support::output::Spawned::spawn(cmd);
+    Some(Spawned::spawn(cmd))
+}
+
+/// The Docker entrypoint: as PID 1 of a new PID namespace, `--auto` stays in the
+/// foreground (the program is the namespace's PID 1) and its output reaches the
+/// container's log (here: the pipe).
+#[test]
+fn docker_entrypoint_stays_in_the_foreground() {
+    let t = Test::new();
+    let name = "docker_entrypoint_stays_in_the_foreground";
+    let Some(spawned) = entrypoint_in_a_pid_namespace(name, &t, "docker") else {
+        return;
+    };
     let unshare_pid = spawned.pid();
     let marker = t.marker.clone();
     let pid = wait_until("the program in the namespace", || {
@@ -416,4 +424,107 @@ fn docker_entrypoint_stays_in_the_foreground() {
     let _ = unshare_pid;
     assert!(out.stdout.contains("app: out line"), "{out:?}");
     assert!(out.stderr.contains("app: err line"), "{out:?}");
+}
+
+/// The app's `sleep` among `monitor`'s children, once it runs.
+fn supervised_app(t: &Test, monitor: i32) -> i32 {
+    t.learn(monitor);
+    let marker = t.marker.clone();
+    let pid = wait_until(&format!("monitor {monitor} to run the app"), || {
+        let children = fs::read_to_string(format!("/proc/{monitor}/task/{monitor}/children"))
+            .map_err(|e| e.to_string())?;
+        children
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .find(|&p| Proc(p).cmdline() == [&b"/bin/sleep"[..], marker.as_bytes()])
+            .ok_or(children)
+    });
+    t.learn(pid);
+    pid
+}
+
+/// `daemonic stop` on the test's pidfile ends the service: the monitor, the app, and
+/// the pidfile (removed, or emptied by a monitor running as a user who may not remove
+/// it), so that `status` says "not running" (3).
+fn stop_supervised(t: &Test, monitor: i32, app: i32) {
+    let control = |verb: &str| {
+        let pidfile = t.pidfile().display().to_string();
+        let args = [
+            bin().display().to_string(),
+            verb.into(),
+            "--pidfile".into(),
+            pidfile,
+        ];
+        run_with_limit(command(&args), DEADLINE)
+    };
+    control("stop").code(0);
+    wait_gone(monitor);
+    wait_gone(app);
+    let left = fs::read(t.pidfile()).unwrap_or_default();
+    assert!(left.is_empty(), "the pidfile still names {left:?}");
+    control("status").code(3);
+}
+
+/// The init script with `--supervise`: the pidfile names the monitor, whose child is
+/// the app, as `nobody`; `stop` ends both and removes the pidfile.
+#[test]
+fn supervise_init_script() {
+    let t = Test::new();
+    let line = substitute(&t, block("supervise-init").trim());
+    let args: Vec<String> = line.split(' ').map(str::to_owned).collect();
+    run_with_limit(command(&args), DEADLINE).code(0);
+    let monitor = pidfile_pid(&t.pidfile());
+    let app = supervised_app(&t, monitor);
+    assert_app(&t, app);
+    stop_supervised(&t, monitor, app);
+}
+
+/// The appliance's line: `start` returns once the app wrote its newline on fd 3, and
+/// an app that dies is started again.
+#[test]
+fn supervise_appliance_restarts_a_crashed_app() {
+    let t = Test::new();
+    let line = substitute(&t, block("supervise-appliance").trim());
+    let args: Vec<String> = line.split(' ').map(str::to_owned).collect();
+    let mut cmd = command(&args);
+    cmd.env("APP_S6", "1");
+    run_with_limit(cmd, DEADLINE).code(0);
+    let monitor = pidfile_pid(&t.pidfile());
+    let first = supervised_app(&t, monitor);
+    support::wait::kill(first, libc::SIGKILL);
+    wait_gone(first);
+    let second = supervised_app(&t, monitor);
+    assert_ne!(first, second, "the app was not started again");
+    stop_supervised(&t, monitor, second);
+}
+
+/// The container entry point with `--supervise`: the monitor is PID 1 of a new PID
+/// namespace, the app its child; `docker stop`'s SIGTERM reaches the app and the
+/// container exits 143, with the app's output on its log (the pipes).
+#[test]
+fn supervise_docker_entrypoint_forwards_sigterm() {
+    let t = Test::new();
+    let name = "supervise_docker_entrypoint_forwards_sigterm";
+    let Some(spawned) = entrypoint_in_a_pid_namespace(name, &t, "supervise-docker") else {
+        return;
+    };
+    let unshare_pid = spawned.pid();
+    let monitor = wait_until("the monitor in the namespace", || {
+        fs::read_to_string(format!("/proc/{unshare_pid}/task/{unshare_pid}/children"))
+            .map_err(|e| e.to_string())?
+            .split_whitespace()
+            .find_map(|p| p.parse::<i32>().ok())
+            .ok_or_else(|| "not yet".to_string())
+    });
+    let app_pid = supervised_app(&t, monitor);
+    assert!(
+        Proc(monitor).status("NSpid").ends_with("\t1"),
+        "the monitor is not PID 1"
+    );
+    support::wait::kill(monitor, libc::SIGTERM);
+    let out = spawned.finish_within(DEADLINE).unwrap();
+    assert_eq!(out.code, Some(143), "{out:?}");
+    assert!(out.stdout.contains("app: out line"), "{out:?}");
+    assert!(out.stderr.contains("app: err line"), "{out:?}");
+    wait_gone(app_pid);
 }

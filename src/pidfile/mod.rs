@@ -260,6 +260,22 @@ impl<'a> Pidfile<'a> {
         ]
     }
 
+    /// The write-only descriptor's number, while it is open.
+    pub(crate) fn writer_fd(&self) -> Option<i32> {
+        self.writer.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// At the end of a monitored service: removes the file, or, when the directory
+    /// does not let us (a monitor that dropped its privileges), empties it, so that
+    /// `status` says "not running" rather than "stale".
+    pub(crate) fn end(mut self) {
+        if self.remove().is_err() {
+            if let Some(writer) = &self.writer {
+                let _ = fs::ftruncate(writer, 0);
+            }
+        }
+    }
+
     /// Forgets the writer without closing it: the daemon's close step closed it.
     pub(crate) fn forget_writer(&mut self) {
         if let Some(writer) = self.writer.take() {

@@ -33,7 +33,7 @@ const EXEC: &str = "cap-exec";
 
 const USER: &str = "cap-user";
 
-pub const ALL: [Capability; 29] = [
+pub const ALL: [Capability; 30] = [
     cap("cap-user", "`.user(\"nobody\")`"),
     cap("cap-group", "`.group(\"nogroup\")`"),
     cap(
@@ -77,6 +77,11 @@ pub const ALL: [Capability; 29] = [
     Capability {
         feature: "cap-exec-await-notify-socket",
         api: "`exec` + `.await_notify_socket(true)`",
+        base: Some(EXEC),
+    },
+    Capability {
+        feature: "cap-supervise",
+        api: "`supervise(&Program { .. }, Supervision::new())` instead of `exec`: the monitor",
         base: Some(EXEC),
     },
     cap("cap-status", "`daemonic::status(p)` before `start()`"),

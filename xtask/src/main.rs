@@ -145,7 +145,7 @@ fn cli_tests() -> Result {
         let cli = programs::build(programs::program(programs::CLI), target)?.path;
         let suites: &[&str] = match target {
             Target::Aarch64 => &["cli"],
-            _ => &["cli", "security"],
+            _ => &["cli", "security", "supervise"],
         };
         for suite in suites {
             let mut cmd = Command::new("cargo");

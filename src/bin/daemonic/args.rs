@@ -4,7 +4,7 @@
 
 use core::ffi::CStr;
 use core::time::Duration;
-use daemonic::{parse_signal, Detach, Group, Signal, User};
+use daemonic::{parse_signal, Detach, Group, Restart, Signal, User};
 
 /// The most `--env` and `--keep-fd` options.
 pub const MAX_REPEATS: usize = 64;
@@ -53,6 +53,8 @@ enum Opt {
     NotifyFd,
     Signal,
     Retry,
+    Restart,
+    RestartDelay,
     ClearEnv,
     Foreground,
     Detach,
@@ -61,6 +63,7 @@ enum Opt {
     Quiet,
     NotifySocket,
     KeepCoreLimit,
+    Supervise,
 }
 
 const ANY: u8 = 1 | 2 | 4 | 8;
@@ -69,11 +72,11 @@ const STOPS: u8 = Command::Stop as u8 | Command::Restart as u8;
 
 /// Every option's name without `--`, each ended by a NUL, in the order of [`OPTIONS`].
 const OPTION_NAMES: &[u8] = b"pidfile\0user\0group\0chdir\0chroot\0umask\0stdout\0stderr\0env\0\
-    keep-fd\0timeout\0notify-fd\0signal\0retry\0clear-env\0foreground\0detach\0auto\0\
-    oknodo\0quiet\0notify-socket\0keep-core-limit\0";
+    keep-fd\0timeout\0notify-fd\0signal\0retry\0restart\0restart-delay\0clear-env\0\
+    foreground\0detach\0auto\0oknodo\0quiet\0notify-socket\0keep-core-limit\0supervise\0";
 
 /// Every option, and the commands that take it.
-const OPTIONS: [(Opt, u8); 22] = [
+const OPTIONS: [(Opt, u8); 25] = [
     (Opt::Pidfile, ANY),
     (Opt::User, STARTS),
     (Opt::Group, STARTS),
@@ -88,6 +91,8 @@ const OPTIONS: [(Opt, u8); 22] = [
     (Opt::NotifyFd, STARTS),
     (Opt::Signal, STOPS),
     (Opt::Retry, STOPS),
+    (Opt::Restart, STARTS),
+    (Opt::RestartDelay, STARTS),
     (Opt::ClearEnv, STARTS),
     (Opt::Foreground, STARTS),
     (Opt::Detach, STARTS),
@@ -96,6 +101,7 @@ const OPTIONS: [(Opt, u8); 22] = [
     (Opt::Quiet, ANY),
     (Opt::NotifySocket, STARTS),
     (Opt::KeepCoreLimit, STARTS),
+    (Opt::Supervise, STARTS),
 ];
 
 /// The position of `name` among `names`, each ended by a NUL.
@@ -165,6 +171,10 @@ pub struct Options<'a> {
     pub notify_socket: bool,
     /// Leave `RLIMIT_CORE` as it is (by default 0: no core dumps).
     pub keep_core_limit: bool,
+    /// Run PROGRAM under daemonic's monitor, with this restart policy and first pause.
+    pub supervise: bool,
+    pub restart: Option<Restart>,
+    pub restart_delay: Option<Duration>,
     pub signal: Signal,
     pub retry: Option<&'a str>,
     /// The program and its arguments, after `--`.
@@ -222,6 +232,9 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         notify_fd: None,
         notify_socket: false,
         keep_core_limit: false,
+        supervise: false,
+        restart: None,
+        restart_delay: None,
         signal: Signal::TERM,
         retry: None,
         program: &[],
@@ -279,6 +292,14 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
     if o.timeout.is_some() && o.notify_fd.is_none() && !o.notify_socket {
         return Err(Usage::new(
             "--timeout needs --notify-fd or --notify-socket (it bounds the wait for readiness)",
+        ));
+    }
+    if (o.restart.is_some() || o.restart_delay.is_some()) && !o.supervise {
+        return Err(Usage::new("--restart and --restart-delay need --supervise"));
+    }
+    if o.supervise && o.notify_socket {
+        return Err(Usage::new(
+            "--notify-socket is not supported with --supervise (use --notify-fd)",
         ));
     }
     if command as u8 & STARTS != 0 {
@@ -358,6 +379,18 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
             o.signal = signal.ok_or(Usage::about("unknown signal", c))?;
         }
         Opt::Retry => o.retry = Some(utf8(bytes, c)?),
+        Opt::Restart => {
+            o.restart = Some(match bytes {
+                b"never" => Restart::Never,
+                b"on-failure" => Restart::OnFailure,
+                b"always" => Restart::Always,
+                _ => return Err(Usage::about("--restart takes never, on-failure or always, not", c)),
+            })
+        }
+        Opt::RestartDelay => {
+            let why = "--restart-delay takes seconds, not";
+            o.restart_delay = Some(seconds(bytes).ok_or(Usage::about(why, c))?);
+        }
         Opt::ClearEnv => o.clear_env = true,
         Opt::Foreground | Opt::Detach | Opt::Auto => {
             let detach = match opt {
@@ -375,6 +408,7 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
         Opt::Quiet => o.quiet = true,
         Opt::NotifySocket => o.notify_socket = true,
         Opt::KeepCoreLimit => o.keep_core_limit = true,
+        Opt::Supervise => o.supervise = true,
     }
     Ok(())
 }

@@ -96,6 +96,8 @@ fn every_option_and_command_has_its_name() {
         "notify-fd",
         "signal",
         "retry",
+        "restart",
+        "restart-delay",
         "clear-env",
         "foreground",
         "detach",
@@ -104,6 +106,7 @@ fn every_option_and_command_has_its_name() {
         "quiet",
         "notify-socket",
         "keep-core-limit",
+        "supervise",
     ];
     assert_eq!(names.len(), OPTIONS.len());
     for (i, name) in names.iter().enumerate() {
@@ -379,4 +382,49 @@ fn a_list_holds_64_and_refuses_the_65th() {
         error(&strs(&start(&strs(&fds)))).1.as_deref(),
         Some("--keep-fd=67")
     );
+}
+
+#[test]
+fn supervise_takes_a_restart_policy_and_a_first_pause() {
+    let args = start(&[
+        "--supervise",
+        "--restart",
+        "on-failure",
+        "--restart-delay=0.25",
+    ]);
+    with(&strs(&args), |r| {
+        let o = r.unwrap();
+        assert!(o.supervise);
+        assert_eq!(o.restart, Some(Restart::OnFailure));
+        assert_eq!(o.restart_delay, Some(Duration::from_millis(250)));
+    });
+    for (value, restart) in [("never", Restart::Never), ("always", Restart::Always)] {
+        let args = start(&["--supervise", "--restart", value]);
+        with(&strs(&args), |r| {
+            assert_eq!(r.unwrap().restart, Some(restart))
+        });
+    }
+    let (what, arg) = error(&strs(&start(&["--supervise", "--restart", "sometimes"])));
+    assert!(
+        what.starts_with("--restart takes never, on-failure or always"),
+        "{what}"
+    );
+    assert_eq!(arg.as_deref(), Some("sometimes"));
+    let (what, _) = error(&strs(&start(&["--supervise", "--restart-delay", "soon"])));
+    assert!(what.starts_with("--restart-delay takes seconds"), "{what}");
+}
+
+#[test]
+fn restart_options_need_supervise_and_supervise_refuses_the_notify_socket() {
+    for options in [&["--restart", "always"][..], &["--restart-delay", "1"]] {
+        let (what, _) = error(&strs(&start(options)));
+        assert_eq!(what, "--restart and --restart-delay need --supervise");
+    }
+    let (what, _) = error(&strs(&start(&["--supervise", "--notify-socket"])));
+    assert!(
+        what.contains("--notify-socket is not supported with --supervise"),
+        "{what}"
+    );
+    let (what, _) = error(&["stop", "--pidfile", "p", "--supervise"]);
+    assert_eq!(what, "option does not apply to this command");
 }

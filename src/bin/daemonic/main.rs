@@ -15,6 +15,7 @@ mod sys;
 use core::ffi::CStr;
 use daemonic::{
     status, stop, Daemon, Detach, ErrorKind, Pid, Program, Schedule, Status, Stdio, Stopped,
+    Supervision,
 };
 
 use args::{Command, Options};
@@ -30,6 +31,9 @@ start runs PROGRAM as a daemon and exits once it runs (or is ready), else says w
 leaves nothing running. The pidfile is locked before the fork and stays locked while
 PROGRAM runs: PROGRAM inherits it (fd in DAEMONIC_PIDFILE_FD) and must not close it.
 PROGRAM is found as execvp(3) finds it, inside --chroot, from --chdir, as --user.
+With --supervise, daemonic stays as PROGRAM's monitor instead: it holds the lock
+(the pidfile names it), forwards TERM INT HUP QUIT USR1 USR2, reaps what PROGRAM
+leaves, restarts it, and exits with its status (128+N after signal N).
 --opt=VALUE works too.
 
 Start options:
@@ -53,6 +57,11 @@ Start options:
   --notify-socket      ready when PROGRAM sends READY=1 to its NOTIFY_SOCKET (ERRNO=
                        fails, EXTEND_TIMEOUT_USEC= extends; 60 s unless --timeout)
   --timeout SECS       with --notify-*: kill PROGRAM if not ready within SECS
+  --supervise          run PROGRAM under a resident monitor (see above); after a
+                       stop signal it ends what PROGRAM left, then exits
+  --restart WHEN       with --supervise: never (default), on-failure, always
+  --restart-delay SECS first pause before a restart (default 1); doubles after
+                       runs under 10 s, up to 60 s
   --oknodo             exit 0 if already running (start) or not running (stop)
   --quiet              print errors only
 Stop options:
@@ -245,7 +254,16 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
         args: o.program,
         env: program_env,
     };
-    match daemon(o).exec(&program) {
+    let d = daemon(o);
+    let started = if o.supervise {
+        let mut policy = Supervision::new();
+        policy.restart = o.restart.unwrap_or(policy.restart);
+        policy.delay = o.restart_delay.unwrap_or(policy.delay);
+        d.supervise(&program, policy)
+    } else {
+        d.exec(&program)
+    };
+    match started {
         Ok(_) => 0,
         Err(e) if matches!(e.kind(), ErrorKind::AlreadyRunning { .. }) && o.oknodo => {
             info(o, Line::new().error(&e));

@@ -121,6 +121,10 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             feature = "cap-exec-await-notify-socket"
         ))]
         return daemon.exec(&SLEEP).map_or(1, |_| 0);
+        #[cfg(feature = "cap-supervise")]
+        return daemon
+            .supervise(&SLEEP, daemonic::Supervision::new())
+            .map_or(1, |_| 0);
         #[allow(unreachable_code)]
         loop {
             let hour = rustix::thread::Timespec {

@@ -1,0 +1,486 @@
+//! The monitor ([`Daemon::supervise`](crate::Daemon::supervise)): the daemon stays
+//! resident as the program's parent instead of becoming it.
+//!
+//! It holds the pidfile's lock for the service's whole life (the program gets no
+//! descriptor of it), forwards signals, reaps (as a child subreaper, or as PID 1),
+//! restarts the program with a growing pause, and enforces the readiness timeout
+//! itself. Everything after the fork is system calls on stack memory: no allocation,
+//! in the loop or anywhere else.
+
+use core::ffi::{c_char, CStr};
+use core::time::Duration;
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::process::{kill_process, kill_process_group, wait, Pid, Signal, WaitOptions};
+use rustix::time::{
+    timerfd_create, timerfd_gettime, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags,
+    TimerfdTimerFlags,
+};
+
+mod policy;
+mod process;
+
+pub use policy::{Restart, Supervision};
+
+use policy::next_pause;
+use process::{exit_status, floor};
+
+use crate::channel::{self, timespec, Report};
+use crate::error::ErrorKind;
+use crate::failure::Failure;
+use crate::pidfile::Pidfile;
+use crate::{fds, sys};
+
+/// How long what is left of a stopped service has between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// The signals the monitor forwards, and SIGCHLD: all read from a signalfd.
+const FORWARDED: [i32; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// The forwarded signals that stop the service: once the program has exited after
+/// one, nothing restarts it.
+fn stops(sig: i32) -> bool {
+    matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT)
+}
+
+/// What the monitor starts: the program as the exec path prepared it.
+pub(crate) struct Program<'x> {
+    pub(crate) path: &'x CStr,
+    /// Where a bare name is searched (`PATH`).
+    pub(crate) search: &'x [u8],
+    pub(crate) argv: &'x [*const c_char],
+    pub(crate) envp: &'x [*const c_char],
+    /// Descriptors the program inherits.
+    pub(crate) preserve: &'x [i32],
+    /// The readiness descriptor's number in the program.
+    pub(crate) readiness: Option<i32>,
+    /// How long the program has to become ready.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// What the timer is set for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Alarm {
+    None,
+    /// The program's readiness timeout.
+    Readiness,
+    /// The pause before a restart.
+    Pause,
+    /// The end of the grace a stopped service's leftovers have.
+    Grace,
+}
+
+struct Monitor<'x, 'f> {
+    me: Pid,
+    program: &'x Program<'x>,
+    policy: Supervision,
+    signals: OwnedFd,
+    timer: OwnedFd,
+    alarm: Alarm,
+    /// The signal mask before ours, which the program gets back.
+    mask: u64,
+    /// The report channel, until the first readiness is reported (`None` in the
+    /// foreground, or once reported).
+    reports: Option<OwnedFd>,
+    /// Whether the first run was reported ready (in the foreground: became ready).
+    ready: bool,
+    /// The running program, and its process group (its own).
+    main: Option<Pid>,
+    group: Option<Pid>,
+    /// The read end of the program's readiness pipe, until it reports.
+    readiness: Option<OwnedFd>,
+    /// The last run's status as an exit status (128 + n for signal n).
+    status: i32,
+    /// Whether the last run was killed for not being ready in time.
+    timed_out: bool,
+    stopping: bool,
+    /// Ending the service: what is left is being signalled (SIGKILL once `killing`).
+    ending: bool,
+    killing: bool,
+    /// Armed for [`QUICK`] at each run: still running at its end means a quick run.
+    /// (A timer, not a clock: reading the clock would link the vDSO's parser.)
+    run_timer: OwnedFd,
+    pause: Duration,
+    pidfile: Option<Pidfile<'f>>,
+}
+
+/// Runs the service. Detached (`reports` given), never returns: a first run that
+/// fails is reported to the original process, which puts the pidfile back. In the
+/// foreground returns the failure of a first run that did not start or never became
+/// ready, with nothing left, and the pidfile for the caller to put back.
+pub(crate) fn run<'x, 'f>(
+    me: Pid,
+    reports: Option<OwnedFd>,
+    pidfile: Option<Pidfile<'f>>,
+    program: &'x Program<'x>,
+    policy: Supervision,
+) -> (Failure, Option<Pidfile<'f>>) {
+    let setup = Monitor::set_up(me, program);
+    let (signals, timer, run_timer, mask) = match setup {
+        Ok(parts) => parts,
+        Err(errno) => {
+            let failure = give_up(reports, Failure::os(ErrorKind::Supervise, errno));
+            return (failure, pidfile);
+        }
+    };
+    let mut m = Monitor {
+        me,
+        program,
+        policy,
+        signals,
+        timer,
+        alarm: Alarm::None,
+        mask,
+        reports,
+        ready: false,
+        main: None,
+        group: None,
+        readiness: None,
+        status: 0,
+        timed_out: false,
+        stopping: false,
+        ending: false,
+        killing: false,
+        run_timer,
+        pause: policy.delay,
+        pidfile,
+    };
+    if let Err(failure) = m.spawn() {
+        return m.fail_start(failure);
+    }
+    loop {
+        if let Err(failure) = m.turn() {
+            return m.fail_start(failure);
+        }
+    }
+}
+
+/// A first run that could not even be set up: reported (detached) or returned.
+fn give_up(reports: Option<OwnedFd>, failure: Failure) -> Failure {
+    if let Some(reports) = reports {
+        crate::launch::report_failure(reports.as_raw_fd(), failure);
+        sys::exit_immediately(1);
+    }
+    failure
+}
+
+impl<'x, 'f> Monitor<'x, 'f> {
+    /// The child subreaper flag (outside PID 1), the blocked signals and their
+    /// signalfd, and the timer.
+    fn set_up(me: Pid, program: &Program<'_>) -> Result<(OwnedFd, OwnedFd, OwnedFd, u64), Errno> {
+        if !me.is_init() {
+            rustix::process::set_child_subreaper(Some(me))?;
+        }
+        let mut set = 1u64 << (libc::SIGCHLD - 1);
+        for sig in FORWARDED {
+            set |= 1 << (sig - 1);
+        }
+        let mask = sys::mask_signals(libc::SIG_BLOCK, set)?;
+        // Everything of ours sits above the program's readiness number, so that its
+        // copy never lands on one.
+        let floor = floor(program);
+        let signals = fds::at_or_above(sys::signalfd(set)?, floor)?;
+        let new_timer = || -> Result<OwnedFd, Errno> {
+            let timer = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
+            fds::at_or_above(timer, floor)
+        };
+        let (timer, run_timer) = (new_timer()?, new_timer()?);
+        Ok((signals, timer, run_timer, mask))
+    }
+
+    /// One wait for a signal, the timer or the program's readiness, and what follows.
+    fn turn(&mut self) -> Result<(), Failure> {
+        let (signals, timer) = (self.signals.as_fd(), self.timer.as_fd());
+        let mut fds = [
+            PollFd::from_borrowed_fd(signals, PollFlags::IN),
+            PollFd::from_borrowed_fd(timer, PollFlags::IN),
+            PollFd::from_borrowed_fd(signals, PollFlags::empty()),
+        ];
+        let watched = match &self.readiness {
+            Some(r) => {
+                fds[2] = PollFd::new(r, PollFlags::IN);
+                3
+            }
+            None => 2,
+        };
+        match poll(&mut fds[..watched], None) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Failure::os(ErrorKind::Supervise, e)),
+        }
+        let (sig, alarm, ready) = (
+            !fds[0].revents().is_empty(),
+            !fds[1].revents().is_empty(),
+            !fds[2].revents().is_empty(),
+        );
+        if ready {
+            self.read_readiness()?;
+        }
+        if alarm {
+            self.ring()?;
+        }
+        if sig {
+            self.take_signals()?;
+        }
+        Ok(())
+    }
+
+    /// Reads the signalfd dry: forwards what is forwarded, reaps on SIGCHLD.
+    fn take_signals(&mut self) -> Result<(), Failure> {
+        // `struct signalfd_siginfo` is 128 bytes; the signal number comes first.
+        let mut buf = [0u8; 128 * 8];
+        loop {
+            let n = match rustix::io::read(&self.signals, &mut buf) {
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(_) => return Ok(()), // EAGAIN: none left
+            };
+            for record in buf[..n].chunks_exact(128) {
+                let signo = u32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
+                match signo as i32 {
+                    libc::SIGCHLD => self.reap()?,
+                    sig => self.forward(sig)?,
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self, sig: i32) -> Result<(), Failure> {
+        let signal = Signal::from_named_raw(sig);
+        if let (Some(main), Some(signal)) = (self.main, signal) {
+            let _ = kill_process(main, signal);
+        } else if let Some(signal) = signal {
+            // The program is gone: its leftovers (a program that backgrounded
+            // itself) are the service now.
+            self.signal_all(signal);
+        }
+        if stops(sig) && !self.stopping {
+            self.stopping = true;
+            if self.main.is_none() {
+                return self.end();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reaps every child that exited; the program's exit decides what comes next.
+    fn reap(&mut self) -> Result<(), Failure> {
+        loop {
+            // `wait`, not `waitpid(None)`: that is `waitpid(0)`, our process group only.
+            match wait(WaitOptions::NOHANG) {
+                Ok(Some((pid, status))) => {
+                    if Some(pid) == self.main {
+                        self.main = None;
+                        self.status = exit_status(status);
+                        self.program_ended()?;
+                    } else if self.ending {
+                        // Reparented leftovers keep coming: signal them too.
+                        self.signal_all(self.ending_signal());
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(Errno::INTR) => {}
+                Err(_) => {
+                    // ECHILD: nothing of the service is left.
+                    if self.main.is_none() && self.alarm != Alarm::Pause {
+                        self.exit();
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn program_ended(&mut self) -> Result<(), Failure> {
+        let was_waiting = self.readiness.take().is_some();
+        if self.alarm == Alarm::Readiness {
+            self.set_alarm(Alarm::None, Duration::ZERO);
+        }
+        if !self.ready {
+            return Err(self.not_ready(was_waiting));
+        }
+        if self.stopping {
+            return self.end();
+        }
+        let failed = self.status != 0;
+        let again = match self.policy.restart {
+            Restart::Never => false,
+            Restart::OnFailure => failed,
+            Restart::Always => true,
+        };
+        if again {
+            // What the last run left in its group goes with it.
+            if let Some(group) = self.group.take() {
+                let _ = kill_process_group(group, Signal::TERM);
+            }
+            let pause = self.next_pause();
+            self.set_alarm(Alarm::Pause, pause);
+        }
+        // Else, as PID 1, the service ends with the program (the container with
+        // it); otherwise it lasts while anything the program left runs (`reap` sees
+        // ECHILD and exits).
+        if !again && self.me.is_init() {
+            return self.end();
+        }
+        Ok(())
+    }
+
+    /// Why a first run ended before it was ready.
+    fn not_ready(&self, was_waiting: bool) -> Failure {
+        match self.program.readiness {
+            _ if self.timed_out => Failure::new(ErrorKind::Timeout),
+            Some(n) if was_waiting => {
+                let mut f = Failure::new(ErrorKind::NotReady);
+                f.aux = n as u16;
+                f
+            }
+            _ => Failure::new(ErrorKind::Died),
+        }
+    }
+
+    fn next_pause(&mut self) -> Duration {
+        let quick = timerfd_gettime(&self.run_timer)
+            .is_ok_and(|t| t.it_value.tv_sec != 0 || t.it_value.tv_nsec != 0);
+        next_pause(&mut self.pause, self.policy.delay, !quick)
+    }
+
+    /// The timer went off.
+    fn ring(&mut self) -> Result<(), Failure> {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&self.timer, &mut buf);
+        let alarm = core::mem::replace(&mut self.alarm, Alarm::None);
+        match alarm {
+            Alarm::Readiness => {
+                self.timed_out = true;
+                if let Some(group) = self.group {
+                    let _ = kill_process_group(group, Signal::KILL);
+                }
+            }
+            Alarm::Pause if self.stopping => self.end()?,
+            Alarm::Pause => {
+                if let Err(f) = self.spawn() {
+                    // A restart that cannot execute is one more failed run.
+                    self.status = 127;
+                    if f.kind != ErrorKind::Exec {
+                        return Err(f);
+                    }
+                    self.program_ended()?;
+                }
+            }
+            Alarm::Grace => {
+                self.killing = true;
+                self.signal_all(Signal::KILL);
+            }
+            Alarm::None => {}
+        }
+        Ok(())
+    }
+
+    /// Reads the readiness pipe: a newline is readiness, end of file its refusal.
+    fn read_readiness(&mut self) -> Result<(), Failure> {
+        let Some(pipe) = &self.readiness else {
+            return Ok(());
+        };
+        let mut buf = [0u8; 64];
+        match rustix::io::read(pipe, &mut buf) {
+            Ok(n) if buf[..n].contains(&b'\n') => {
+                self.readiness = None;
+                self.set_alarm(Alarm::None, Duration::ZERO);
+                self.became_ready();
+            }
+            Ok(0) => {
+                // Closed without a newline: a run that will never be ready.
+                self.readiness = None;
+                if let Some(group) = self.group {
+                    let _ = kill_process_group(group, Signal::KILL);
+                }
+                if !self.ready {
+                    return Err(self.not_ready(true));
+                }
+            }
+            Ok(_) | Err(_) => {}
+        }
+        Ok(())
+    }
+
+    fn became_ready(&mut self) {
+        self.ready = true;
+        if let Some(reports) = self.reports.take() {
+            channel::send_report(&reports, Report::Ready(self.me));
+        }
+    }
+
+    /// Ends the service: SIGTERM to what is left, SIGKILL after the grace.
+    fn end(&mut self) -> Result<(), Failure> {
+        if !self.ending {
+            self.ending = true;
+            self.set_alarm(Alarm::Grace, GRACE);
+        }
+        self.signal_all(Signal::TERM);
+        self.reap()
+    }
+
+    fn ending_signal(&self) -> Signal {
+        if self.killing {
+            Signal::KILL
+        } else {
+            Signal::TERM
+        }
+    }
+
+    fn set_alarm(&mut self, alarm: Alarm, after: Duration) {
+        self.alarm = alarm;
+        let after = match alarm {
+            Alarm::None => Duration::ZERO,
+            // A zero value would disarm the timer.
+            _ => after.max(Duration::from_nanos(1)),
+        };
+        arm(&self.timer, after);
+    }
+
+    /// A first run that failed: nothing of it is left, the failure is reported (the
+    /// intermediate process then puts the pidfile back) or, in the foreground,
+    /// returned with the pidfile.
+    fn fail_start(mut self, failure: Failure) -> (Failure, Option<Pidfile<'f>>) {
+        self.killing = true;
+        loop {
+            self.signal_all(Signal::KILL);
+            match wait(WaitOptions::empty()) {
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(_) => break,
+            }
+        }
+        let pidfile = self.pidfile.take();
+        if self.reports.is_some() {
+            // Dropping it would remove it: the intermediate process puts it back.
+            core::mem::forget(pidfile);
+            let failure = give_up(self.reports.take(), failure);
+            return (failure, None);
+        }
+        (failure, pidfile)
+    }
+
+    /// The service is over: the pidfile goes, and we exit with the program's status.
+    fn exit(&mut self) -> ! {
+        if let Some(pidfile) = self.pidfile.take() {
+            pidfile.end();
+        }
+        sys::exit_immediately(self.status)
+    }
+}
+
+/// Sets `timer` to go off `after` from now (zero: disarms it).
+fn arm(timer: &OwnedFd, after: Duration) {
+    let value = Itimerspec {
+        it_interval: timespec(Duration::ZERO),
+        it_value: timespec(after),
+    };
+    let _ = timerfd_settime(timer, TimerfdTimerFlags::empty(), &value);
+}

@@ -1,0 +1,98 @@
+//! The restart policy of [`Daemon::supervise`](crate::Daemon::supervise), and the
+//! pause it gives a failing program.
+
+use core::time::Duration;
+
+/// A run shorter than this doubles the next pause.
+pub(super) const QUICK: Duration = Duration::from_secs(10);
+/// The longest pause (unless the first is longer).
+const LONGEST: Duration = Duration::from_secs(60);
+
+/// When the monitor starts the program again after it exits.
+///
+/// ```
+/// use daemonic::{Restart, Supervision};
+///
+/// let s = Supervision { restart: Restart::OnFailure, ..Supervision::new() };
+/// assert_eq!(s.restart, Restart::OnFailure);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Never: the service ends with the program.
+    Never,
+    /// When it exits with a status other than 0 or is killed by a signal.
+    OnFailure,
+    /// Whenever it exits (except after a stop signal).
+    Always,
+}
+
+/// How [`Daemon::supervise`](crate::Daemon::supervise) keeps the program running.
+///
+/// The pause before a restart starts at `delay`; after a run shorter than 10 s it
+/// doubles, up to 60 s (or `delay`, if longer), so a program that keeps failing is
+/// never restarted in a tight loop; a run of 10 s or more resets it.
+///
+/// ```
+/// use core::time::Duration;
+/// use daemonic::{Restart, Supervision};
+///
+/// let s = Supervision { restart: Restart::Always, delay: Duration::from_millis(500) };
+/// assert_eq!(Supervision::new().restart, Restart::Never);
+/// # let _ = s;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Supervision {
+    /// When to restart.
+    pub restart: Restart,
+    /// The first pause before a restart.
+    pub delay: Duration,
+}
+
+impl Supervision {
+    /// No restarts; a pause of 1 s if restarts are turned on.
+    pub const fn new() -> Supervision {
+        Supervision {
+            restart: Restart::Never,
+            delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Default for Supervision {
+    fn default() -> Supervision {
+        Supervision::new()
+    }
+}
+
+/// The pause before the next run: `pause` doubled after a quick run (up to the
+/// cap), reset to `first` after a `long` one.
+pub(super) fn next_pause(pause: &mut Duration, first: Duration, long: bool) -> Duration {
+    if long {
+        *pause = first;
+    }
+    let this = *pause;
+    *pause = (this * 2).min(LONGEST.max(first));
+    this
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_after_quick_runs_up_to_the_cap_and_reset_after_a_long_one() {
+        let first = Duration::from_millis(200);
+        let mut pause = first;
+        let seen: [Duration; 12] = core::array::from_fn(|_| next_pause(&mut pause, first, false));
+        assert_eq!(seen[0], first);
+        assert_eq!(seen[1], first * 2);
+        assert_eq!(seen[2], first * 4);
+        assert_eq!(seen[11], LONGEST);
+        assert_eq!(next_pause(&mut pause, first, true), first);
+        // A first pause longer than the cap is kept.
+        let long = Duration::from_secs(90);
+        let mut pause = long;
+        assert_eq!(next_pause(&mut pause, long, false), long);
+        assert_eq!(next_pause(&mut pause, long, false), long);
+    }
+}

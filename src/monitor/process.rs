@@ -1,0 +1,172 @@
+//! The monitor's program: starting it as a child of its own, and finding and
+//! signalling what it leaves.
+
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::process::{
+    getppid, kill_process, kill_process_group, waitpid, Pid, Signal, WaitOptions, WaitStatus,
+};
+
+use super::policy::QUICK;
+use super::{arm, Alarm, Monitor, Program};
+use crate::error::ErrorKind;
+use crate::failure::Failure;
+use crate::{fds, sys};
+
+impl Monitor<'_, '_> {
+    /// Starts the program: a child in its own process group that dies with us,
+    /// with our signal mask undone, its descriptors passed, executed. The exec's
+    /// outcome comes back on a close-on-exec pipe: end of file is success.
+    pub(super) fn spawn(&mut self) -> Result<(), Failure> {
+        let fail = |e| Failure::os(ErrorKind::Supervise, e);
+        let p = self.program;
+        let floor = floor(p);
+        let (status_r, status_w) = pipe(floor).map_err(fail)?;
+        let readiness = match p.readiness {
+            Some(n) => {
+                let (r, w) = pipe(floor).map_err(fail)?;
+                Some((r, w, n))
+            }
+            None => None,
+        };
+        let child = sys::fork().map_err(Failure::of(ErrorKind::Fork))?;
+        let Some(child) = child else {
+            let ready = readiness.as_ref().map(|(_, w, n)| (w.as_raw_fd(), *n));
+            let errno = self.become_program(ready);
+            let _ = rustix::io::write(&status_w, &errno.raw_os_error().to_ne_bytes());
+            sys::exit_immediately(127);
+        };
+        drop(status_w);
+        let readiness = readiness.map(|(r, _, _)| r);
+        let mut errno = [0u8; 4];
+        let n = loop {
+            match rustix::io::read(&status_r, &mut errno) {
+                Err(Errno::INTR) => {}
+                other => break other.unwrap_or(0),
+            }
+        };
+        if n == errno.len() {
+            // It never ran: reap it here, not in the loop.
+            let _ = waitpid(Some(child), WaitOptions::empty());
+            let errno = Errno::from_raw_os_error(i32::from_ne_bytes(errno));
+            return Err(Failure::os(ErrorKind::Exec, errno));
+        }
+        self.main = Some(child);
+        self.group = Some(child);
+        arm(&self.run_timer, QUICK);
+        self.timed_out = false;
+        match readiness {
+            Some(r) => {
+                self.readiness = Some(r);
+                if let Some(t) = p.timeout {
+                    self.set_alarm(Alarm::Readiness, t);
+                }
+            }
+            None => self.became_ready(),
+        }
+        Ok(())
+    }
+
+    /// In the child: everything but the exec. Returns the errno that ended it.
+    fn become_program(&self, readiness: Option<(i32, i32)>) -> Errno {
+        let p = self.program;
+        let step = || -> Result<(), Errno> {
+            rustix::process::setpgid(None, None)?;
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+            // The monitor may have died before the line above: then we go too.
+            if getppid() != Some(self.me) {
+                return Err(Errno::SRCH);
+            }
+            sys::mask_signals(libc::SIG_SETMASK, self.mask)?;
+            for &fd in p.preserve {
+                sys::inherit(fd)?;
+            }
+            if let Some((from, to)) = readiness {
+                sys::dup_onto(from, to)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = step() {
+            return e;
+        }
+        crate::search::execvp(p.path, p.search, p.argv, p.envp)
+    }
+
+    /// Signals the program's process group and each of our children (what the
+    /// program forked and left, adopted by us as subreaper or PID 1). Our unreaped
+    /// children: their PIDs cannot name anyone else.
+    pub(super) fn signal_all(&self, signal: Signal) {
+        if let Some(group) = self.group {
+            let _ = kill_process_group(group, signal);
+        }
+        children(self.me, |pid| {
+            let _ = kill_process(pid, signal);
+        });
+    }
+}
+
+/// The lowest descriptor number the monitor's own may take: above the standard
+/// streams and above the program's readiness number.
+pub(super) fn floor(program: &Program<'_>) -> i32 {
+    program.readiness.map_or(3, |n| n.saturating_add(1).max(3))
+}
+
+/// A close-on-exec pipe at `floor` or above.
+fn pipe(floor: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    Ok((fds::at_or_above(r, floor)?, fds::at_or_above(w, floor)?))
+}
+
+/// An exit status as a shell shows it: the code, or 128 + the signal.
+pub(super) fn exit_status(status: WaitStatus) -> i32 {
+    shell_status(status.exit_status(), status.terminating_signal())
+}
+
+fn shell_status(code: Option<i32>, signal: Option<i32>) -> i32 {
+    match (code, signal) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => 128 + sig,
+        _ => 1,
+    }
+}
+
+/// Calls `each` with every child of process `me` (single-threaded: its thread's
+/// children are all of them), from `/proc/ME/task/ME/children`.
+fn children(me: Pid, mut each: impl FnMut(Pid)) {
+    let mut path = crate::stack::Stack::<u8, 48>::new();
+    let mut digits = [0; 20];
+    let n = crate::text::decimal(me.as_raw_nonzero().get() as u64, &mut digits);
+    let _ = path.extend(b"/proc/");
+    let _ = path.extend(n);
+    let _ = path.extend(b"/task/");
+    let _ = path.extend(n);
+    let _ = path.extend(b"/children\0");
+    let Some(path) = crate::text::c_str(path.as_slice()) else {
+        return;
+    };
+    let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC;
+    let Ok(file) = rustix::fs::open(path, flags, rustix::fs::Mode::empty()) else {
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    let Ok(len) = rustix::io::read(&file, &mut buf) else {
+        return;
+    };
+    for word in buf[..len].split(|&b| b == b' ' || b == b'\n') {
+        let pid = crate::text::parse_decimal(word).and_then(|n| i32::try_from(n).ok());
+        if let Some(pid) = pid.and_then(Pid::from_raw) {
+            each(pid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_are_the_shells() {
+        assert_eq!(shell_status(Some(7), None), 7);
+        assert_eq!(shell_status(None, Some(15)), 143);
+    }
+}

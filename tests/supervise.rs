@@ -1,0 +1,698 @@
+//! Black-box tests of `daemonic start --supervise`: the daemon stays resident as the
+//! program's *monitor* (the pidfile names it, it holds the pidfile's lock, the program
+//! is its child), forwards signals, reaps and stops what the program leaves behind
+//! (as a child subreaper, or as PID 1 of a PID namespace), restarts the program with a
+//! growing pause, and enforces the readiness timeout on every run. Like `cli.rs`, each
+//! test spawns the built command and reads the effects from `/proc`; each has its own
+//! directory, pidfile and marker (see `support/test.rs`), so they run in parallel.
+
+mod support {
+    pub mod cli;
+    pub mod files;
+    pub mod output;
+    pub mod proc;
+    pub mod test;
+    pub mod wait;
+}
+
+use support::cli::{invocation, skip_unless_root};
+use support::files::{find_tool, is_locked, pidfile_pid};
+use support::output::{run_with_limit, Output, Spawned};
+use support::proc::{all_pids, zombie_children, Proc};
+use support::test::Test;
+use support::wait::{kill, wait_for, wait_gone, wait_until, DEADLINE};
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The readiness descriptor of the tests; `sh` (dash) redirects single digits only.
+const NOTIFY_FD: &str = "5";
+
+// --- the monitor holds the service ---------------------------------------------------
+
+/// Without `--supervise` the program holds the pidfile's lock, so closing its
+/// descriptors would end the service's protection; under a monitor it changes nothing.
+#[test]
+fn a_program_that_closes_every_descriptor_stays_supervised() {
+    let t = Test::new();
+    let program =
+        t.script("for fd in 0 1 2 3 4 5 6 7 8 9; do eval \"exec $fd>&-\"; done; exec sleep \"$0\"");
+    let monitor = supervise(&t, &[], &program);
+    let pid = program_of(&t, monitor, "sleep");
+    wait_until("the program to close its descriptors 0 to 9", || {
+        let fds = Proc(pid).fds();
+        if fds.keys().any(|&fd| (0..=9).contains(&fd)) {
+            Err(format!("open: {fds:?}"))
+        } else {
+            Ok(())
+        }
+    });
+    assert!(is_locked(&t.pidfile()), "the pidfile's lock was released");
+    let out = status_of(&t);
+    out.code(0).no_stderr();
+    assert_eq!(out.stdout, format!("running (pid {monitor})\n"));
+
+    let out = t.start(&["--supervise"], &t.pidfile(), &t.sleep());
+    out.code(1)
+        .one_error_line(&format!("already running (pid {monitor}"))
+        .no_stdout();
+    assert_eq!(
+        pidfile_pid(&t.pidfile()),
+        monitor,
+        "a refused start touched the pidfile"
+    );
+
+    stop_service(&t, monitor);
+}
+
+#[test]
+fn the_program_gets_no_pidfile_descriptor_and_is_the_monitors_child_in_its_own_group() {
+    let t = Test::new();
+    let monitor = supervise(&t, &[], &t.sleep());
+    let pid = program_of(&t, monitor, "/bin/sleep");
+    assert_ne!(pid, monitor, "the pidfile names the program, not a monitor");
+    assert!(is_locked(&t.pidfile()), "nobody holds the pidfile's lock");
+
+    let env = Proc(pid).environ();
+    assert!(
+        !env.iter().any(|e| e.starts_with("DAEMONIC_PIDFILE_FD=")),
+        "the program was told of a pidfile descriptor: {env:?}"
+    );
+    let pidfile = t.pidfile();
+    let fds = Proc(pid).fds();
+    assert!(
+        !fds.values().any(|target| *target == pidfile),
+        "a descriptor of the program links to the pidfile: {fds:?}"
+    );
+
+    let stat = Proc(pid).stat();
+    assert_eq!(
+        stat.ppid, monitor,
+        "the program's parent is not the monitor"
+    );
+    assert_eq!(stat.pgrp, pid, "the program is not its own process group");
+    assert_ne!(
+        Proc(monitor).stat().pgrp,
+        pid,
+        "the monitor is in the program's process group"
+    );
+
+    stop_service(&t, monitor);
+}
+
+// --- what the program leaves behind ------------------------------------------------
+
+/// One worker stays in the program's process group, the other leaves it (`setsid`):
+/// the stop must reach both, not only the group.
+#[test]
+fn workers_a_program_abandons_are_the_monitors_and_are_stopped_with_it() {
+    let t = Test::new();
+    let setsid = find_tool("setsid").expect("setsid(1) (util-linux) is needed");
+    let program = t.script(&format!(
+        "sleep \"$0\" & {} sleep \"$0\" & exit 0",
+        quoted(&setsid)
+    ));
+    let monitor = supervise(&t, &[], &program);
+    let workers = wait_until("two workers adopted by the monitor", || {
+        let children = live_children(monitor);
+        let workers: Vec<i32> = children
+            .iter()
+            .copied()
+            .filter(|&c| runs(c, "sleep", &t.marker))
+            .collect();
+        if workers.len() == 2 && children.len() == 2 {
+            Ok(workers)
+        } else {
+            Err(describe(&children))
+        }
+    });
+    for &w in &workers {
+        t.learn(w);
+    }
+    let groups: Vec<i32> = workers.iter().map(|&w| Proc(w).stat().pgrp).collect();
+    assert_ne!(
+        groups[0], groups[1],
+        "setsid did not take a worker out of the group"
+    );
+    assert!(Proc(monitor).alive(), "the monitor left with workers alive");
+    let out = status_of(&t);
+    out.code(0).no_stderr();
+    assert_eq!(out.stdout, format!("running (pid {monitor})\n"));
+
+    stop_service(&t, monitor);
+    for w in workers {
+        assert!(!Proc(w).alive(), "worker {w} survived the stop");
+    }
+}
+
+#[test]
+fn the_monitor_exits_once_the_last_adopted_worker_is_gone() {
+    let t = Test::new();
+    let program = t.script("sleep \"$0\" & exit 0");
+    let monitor = supervise(&t, &[], &program);
+    let worker = wait_until(
+        "the worker adopted by the monitor",
+        || match live_children(monitor)[..] {
+            [w] if runs(w, "sleep", &t.marker) => Ok(w),
+            ref other => Err(describe(other)),
+        },
+    );
+    t.learn(worker);
+    status_of(&t).code(0);
+    kill(worker, libc::SIGKILL);
+    wait_gone(monitor);
+    assert!(!t.pidfile().exists(), "the monitor left its pidfile");
+    let out = status_of(&t);
+    out.code(3).no_stderr();
+    assert_eq!(out.stdout, "not running\n");
+}
+
+// --- signals -----------------------------------------------------------------------
+
+#[test]
+fn signals_sent_to_the_monitor_reach_the_program() {
+    let t = Test::new();
+    let log = t.path("signals");
+    let ready = t.path("ready");
+    let program = t.script(&format!(
+        "trap 'echo hup >> {log}' HUP; trap 'echo usr1 >> {log}' USR1; \
+         trap 'echo usr2 >> {log}' USR2; : > {ready}; while :; do sleep 0.1; done",
+        log = quoted(&log),
+        ready = quoted(&ready),
+    ));
+    let monitor = supervise(&t, &[], &program);
+    let pid = program_of(&t, monitor, "/bin/sh");
+    wait_until("the program to set its traps", || {
+        ready.exists().then_some(()).ok_or_else(|| "no".into())
+    });
+    let mut expected: Vec<String> = Vec::new();
+    for (signal, line) in [
+        (libc::SIGHUP, "hup"),
+        (libc::SIGUSR1, "usr1"),
+        (libc::SIGUSR2, "usr2"),
+    ] {
+        kill(monitor, signal);
+        expected.push(line.to_owned());
+        wait_until(&format!("the program to get {line}"), || {
+            let seen = lines_of(&log);
+            (seen == expected).then_some(()).ok_or(format!("{seen:?}"))
+        });
+        assert!(Proc(monitor).alive(), "{line} ended the monitor");
+    }
+    assert!(Proc(pid).alive(), "the program died of a trapped signal");
+    stop_service(&t, monitor);
+}
+
+// --- exit status and PID 1 ---------------------------------------------------------
+
+/// In the foreground the command is the monitor: its exit status is the program's.
+#[test]
+fn a_foreground_monitor_exits_with_the_programs_status() {
+    let t = Test::new();
+    for (body, code) in [("exit 7", 7), ("kill -USR1 $$", 128 + libc::SIGUSR1)] {
+        let out = t.start(
+            &["--foreground", "--supervise"],
+            &t.pidfile(),
+            &t.script(body),
+        );
+        assert_eq!(out.code, Some(code), "{body}: {out:#?}");
+        assert!(!t.pidfile().exists(), "{body}: the pidfile was left");
+    }
+    t.assert_none_left(Duration::from_secs(2));
+}
+
+#[test]
+fn as_pid_1_of_a_pid_namespace_it_reaps_orphans_and_forwards_sigterm() {
+    let name = "as_pid_1_of_a_pid_namespace_it_reaps_orphans_and_forwards_sigterm";
+    let Some(unshare) = pid_namespaces(name) else {
+        return;
+    };
+    let t = Test::new();
+    let done = t.path("orphans");
+    let program = t.script(&format!(
+        "for i in $(seq 50); do ( {{ sleep 0.2; echo >> {done}; }} & ); done; exec sleep \"$0\"",
+        done = quoted(&done),
+    ));
+    let spawned = Spawned::spawn(in_pid_namespace(&t, &unshare, &[], &program));
+    let unshare_pid = spawned.pid();
+    let monitor = wait_until("the monitor in the namespace", || {
+        match live_children(unshare_pid)[..] {
+            [m] if t.owns(m) => Ok(m),
+            ref other => Err(describe(other)),
+        }
+    });
+    t.learn(monitor);
+    let nspid = Proc(monitor).status("NSpid");
+    assert!(
+        nspid.ends_with("\t1"),
+        "the monitor is not PID 1 of its namespace: {nspid:?}"
+    );
+    let pid = program_of(&t, monitor, "sleep");
+    assert_eq!(
+        pidfile_pid(&t.pidfile()),
+        1,
+        "the pidfile does not name the namespace's PID 1"
+    );
+
+    wait_until("the 50 orphans to finish", || {
+        let n = lines_of(&done).len();
+        (n == 50).then_some(()).ok_or(format!("{n} finished"))
+    });
+    wait_until("the orphans to be reaped", || {
+        let zombies = zombie_children(monitor);
+        let children = children_of(monitor);
+        if zombies.is_empty() && children == [pid] {
+            Ok(())
+        } else {
+            Err(format!("zombies {zombies:?}, children {children:?}"))
+        }
+    });
+    assert!(
+        zombie_children(pid).is_empty(),
+        "the orphans stayed the program's"
+    );
+
+    kill(monitor, libc::SIGTERM);
+    let out = spawned.finish_within(DEADLINE).unwrap();
+    out.code(128 + libc::SIGTERM);
+    assert!(!t.pidfile().exists(), "the pidfile was left");
+    t.assert_none_left(Duration::from_secs(2));
+}
+
+#[test]
+fn as_pid_1_of_a_pid_namespace_it_exits_with_the_programs_code() {
+    let name = "as_pid_1_of_a_pid_namespace_it_exits_with_the_programs_code";
+    let Some(unshare) = pid_namespaces(name) else {
+        return;
+    };
+    let t = Test::new();
+    let out = run_with_limit(
+        in_pid_namespace(&t, &unshare, &[], &t.script("exit 7")),
+        DEADLINE,
+    );
+    out.code(7);
+    assert!(!t.pidfile().exists(), "the pidfile was left");
+    t.assert_none_left(Duration::from_secs(2));
+}
+
+/// The restart policy holds for PID 1 too (a container's entrypoint that restarts
+/// its service).
+#[test]
+fn as_pid_1_of_a_pid_namespace_it_restarts_a_failed_program() {
+    let name = "as_pid_1_of_a_pid_namespace_it_restarts_a_failed_program";
+    let Some(unshare) = pid_namespaces(name) else {
+        return;
+    };
+    let t = Test::new();
+    let runs = t.path("runs");
+    let program = t.script(&format!("echo run >> {}; exit 1", quoted(&runs)));
+    let options = ["--restart", "on-failure", "--restart-delay", "0.1"];
+    let spawned = Spawned::spawn(in_pid_namespace(&t, &unshare, &options, &program));
+    let unshare_pid = spawned.pid();
+    let ran = wait_until("a restart in the namespace", || {
+        let lines = lines_of(&runs);
+        let monitor = live_children(unshare_pid);
+        match monitor[..] {
+            [m] if lines.len() >= 2 => Ok(m),
+            _ => Err(format!("runs {lines:?}, monitor {}", describe(&monitor))),
+        }
+    });
+    kill(ran, libc::SIGTERM);
+    let out = spawned.finish_within(DEADLINE).unwrap();
+    assert!(!t.pidfile().exists(), "the pidfile was left: {out:#?}");
+    t.assert_none_left(Duration::from_secs(2));
+}
+
+// --- restarts ------------------------------------------------------------------------
+
+#[test]
+fn restart_on_failure_pauses_longer_each_time_and_stop_ends_a_pause_at_once() {
+    let t = Test::new();
+    let runs = t.path("runs");
+    let program = t.script(&format!("date +%s.%N >> {}; exit 1", quoted(&runs)));
+    let monitor = supervise(
+        &t,
+        &["--restart", "on-failure", "--restart-delay", "0.2"],
+        &program,
+    );
+    let stamps = wait_until("4 runs", || {
+        let lines = lines_of(&runs);
+        if lines.len() >= 4 {
+            Ok(lines)
+        } else {
+            Err(format!("{lines:?}"))
+        }
+    });
+    let times: Vec<f64> = stamps
+        .iter()
+        .map(|s| s.parse().unwrap_or_else(|_| panic!("bad stamp {s:?}")))
+        .collect();
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).take(3).collect();
+    for pair in gaps.windows(2) {
+        assert!(
+            pair[1] >= pair[0] * 1.5,
+            "the pause did not grow (gaps between runs: {gaps:?} s)"
+        );
+    }
+
+    // In the pause after the 4th run (1.6 s): the stop must not wait for its end.
+    wait_until("the 4th run to end", || {
+        let children = live_children(monitor);
+        children.is_empty().then_some(()).ok_or(describe(&children))
+    });
+    let before = lines_of(&runs).len();
+    let out = stop(&t);
+    out.code(0).no_stderr();
+    let start = Instant::now();
+    wait_for(
+        "the monitor to stop in its pause at once",
+        Duration::from_secs(1),
+        || {
+            (!Proc(monitor).alive())
+                .then_some(())
+                .ok_or(format!("alive {:?} after the stop", start.elapsed()))
+        },
+    );
+    assert_eq!(
+        lines_of(&runs).len(),
+        before,
+        "the program ran again after the stop"
+    );
+    assert!(!t.pidfile().exists(), "the pidfile was left");
+    t.assert_none_left(Duration::from_secs(2));
+}
+
+#[test]
+fn without_restart_or_with_restart_never_a_failing_program_runs_once() {
+    for options in [&[][..], &["--restart", "never"]] {
+        let t = Test::new();
+        let (monitor, runs) = run_once(&t, options, 1);
+        wait_gone(monitor);
+        assert_eq!(lines_of(&runs), ["run"], "{options:?}");
+        assert!(!t.pidfile().exists(), "{options:?}: the pidfile was left");
+        // The monitor removed its pidfile: not "stale" (1) but "not running" (3).
+        let out = status_of(&t);
+        out.code(3).no_stderr();
+        assert_eq!(out.stdout, "not running\n");
+        t.assert_none_left(Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn restart_on_failure_ignores_a_clean_exit_and_restart_always_does_not() {
+    let t = Test::new();
+    let (monitor, runs) = run_once(
+        &t,
+        &["--restart", "on-failure", "--restart-delay", "0.1"],
+        0,
+    );
+    wait_gone(monitor);
+    assert_eq!(lines_of(&runs), ["run"], "on-failure restarted exit 0");
+    assert!(!t.pidfile().exists());
+
+    let t = Test::new();
+    let runs = t.path("runs");
+    let program = t.script(&format!("echo run >> {}; exit 0", quoted(&runs)));
+    let monitor = supervise(
+        &t,
+        &["--restart", "always", "--restart-delay", "0.1"],
+        &program,
+    );
+    wait_until("always to restart after exit 0", || {
+        let lines = lines_of(&runs);
+        (lines.len() >= 2).then_some(()).ok_or(format!("{lines:?}"))
+    });
+    stop_service(&t, monitor);
+}
+
+// --- readiness -------------------------------------------------------------------------
+
+#[test]
+fn a_supervised_program_not_ready_in_time_fails_the_start() {
+    let t = Test::new();
+    let out = t.start(
+        &["--supervise", "--notify-fd", NOTIFY_FD, "--timeout", "0.3"],
+        &t.pidfile(),
+        &t.sleep(),
+    );
+    out.code(3).one_error_line("not ready within");
+    assert!(
+        !t.pidfile().exists(),
+        "the pidfile of a failed start is left"
+    );
+    t.assert_none_left(Duration::from_secs(5));
+}
+
+/// The first run is ready (so the start succeeds), then fails; every later run never
+/// becomes ready: only the monitor's own timeout can end it and bring the next run.
+#[test]
+fn the_monitor_enforces_the_readiness_timeout_after_a_restart() {
+    let t = Test::new();
+    let first = t.path("first");
+    let later = t.path("later");
+    let program = t.script(&format!(
+        "if [ ! -e {first} ]; then : > {first}; echo >&{NOTIFY_FD}; sleep 0.3; exit 1; fi; \
+         date +%s.%N >> {later}; exec sleep \"$0\"",
+        first = quoted(&first),
+        later = quoted(&later),
+    ));
+    let options = [
+        "--notify-fd",
+        NOTIFY_FD,
+        "--timeout",
+        "1",
+        "--restart",
+        "on-failure",
+        "--restart-delay",
+        "0.1",
+    ];
+    let monitor = supervise(&t, &options, &program);
+    let stamps = wait_until("a second never-ready run", || {
+        let lines = lines_of(&later);
+        if lines.len() >= 2 {
+            Ok(lines)
+        } else {
+            Err(format!("{lines:?}"))
+        }
+    });
+    let times: Vec<f64> = stamps.iter().map(|s| s.parse().unwrap()).collect();
+    assert!(
+        times[1] - times[0] >= 0.9,
+        "the never-ready run ended before the 1 s timeout: {stamps:?}"
+    );
+    stop_service(&t, monitor);
+}
+
+// --- the monitor's death -----------------------------------------------------------------
+
+#[test]
+fn killing_the_monitor_kills_the_program_and_releases_the_lock() {
+    let t = Test::new();
+    let monitor = supervise(&t, &[], &t.sleep());
+    let pid = program_of(&t, monitor, "/bin/sleep");
+    kill(monitor, libc::SIGKILL);
+    wait_gone(pid);
+    // The lock went with the monitor; the file stays, stale.
+    wait_until("status 1 (stale) after SIGKILL", || {
+        let out = status_of(&t);
+        (out.code == Some(1))
+            .then_some(())
+            .ok_or(format!("{out:?}"))
+    });
+
+    let again = supervise(&t, &[], &t.sleep());
+    assert_ne!(again, monitor);
+    program_of(&t, again, "/bin/sleep");
+    stop_service(&t, again);
+}
+
+// --- usage ---------------------------------------------------------------------------
+
+#[test]
+fn restart_options_without_supervise_are_refused() {
+    let t = Test::new();
+    let p = t.pidfile();
+    let p = p.to_str().unwrap();
+    let m = t.marker.as_str();
+    let cases: [(&[&str], &str); 3] = [
+        (&["--restart", "on-failure"], "--supervise"),
+        (&["--restart-delay", "1"], "--supervise"),
+        (&["--supervise", "--restart", "sometimes"], "--restart"),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["start"];
+        args.extend(options);
+        args.extend(["--pidfile", p, "--", "/bin/sleep", m]);
+        let out = t.run(&args);
+        out.code(3).no_stdout().one_error_line(message);
+        assert!(!t.pidfile().exists(), "{args:?}: a pidfile was created");
+        t.assert_none_left(Duration::from_secs(2));
+    }
+}
+
+// --- helpers ---------------------------------------------------------------------------
+
+/// Starts `program` under a monitor with `options` and the test's pidfile, asserts
+/// that the start succeeded, and returns the monitor's PID (from the pidfile).
+fn supervise(t: &Test, options: &[&str], program: &[OsString]) -> i32 {
+    let mut all = vec!["--supervise"];
+    all.extend(options);
+    t.start(&all, &t.pidfile(), program).code(0).no_stderr();
+    t.daemon_pid(&t.pidfile())
+}
+
+/// Starts a program that appends `run` to a file, waits for a go file, then exits
+/// with `code`; lets it go once it ran. Returns the monitor's PID and the file.
+fn run_once(t: &Test, options: &[&str], code: i32) -> (i32, PathBuf) {
+    let runs = t.path("runs");
+    let go = t.path("go");
+    let program = t.script(&format!(
+        "echo run >> {runs}; while [ ! -e {go} ]; do sleep 0.05; done; exit {code}",
+        runs = quoted(&runs),
+        go = quoted(&go),
+    ));
+    let monitor = supervise(t, options, &program);
+    wait_until("the program's run", || {
+        let lines = lines_of(&runs);
+        (!lines.is_empty()).then_some(()).ok_or("none".to_owned())
+    });
+    fs::write(&go, "").unwrap();
+    (monitor, runs)
+}
+
+/// Waits until `monitor` has a live child running `argv0 ... <marker>` (after its
+/// exec); learns and returns its PID.
+fn program_of(t: &Test, monitor: i32, argv0: &str) -> i32 {
+    let pid = wait_until(&format!("the monitor's child {argv0}"), || {
+        let children = live_children(monitor);
+        children
+            .iter()
+            .copied()
+            .find(|&c| runs(c, argv0, &t.marker))
+            .ok_or(describe(&children))
+    });
+    t.learn(pid);
+    pid
+}
+
+/// Whether `pid` runs `argv0 ... marker`.
+fn runs(pid: i32, argv0: &str, marker: &str) -> bool {
+    let args = Proc(pid).cmdline();
+    args.first().is_some_and(|a| a == argv0.as_bytes())
+        && args.last().is_some_and(|a| a == marker.as_bytes())
+}
+
+/// Every child of `pid`, zombies included (from each process's `stat`, which works
+/// without `/proc/<pid>/task/<tid>/children` and for every thread of `pid`).
+fn children_of(pid: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&c| Proc(c).try_stat().is_some_and(|s| s.ppid == pid))
+        .collect()
+}
+
+fn live_children(pid: i32) -> Vec<i32> {
+    children_of(pid)
+        .into_iter()
+        .filter(|&c| Proc(c).alive())
+        .collect()
+}
+
+/// PIDs with their command lines, for failure messages.
+fn describe(pids: &[i32]) -> String {
+    let shown: Vec<String> = pids
+        .iter()
+        .map(|&p| format!("{p}: {}", Proc(p).cmdline_text()))
+        .collect();
+    format!("[{}]", shown.join("; "))
+}
+
+/// The lines of a file; none if it does not exist yet.
+fn lines_of(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `path` quoted for `sh`.
+fn quoted(path: &Path) -> String {
+    let text = path.to_str().unwrap();
+    assert!(!text.contains('\''), "{text:?}");
+    format!("'{text}'")
+}
+
+fn status_of(t: &Test) -> Output {
+    t.run([
+        OsString::from("status"),
+        "--pidfile".into(),
+        t.pidfile().into(),
+    ])
+}
+
+/// `daemonic stop --pidfile P`: TERM to the monitor, no waiting.
+fn stop(t: &Test) -> Output {
+    t.run([
+        OsString::from("stop"),
+        "--pidfile".into(),
+        t.pidfile().into(),
+    ])
+}
+
+/// Stops the service of `monitor` and asserts that nothing of it is left: the
+/// monitor gone, its pidfile removed, no process of the test alive.
+fn stop_service(t: &Test, monitor: i32) {
+    let out = stop(t);
+    out.code(0).no_stderr();
+    assert!(
+        out.stdout.contains(&format!("(pid {monitor})")),
+        "stop did not signal the monitor {monitor}: {out:#?}"
+    );
+    wait_gone(monitor);
+    assert!(!t.pidfile().exists(), "the monitor left its pidfile");
+    t.assert_none_left(Duration::from_secs(2));
+}
+
+/// `unshare` if this test can make PID namespaces (root, util-linux, and a kernel or
+/// container that allows it); else prints why it is skipped.
+fn pid_namespaces(name: &str) -> Option<PathBuf> {
+    if skip_unless_root(name, "unshare --pid needs CAP_SYS_ADMIN") {
+        return None;
+    }
+    let Some(unshare) = find_tool("unshare") else {
+        println!("skipped: {name} needs unshare (util-linux)");
+        return None;
+    };
+    let probe = Command::new(&unshare)
+        .args(["--pid", "--fork", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        println!("skipped: {name}: unshare --pid --fork does not work here");
+        return None;
+    }
+    Some(unshare)
+}
+
+/// `unshare --pid --fork --kill-child daemonic start --foreground --supervise
+/// OPTIONS --pidfile P -- PROGRAM`: the monitor is the new namespace's PID 1; `unshare` exits
+/// with its status. Every process of it carries the marker (in its arguments).
+fn in_pid_namespace(t: &Test, unshare: &Path, options: &[&str], program: &[OsString]) -> Command {
+    let mut cmd = Command::new(unshare);
+    cmd.args(["--pid", "--fork", "--kill-child"])
+        .args(invocation())
+        .args(["start", "--foreground", "--supervise"])
+        .args(options)
+        .arg("--pidfile")
+        .arg(t.pidfile())
+        .arg("--")
+        .args(program)
+        .stdin(Stdio::null());
+    cmd
+}

@@ -15,7 +15,7 @@ use crate::channel::Deadline;
 use crate::error::{Error, ErrorKind};
 use crate::failure::Failure;
 use crate::launch::{self, Mode, Side};
-use crate::monitor::{self, Supervision};
+use crate::monitor::{self, LogFile, Supervision};
 use crate::plan::Plan;
 use crate::stack::Stack;
 use crate::supervisor::{Notified, NotifyListener};
@@ -46,7 +46,7 @@ pub(crate) fn run(
     program: &Program<'_>,
     readiness: Option<i32>,
     await_notify: bool,
-    supervise: Option<Supervision>,
+    supervise: Option<Supervision<'_>>,
 ) -> Result<Pid, Error> {
     if (readiness.is_some() || await_notify) && !plan.detach {
         let why = "waiting for a program's readiness needs a detached daemon";
@@ -104,12 +104,25 @@ pub(crate) fn run(
             return Err(plan.abandon(Error::os(ErrorKind::Channel, e).text("timer")));
         }
     }
+    let mut log = None;
     let mode = match supervise {
-        Some(_) => {
+        Some(policy) => {
             let writer = plan.pidfile.as_ref().and_then(|(p, _)| p.writer_fd());
             if let Some(fd) = writer {
                 plan.keep_writer = true;
                 plan.keep(fd);
+            }
+            if let Some(path) = policy.log_file {
+                let floor = readiness.map_or(3, |n| n.saturating_add(1));
+                let opened = LogFile::open(path, plan.o.output_mode, plan.creds.as_ref(), floor);
+                let opened = match opened {
+                    Ok(opened) => opened,
+                    Err(e) => return Err(plan.abandon(e)),
+                };
+                for fd in opened.fds() {
+                    plan.keep(fd);
+                }
+                log = Some(opened);
             }
             Mode::Supervise(program.path)
         }
@@ -138,7 +151,8 @@ pub(crate) fn run(
                         Some((p, previous)) => (Some(p), Some(previous)),
                         None => (None, None),
                     };
-                    let (failure, back) = monitor::run(pid, reports, pidfile, &watched, policy);
+                    let (failure, back) =
+                        monitor::run(pid, reports, pidfile, log, &watched, policy);
                     if let (Some(p), Some(previous)) = (back, previous) {
                         plan.pidfile = Some((p, previous));
                     }

@@ -141,6 +141,8 @@ impl<'a> Daemon<'a> {
     /// - **enforces the readiness timeout** ([`timeout`](Daemon::timeout) with
     ///   [`readiness_fd`](Daemon::readiness_fd)) itself, at every run: a program that
     ///   is not ready in time is killed, even if the original process is gone;
+    /// - with [`Supervision::log_file`], **logs** the program's stdout and stderr to a
+    ///   file it reopens on SIGHUP;
     /// - exits with the program's status (128 + n after signal n).
     ///
     /// The program runs in its own process group, and is killed if the monitor dies
@@ -159,12 +161,12 @@ impl<'a> Daemon<'a> {
     ///     Err(e) => eprintln!("{e}"),
     /// }
     /// ```
-    pub fn supervise(self, program: &Program<'_>, policy: Supervision) -> Result<Pid, Error> {
+    pub fn supervise(self, program: &Program<'_>, policy: Supervision<'_>) -> Result<Pid, Error> {
         self.exec_as(program, Some(policy))
     }
 
     /// [`exec`](Daemon::exec), or with `policy` [`supervise`](Daemon::supervise).
-    fn exec_as(self, program: &Program<'_>, policy: Option<Supervision>) -> Result<Pid, Error> {
+    fn exec_as(self, program: &Program<'_>, policy: Option<Supervision<'_>>) -> Result<Pid, Error> {
         let mut o = self.options;
         o.check()?;
         if o.await_notify && o.timeout.is_none() {

@@ -3,7 +3,8 @@
 //! `runit-run`, `docker` and the `--supervise` ones (`supervise-init`,
 //! `supervise-docker`, `supervise-appliance`; issue 13) are read from README.md, and only names are replaced: the
 //! command's path by the binary under test, `/usr/local/bin/app` (`/app`) by a test
-//! program, the user `app` by `nobody` and `/run/app.pid` by the test's pidfile.
+//! program, the user `app` by `nobody`, `/run/app.pid` by the test's pidfile and
+//! `/var/log/app/app.log` by a file in a directory of `nobody`'s.
 //! s6 and runit are the real ones (`s6-svscan`, `runsv`); systemd, which cannot run
 //! here as PID 1, is played by the test: it runs `ExecStart=`, reads `PIDFile=`,
 //! binds `NOTIFY_SOCKET`, runs `ExecStop=`.
@@ -91,6 +92,16 @@ fn substitute(t: &Test, text: &str) -> String {
         .join("\n")
         .replace("--user app", "--user nobody")
         .replace("/run/app.pid", &pidfile)
+        .replace("/var/log/app/app.log", &log_file(t).display().to_string())
+}
+
+/// The test's `/var/log/app/app.log`: in a directory `nobody` owns, as an
+/// administrator makes for the service's user.
+fn log_file(t: &Test) -> PathBuf {
+    let dir = t.path("log");
+    let _ = fs::create_dir(&dir);
+    std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    dir.join("app.log")
 }
 
 /// The value of `Key=` in a unit's text, substituted.
@@ -466,7 +477,8 @@ fn stop_supervised(t: &Test, monitor: i32, app: i32) {
 }
 
 /// The init script with `--supervise`: the pidfile names the monitor, whose child is
-/// the app, as `nobody`; `stop` ends both and removes the pidfile.
+/// the app, as `nobody`; both of the app's streams reach the log; `stop` ends both
+/// and empties the pidfile.
 #[test]
 fn supervise_init_script() {
     let t = Test::new();
@@ -476,6 +488,7 @@ fn supervise_init_script() {
     let monitor = pidfile_pid(&t.pidfile());
     let app = supervised_app(&t, monitor);
     assert_app(&t, app);
+    assert_logged(&log_file(&t), &["app: out line", "app: err line"]);
     stop_supervised(&t, monitor, app);
 }
 

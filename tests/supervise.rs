@@ -535,6 +535,135 @@ fn restart_options_without_supervise_are_refused() {
 
 // --- helpers ---------------------------------------------------------------------------
 
+// --- the log file ----------------------------------------------------------------------
+
+/// Both streams reach the log in order; after logrotate's move and SIGHUP the
+/// monitor writes to a new file of the same name, and no line is lost or doubled
+/// across the two; SIGHUP is the monitor's then, not the program's.
+#[test]
+fn the_log_file_gets_both_streams_and_reopens_on_sighup_losing_nothing() {
+    let t = Test::new();
+    let log = t.path("app.log");
+    let hup = t.path("hup");
+    let program = t.script(&format!(
+        "trap 'echo hup >> {hup}' HUP; echo first; echo second >&2; i=0; \
+         while :; do echo \"line $i\"; i=$((i+1)); sleep 0.001; done",
+        hup = quoted(&hup),
+    ));
+    let log_arg = log.display().to_string();
+    let monitor = supervise(&t, &["--log-file", &log_arg], &program);
+    let has = |path: &Path, n: usize| {
+        let count = lines_of(path)
+            .iter()
+            .filter(|l| l.starts_with("line "))
+            .count();
+        (count >= n).then_some(()).ok_or(format!("{count} lines"))
+    };
+    wait_until("50 lines in the log", || has(&log, 50));
+    assert_eq!(lines_of(&log)[..2], ["first", "second"]);
+    let moved = t.path("app.log.1");
+    fs::rename(&log, &moved).unwrap();
+    kill(monitor, libc::SIGHUP);
+    wait_until("50 lines in the reopened log", || has(&log, 50));
+    stop_service(&t, monitor);
+    assert!(!hup.exists(), "SIGHUP reached the program");
+    let mut numbers: Vec<u64> = lines_of(&moved)
+        .into_iter()
+        .chain(lines_of(&log))
+        .filter_map(|l| l.strip_prefix("line ").and_then(|n| n.parse().ok()))
+        .collect();
+    let written = numbers.len() as u64;
+    numbers.dedup();
+    assert_eq!(numbers.len() as u64, written, "a line was logged twice");
+    assert!(
+        numbers.iter().copied().eq(0..written),
+        "lines lost or out of order: {:?}",
+        numbers.windows(2).find(|w| w[1] != w[0] + 1)
+    );
+}
+
+/// On a full disk the monitor drops what does not fit, and the program never blocks:
+/// it writes 4 MiB (more than the pipe holds) into a log on a 64 KiB filesystem and
+/// still finishes, and the log is full.
+#[test]
+fn a_full_disk_drops_log_lines_but_never_blocks_the_program() {
+    let name = "a_full_disk_drops_log_lines_but_never_blocks_the_program";
+    if skip_unless_root(name, "mounting a small tmpfs needs CAP_SYS_ADMIN") {
+        return;
+    }
+    let Some(unshare) = find_tool("unshare") else {
+        println!("skipped: {name} needs unshare (util-linux)");
+        return;
+    };
+    let t = Test::new();
+    let disk = t.path("disk");
+    fs::create_dir(&disk).unwrap();
+    let done = t.path("done");
+    let size = t.path("size");
+    let daemonic: Vec<String> = invocation()
+        .iter()
+        .map(|a| a.to_str().unwrap().to_owned())
+        .collect();
+    let script = format!(
+        "mount -t tmpfs -o size=64k tmpfs {disk} && {daemonic} start --foreground \
+         --supervise --log-file {disk}/log --pidfile {pidfile} -- sh -c \
+         'head -c 4194304 /dev/zero | tr \"\\\\0\" x; echo done > {done}' {marker}; \
+         code=$?; stat -c %s {disk}/log > {size}; exit $code",
+        disk = quoted(&disk),
+        daemonic = daemonic.join(" "),
+        pidfile = quoted(&t.pidfile()),
+        done = quoted(&done),
+        marker = t.marker,
+        size = quoted(&size),
+    );
+    let mut cmd = Command::new(unshare);
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+    let out = run_with_limit(cmd, DEADLINE);
+    out.code(0);
+    assert_eq!(
+        fs::read_to_string(&done).unwrap(),
+        "done\n",
+        "the program did not finish"
+    );
+    let logged: u64 = fs::read_to_string(&size).unwrap().trim().parse().unwrap();
+    assert!(
+        (32 * 1024..=64 * 1024).contains(&logged),
+        "the log holds {logged} bytes"
+    );
+    t.assert_none_left(Duration::from_secs(2));
+}
+
+/// The log is opened as `--user` would be allowed to: a directory only root may
+/// write to fails the start, with the path, and nothing runs.
+#[test]
+fn the_log_file_is_opened_as_the_daemons_user() {
+    if skip_unless_root(
+        "the_log_file_is_opened_as_the_daemons_user",
+        "switching to nobody needs root",
+    ) {
+        return;
+    }
+    let t = Test::new();
+    let private = t.path("private");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let log = private.join("app.log").display().to_string();
+    let out = t.start(
+        &["--supervise", "--user", "nobody", "--log-file", &log],
+        &t.pidfile(),
+        &t.sleep(),
+    );
+    out.code(3)
+        .one_error_line(&format!("cannot open {log} (the log): Permission denied"));
+    assert!(!t.pidfile().exists(), "the pidfile was left");
+    assert!(!Path::new(&log).exists(), "the log was created as root");
+    t.assert_none_left(Duration::from_secs(2));
+}
+
 /// Starts `program` under a monitor with `options` and the test's pidfile, asserts
 /// that the start succeeded, and returns the monitor's PID (from the pidfile).
 fn supervise(t: &Test, options: &[&str], program: &[OsString]) -> i32 {

@@ -18,9 +18,11 @@ use rustix::time::{
     TimerfdTimerFlags,
 };
 
+mod log;
 mod policy;
 mod process;
 
+pub(crate) use log::LogFile;
 pub use policy::{Restart, Supervision};
 
 use policy::next_pause;
@@ -81,7 +83,7 @@ enum Alarm {
 struct Monitor<'x, 'f> {
     me: Pid,
     program: &'x Program<'x>,
-    policy: Supervision,
+    policy: Supervision<'x>,
     signals: OwnedFd,
     timer: OwnedFd,
     alarm: Alarm,
@@ -110,6 +112,9 @@ struct Monitor<'x, 'f> {
     run_timer: OwnedFd,
     pause: Duration,
     pidfile: Option<Pidfile<'f>>,
+    /// The log file, and the read end of the pipe the program writes its streams to
+    /// (non-blocking) and the write end, which each run gets as stdout and stderr.
+    log: Option<(LogFile<'x>, OwnedFd, OwnedFd)>,
 }
 
 /// Runs the service. Detached (`reports` given), never returns: a first run that
@@ -120,11 +125,18 @@ pub(crate) fn run<'x, 'f>(
     me: Pid,
     reports: Option<OwnedFd>,
     pidfile: Option<Pidfile<'f>>,
+    log: Option<LogFile<'x>>,
     program: &'x Program<'x>,
-    policy: Supervision,
+    policy: Supervision<'x>,
 ) -> (Failure, Option<Pidfile<'f>>) {
-    let setup = Monitor::set_up(me, program);
-    let (signals, timer, run_timer, mask) = match setup {
+    let setup = Monitor::set_up(me, program).and_then(|parts| {
+        let pipe = match log {
+            Some(log) => Some(log_pipe(program).map(|(r, w)| (log, r, w))?),
+            None => None,
+        };
+        Ok((parts, pipe))
+    });
+    let ((signals, timer, run_timer, mask), log) = match setup {
         Ok(parts) => parts,
         Err(errno) => {
             let failure = give_up(reports, Failure::os(ErrorKind::Supervise, errno));
@@ -152,6 +164,7 @@ pub(crate) fn run<'x, 'f>(
         run_timer,
         pause: policy.delay,
         pidfile,
+        log,
     };
     if let Err(failure) = m.spawn() {
         return m.fail_start(failure);
@@ -161,6 +174,16 @@ pub(crate) fn run<'x, 'f>(
             return m.fail_start(failure);
         }
     }
+}
+
+/// The pipe the program's stdout and stderr go into: the monitor's end non-blocking
+/// (the program's stays blocking: it waits rather than loses lines), made as large as
+/// allowed (1 MiB by default), so a burst does not even make it wait.
+fn log_pipe(program: &Program<'_>) -> Result<(OwnedFd, OwnedFd), Errno> {
+    let (r, w) = process::pipe(floor(program))?;
+    rustix::fs::fcntl_setfl(&r, rustix::fs::OFlags::NONBLOCK)?;
+    let _ = rustix::pipe::fcntl_setpipe_size(&r, 1 << 20);
+    Ok((r, w))
 }
 
 /// A first run that could not even be set up: reported (detached) or returned.
@@ -199,27 +222,29 @@ impl<'x, 'f> Monitor<'x, 'f> {
     /// One wait for a signal, the timer or the program's readiness, and what follows.
     fn turn(&mut self) -> Result<(), Failure> {
         let (signals, timer) = (self.signals.as_fd(), self.timer.as_fd());
+        // Absent sources are the signalfd again, asking for no event.
+        let idle = |fd| PollFd::from_borrowed_fd(fd, PollFlags::empty());
         let mut fds = [
             PollFd::from_borrowed_fd(signals, PollFlags::IN),
             PollFd::from_borrowed_fd(timer, PollFlags::IN),
-            PollFd::from_borrowed_fd(signals, PollFlags::empty()),
+            idle(signals),
+            idle(signals),
         ];
-        let watched = match &self.readiness {
-            Some(r) => {
-                fds[2] = PollFd::new(r, PollFlags::IN);
-                3
-            }
-            None => 2,
-        };
-        match poll(&mut fds[..watched], None) {
+        if let Some(r) = &self.readiness {
+            fds[2] = PollFd::new(r, PollFlags::IN);
+        }
+        if let Some((_, pipe, _)) = &self.log {
+            fds[3] = PollFd::new(pipe, PollFlags::IN);
+        }
+        match poll(&mut fds, None) {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(Failure::os(ErrorKind::Supervise, e)),
         }
-        let (sig, alarm, ready) = (
-            !fds[0].revents().is_empty(),
-            !fds[1].revents().is_empty(),
-            !fds[2].revents().is_empty(),
-        );
+        let [sig, alarm, ready, output] = fds.map(|fd| !fd.revents().is_empty());
+        // The output first: lines written before an exit are logged before it.
+        if output {
+            self.drain();
+        }
         if ready {
             self.read_readiness()?;
         }
@@ -230,6 +255,12 @@ impl<'x, 'f> Monitor<'x, 'f> {
             self.take_signals()?;
         }
         Ok(())
+    }
+
+    fn drain(&self) {
+        if let Some((file, pipe, _)) = &self.log {
+            log::drain(pipe, file);
+        }
     }
 
     /// Reads the signalfd dry: forwards what is forwarded, reaps on SIGCHLD.
@@ -253,6 +284,11 @@ impl<'x, 'f> Monitor<'x, 'f> {
     }
 
     fn forward(&mut self, sig: i32) -> Result<(), Failure> {
+        if let (libc::SIGHUP, Some((file, _, _))) = (sig, &mut self.log) {
+            // logrotate's: the monitor's, not the program's.
+            file.reopen();
+            return Ok(());
+        }
         let signal = Signal::from_named_raw(sig);
         if let (Some(main), Some(signal)) = (self.main, signal) {
             let _ = kill_process(main, signal);
@@ -457,6 +493,7 @@ impl<'x, 'f> Monitor<'x, 'f> {
                 Err(_) => break,
             }
         }
+        self.drain();
         let pidfile = self.pidfile.take();
         if self.reports.is_some() {
             // Dropping it would remove it: the intermediate process puts it back.
@@ -469,6 +506,7 @@ impl<'x, 'f> Monitor<'x, 'f> {
 
     /// The service is over: the pidfile goes, and we exit with the program's status.
     fn exit(&mut self) -> ! {
+        self.drain();
         if let Some(pidfile) = self.pidfile.take() {
             pidfile.end();
         }

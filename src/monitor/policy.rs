@@ -32,34 +32,49 @@ pub enum Restart {
 /// doubles, up to 60 s (or `delay`, if longer), so a program that keeps failing is
 /// never restarted in a tight loop; a run of 10 s or more resets it.
 ///
+/// With `log_file`, the program's stdout and stderr go through the monitor into that
+/// file (appended to, created with [`Daemon::output_mode`](crate::Daemon::output_mode)),
+/// which SIGHUP makes the monitor reopen by name (logrotate's `postrotate` sends it);
+/// SIGHUP is then not forwarded. The file is opened before the fork, as the daemon's
+/// user would be allowed to; a relative path is from the caller's directory. When a
+/// write fails (a full disk), what did not fit is dropped: the program never blocks
+/// on its log.
+///
 /// ```
 /// use core::time::Duration;
 /// use daemonic::{Restart, Supervision};
 ///
-/// let s = Supervision { restart: Restart::Always, delay: Duration::from_millis(500) };
+/// let s = Supervision {
+///     restart: Restart::Always,
+///     delay: Duration::from_millis(500),
+///     log_file: Some(c"/var/log/app.log"),
+/// };
 /// assert_eq!(Supervision::new().restart, Restart::Never);
 /// # let _ = s;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Supervision {
+pub struct Supervision<'a> {
     /// When to restart.
     pub restart: Restart,
     /// The first pause before a restart.
     pub delay: Duration,
+    /// Where the program's stdout and stderr go, through the monitor.
+    pub log_file: Option<&'a core::ffi::CStr>,
 }
 
-impl Supervision {
-    /// No restarts; a pause of 1 s if restarts are turned on.
-    pub const fn new() -> Supervision {
+impl Supervision<'_> {
+    /// No restarts (a pause of 1 s if restarts are turned on), no log file.
+    pub const fn new() -> Self {
         Supervision {
             restart: Restart::Never,
             delay: Duration::from_secs(1),
+            log_file: None,
         }
     }
 }
 
-impl Default for Supervision {
-    fn default() -> Supervision {
+impl Default for Supervision<'_> {
+    fn default() -> Self {
         Supervision::new()
     }
 }

@@ -84,6 +84,10 @@ impl Monitor<'_, '_> {
             if let Some((from, to)) = readiness {
                 sys::dup_onto(from, to)?;
             }
+            if let Some((_, _, out)) = &self.log {
+                sys::redirect(out.as_raw_fd(), 1)?;
+                sys::redirect(out.as_raw_fd(), 2)?;
+            }
             Ok(())
         };
         if let Err(e) = step() {
@@ -112,7 +116,7 @@ pub(super) fn floor(program: &Program<'_>) -> i32 {
 }
 
 /// A close-on-exec pipe at `floor` or above.
-fn pipe(floor: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
+pub(super) fn pipe(floor: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     Ok((fds::at_or_above(r, floor)?, fds::at_or_above(w, floor)?))
 }

@@ -29,12 +29,19 @@ use crate::stack::Stack;
 pub(crate) use content::parse as parse_content;
 pub(crate) use content::{read, Content};
 pub(crate) use take::{check, insecure, locator, Locate, Previous};
-use take::{locate_and_take, name_in, open_writer, same_file};
+use take::{locate_and_take, name_in, open_writer, same_file, Refused};
 
 /// The default mode: nobody but the owner may open it, so nobody else can lock it
 /// (`flock` works on any descriptor, even a read-only one). FreeBSD's `pidfile(3)`
 /// uses the same.
 pub(crate) const DEFAULT_MODE: u32 = 0o600;
+
+/// Opens the directory of `path` (whose file name starts at `name_at`) as an
+/// `O_PATH` descriptor at `floor` or above: the pidfile's when it must be found
+/// again after a chroot or chdir, and the monitor's log file's.
+pub(crate) fn open_parent(path: &CStr, name_at: usize, floor: i32) -> Result<OwnedFd, Errno> {
+    take::open_parent(path, name_at, floor).map_err(Refused::errno)
+}
 
 /// A locked pidfile.
 ///

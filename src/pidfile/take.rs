@@ -335,7 +335,7 @@ pub(crate) fn locator(path: &CStr, chroot: bool) -> Option<Locate> {
 
 /// Opens the directory of `path` (whose file name starts at `name_at`), at `floor`
 /// or above.
-fn open_parent(path: &CStr, name_at: usize, floor: i32) -> Result<OwnedFd, Refused> {
+pub(super) fn open_parent(path: &CStr, name_at: usize, floor: i32) -> Result<OwnedFd, Refused> {
     let bytes = path.to_bytes();
     let dir = match name_at {
         0 => open_dir(c"."),

@@ -55,6 +55,7 @@ enum Opt {
     Retry,
     Restart,
     RestartDelay,
+    LogFile,
     ClearEnv,
     Foreground,
     Detach,
@@ -72,11 +73,11 @@ const STOPS: u8 = Command::Stop as u8 | Command::Restart as u8;
 
 /// Every option's name without `--`, each ended by a NUL, in the order of [`OPTIONS`].
 const OPTION_NAMES: &[u8] = b"pidfile\0user\0group\0chdir\0chroot\0umask\0stdout\0stderr\0env\0\
-    keep-fd\0timeout\0notify-fd\0signal\0retry\0restart\0restart-delay\0clear-env\0\
+    keep-fd\0timeout\0notify-fd\0signal\0retry\0restart\0restart-delay\0log-file\0clear-env\0\
     foreground\0detach\0auto\0oknodo\0quiet\0notify-socket\0keep-core-limit\0supervise\0";
 
 /// Every option, and the commands that take it.
-const OPTIONS: [(Opt, u8); 25] = [
+const OPTIONS: [(Opt, u8); 26] = [
     (Opt::Pidfile, ANY),
     (Opt::User, STARTS),
     (Opt::Group, STARTS),
@@ -93,6 +94,7 @@ const OPTIONS: [(Opt, u8); 25] = [
     (Opt::Retry, STOPS),
     (Opt::Restart, STARTS),
     (Opt::RestartDelay, STARTS),
+    (Opt::LogFile, STARTS),
     (Opt::ClearEnv, STARTS),
     (Opt::Foreground, STARTS),
     (Opt::Detach, STARTS),
@@ -175,6 +177,8 @@ pub struct Options<'a> {
     pub supervise: bool,
     pub restart: Option<Restart>,
     pub restart_delay: Option<Duration>,
+    /// The file the monitor writes PROGRAM's stdout and stderr to.
+    pub log_file: Option<&'a CStr>,
     pub signal: Signal,
     pub retry: Option<&'a str>,
     /// The program and its arguments, after `--`.
@@ -235,6 +239,7 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         supervise: false,
         restart: None,
         restart_delay: None,
+        log_file: None,
         signal: Signal::TERM,
         retry: None,
         program: &[],
@@ -294,8 +299,15 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
             "--timeout needs --notify-fd or --notify-socket (it bounds the wait for readiness)",
         ));
     }
-    if (o.restart.is_some() || o.restart_delay.is_some()) && !o.supervise {
-        return Err(Usage::new("--restart and --restart-delay need --supervise"));
+    if (o.restart.is_some() || o.restart_delay.is_some() || o.log_file.is_some()) && !o.supervise {
+        return Err(Usage::new(
+            "--restart, --restart-delay and --log-file need --supervise",
+        ));
+    }
+    if o.log_file.is_some() && (o.stdout.is_some() || o.stderr.is_some()) {
+        return Err(Usage::new(
+            "--log-file takes PROGRAM's stdout and stderr: --stdout and --stderr exclude it",
+        ));
     }
     if o.supervise && o.notify_socket {
         return Err(Usage::new(
@@ -332,7 +344,7 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
     // pidfile that names nothing.
     let named = matches!(
         opt,
-        Opt::Pidfile | Opt::User | Opt::Group | Opt::Chdir | Opt::Chroot
+        Opt::Pidfile | Opt::User | Opt::Group | Opt::Chdir | Opt::Chroot | Opt::LogFile
     );
     if named && bytes.is_empty() {
         return Err(Usage::about("empty value for", arg));
@@ -387,6 +399,7 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
                 _ => return Err(Usage::about("--restart takes never, on-failure or always, not", c)),
             })
         }
+        Opt::LogFile => o.log_file = Some(c),
         Opt::RestartDelay => {
             let why = "--restart-delay takes seconds, not";
             o.restart_delay = Some(seconds(bytes).ok_or(Usage::about(why, c))?);

@@ -98,6 +98,7 @@ fn every_option_and_command_has_its_name() {
         "retry",
         "restart",
         "restart-delay",
+        "log-file",
         "clear-env",
         "foreground",
         "detach",
@@ -416,9 +417,16 @@ fn supervise_takes_a_restart_policy_and_a_first_pause() {
 
 #[test]
 fn restart_options_need_supervise_and_supervise_refuses_the_notify_socket() {
-    for options in [&["--restart", "always"][..], &["--restart-delay", "1"]] {
+    for options in [
+        &["--restart", "always"][..],
+        &["--restart-delay", "1"],
+        &["--log-file", "l"],
+    ] {
         let (what, _) = error(&strs(&start(options)));
-        assert_eq!(what, "--restart and --restart-delay need --supervise");
+        assert_eq!(
+            what,
+            "--restart, --restart-delay and --log-file need --supervise"
+        );
     }
     let (what, _) = error(&strs(&start(&["--supervise", "--notify-socket"])));
     assert!(
@@ -427,4 +435,27 @@ fn restart_options_need_supervise_and_supervise_refuses_the_notify_socket() {
     );
     let (what, _) = error(&["stop", "--pidfile", "p", "--supervise"]);
     assert_eq!(what, "option does not apply to this command");
+}
+
+#[test]
+fn the_log_file_takes_both_streams() {
+    let args = start(&["--supervise", "--log-file", "/var/log/app.log"]);
+    with(&strs(&args), |r| {
+        assert_eq!(r.unwrap().log_file, Some(c"/var/log/app.log"))
+    });
+    for stream in ["--stdout", "--stderr"] {
+        let (what, _) = error(&strs(&start(&[
+            "--supervise",
+            "--log-file",
+            "l",
+            stream,
+            "f",
+        ])));
+        assert!(
+            what.starts_with("--log-file takes PROGRAM's stdout and stderr"),
+            "{what}"
+        );
+    }
+    let (what, _) = error(&strs(&start(&["--supervise", "--log-file="])));
+    assert_eq!(what, "empty value for");
 }

@@ -62,6 +62,9 @@ Start options:
   --restart WHEN       with --supervise: never (default), on-failure, always
   --restart-delay SECS first pause before a restart (default 1); doubles after
                        runs under 10 s, up to 60 s
+  --log-file FILE      with --supervise: PROGRAM's stdout and stderr through the
+                       monitor, appended to FILE (opened as --user); SIGHUP reopens it
+                       (and is then not forwarded)
   --oknodo             exit 0 if already running (start) or not running (stop)
   --quiet              print errors only
 Stop options:
@@ -259,6 +262,7 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
         let mut policy = Supervision::new();
         policy.restart = o.restart.unwrap_or(policy.restart);
         policy.delay = o.restart_delay.unwrap_or(policy.delay);
+        policy.log_file = o.log_file;
         d.supervise(&program, policy)
     } else {
         d.exec(&program)

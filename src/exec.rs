@@ -15,7 +15,7 @@ use crate::channel::Deadline;
 use crate::error::{Error, ErrorKind};
 use crate::failure::Failure;
 use crate::launch::{self, Mode, Side};
-use crate::monitor::{self, LogFile, Supervision};
+use crate::monitor::{self, LogFile, Sink, Supervision, SyslogSink};
 use crate::plan::Plan;
 use crate::stack::Stack;
 use crate::supervisor::{Notified, NotifyListener};
@@ -112,17 +112,26 @@ pub(crate) fn run(
                 plan.keep_writer = true;
                 plan.keep(fd);
             }
-            if let Some(path) = policy.log_file {
-                let floor = readiness.map_or(3, |n| n.saturating_add(1));
-                let opened = LogFile::open(path, plan.o.output_mode, plan.creds.as_ref(), floor);
-                let opened = match opened {
-                    Ok(opened) => opened,
-                    Err(e) => return Err(plan.abandon(e)),
-                };
-                for fd in opened.fds() {
-                    plan.keep(fd);
+            let floor = readiness.map_or(3, |n| n.saturating_add(1));
+            let sink = match (policy.log_file, &policy.syslog) {
+                (Some(_), Some(_)) => Err(Error::invalid("a log file or syslog, not both")),
+                (Some(path), None) => {
+                    let (mode, creds) = (plan.o.output_mode, plan.creds.as_ref());
+                    LogFile::open(path, mode, creds, floor).map(|f| Some(Sink::File(f)))
                 }
-                log = Some(opened);
+                (None, Some(syslog)) => {
+                    SyslogSink::open(syslog, floor).map(|s| Some(Sink::Syslog(s)))
+                }
+                (None, None) => Ok(None),
+            };
+            match sink {
+                Ok(sink) => {
+                    for fd in sink.iter().flat_map(Sink::fds).filter(|&fd| fd >= 0) {
+                        plan.keep(fd);
+                    }
+                    log = sink;
+                }
+                Err(e) => return Err(plan.abandon(e)),
             }
             Mode::Supervise(program.path)
         }

@@ -174,7 +174,7 @@ pub use creds::{Group, Groups, User};
 pub use daemon::Daemon;
 pub use error::{Error, ErrorKind};
 pub use handles::{Fork, NotifyError, Pending, Running};
-pub use monitor::{Restart, Supervision};
+pub use monitor::{Facility, Restart, Supervision, Syslog};
 pub use options::Detach;
 pub use path::{CPath, IntoCPath, NulError};
 pub use pidfile::Pidfile;

@@ -633,6 +633,63 @@ fn a_full_disk_drops_log_lines_but_never_blocks_the_program() {
     t.assert_none_left(Duration::from_secs(2));
 }
 
+/// Syslog: each line of either stream, and a last one without a newline, reaches
+/// `/dev/log` (a test socket bound over it in a mount namespace) as one datagram
+/// `<PRI>TAG[PID]: LINE`, with the facility asked for and severity notice.
+#[test]
+fn syslog_lines_reach_dev_log_with_the_tag_and_facility() {
+    let name = "syslog_lines_reach_dev_log_with_the_tag_and_facility";
+    if skip_unless_root(name, "mounting over /dev needs CAP_SYS_ADMIN") {
+        return;
+    }
+    let Some(unshare) = find_tool("unshare") else {
+        println!("skipped: {name} needs unshare (util-linux)");
+        return;
+    };
+    let t = Test::new();
+    let socket_path = t.path("log.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    let old_dev = t.path("dev");
+    fs::create_dir(&old_dev).unwrap();
+    let daemonic: Vec<String> = invocation()
+        .iter()
+        .map(|a| a.to_str().unwrap().to_owned())
+        .collect();
+    // A /dev of our own: the real one's null, zero and urandom, and the socket as log.
+    let script = format!(
+        "mount --bind /dev {old} && mount -t tmpfs tmpfs /dev && \
+         for n in null zero urandom; do touch /dev/$n && mount --bind {old}/$n /dev/$n; done && \
+         touch /dev/log && mount --bind {socket} /dev/log && \
+         exec {daemonic} start --foreground --supervise --syslog app --syslog-facility local3 \
+         --pidfile {pidfile} -- sh -c 'echo out line; echo err line >&2; printf partial' {marker}",
+        old = quoted(&old_dev),
+        socket = quoted(&socket_path),
+        daemonic = daemonic.join(" "),
+        pidfile = quoted(&t.pidfile()),
+        marker = t.marker,
+    );
+    let mut cmd = Command::new(unshare);
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+    run_with_limit(cmd, DEADLINE).code(0);
+    let mut buf = [0u8; 2048];
+    let mut messages = Vec::new();
+    for _ in 0..3 {
+        let n = socket.recv(&mut buf).expect("a syslog datagram");
+        messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    // local3 (19) * 8 + notice (5)
+    let pid = messages[0]
+        .strip_prefix("<157>app[")
+        .and_then(|r| r.split(']').next())
+        .unwrap_or_else(|| panic!("not <157>app[PID]: {messages:?}"));
+    let expected: Vec<String> = ["out line", "err line", "partial"]
+        .iter()
+        .map(|line| format!("<157>app[{pid}]: {line}"))
+        .collect();
+    assert_eq!(messages, expected);
+}
+
 /// The log is opened as `--user` would be allowed to: a directory only root may
 /// write to fails the start, with the path, and nothing runs.
 #[test]

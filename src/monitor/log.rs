@@ -1,7 +1,8 @@
-//! The monitor's log file ([`Supervision::log_file`](crate::Supervision::log_file)):
-//! the program's stdout and stderr come through one pipe (so their lines keep their
-//! order) and the monitor appends them to the file, which SIGHUP reopens by name, as
-//! logrotate expects.
+//! The monitor's log: the program's stdout and stderr come through one pipe (so their
+//! lines keep their order) and the monitor appends them to a file
+//! ([`Supervision::log_file`](crate::Supervision::log_file)), which SIGHUP reopens by
+//! name, as logrotate expects, or sends them to syslog line by line
+//! ([`Supervision::syslog`](crate::Supervision::syslog)).
 //!
 //! The file is opened before the fork, as the daemon's user would be allowed to,
 //! with its directory, so that the monitor can reopen the name after a chroot, as
@@ -13,9 +14,51 @@ use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
+use super::policy::Syslog;
 use crate::creds::Creds;
 use crate::error::{Error, ErrorKind};
 use crate::fds;
+use crate::stack::Stack;
+
+/// Where the program's lines go.
+// One per monitor, made once: boxing the syslog line buffer would need an allocator.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Sink<'x> {
+    File(LogFile<'x>),
+    Syslog(SyslogSink<'x>),
+}
+
+impl Sink<'_> {
+    /// The descriptors the daemon keeps for it.
+    pub(crate) fn fds(&self) -> [i32; 2] {
+        match self {
+            Sink::File(f) => [f.dir.as_raw_fd(), f.file.as_raw_fd()],
+            Sink::Syslog(s) => [s.socket.as_raw_fd(), -1],
+        }
+    }
+
+    /// After logrotate moved a file: opens it again by name.
+    pub(super) fn reopen(&mut self) {
+        if let Sink::File(f) = self {
+            f.reopen();
+        }
+    }
+
+    /// What the program wrote, from process `pid`.
+    fn take(&mut self, bytes: &[u8], pid: i32) {
+        match self {
+            Sink::File(f) => f.write(bytes),
+            Sink::Syslog(s) => s.take(bytes, pid),
+        }
+    }
+
+    /// The end of the output: a last line without a newline goes too.
+    pub(super) fn flush(&mut self, pid: i32) {
+        if let Sink::Syslog(s) = self {
+            s.send(pid);
+        }
+    }
+}
 
 /// The log file, its directory and its name in it.
 pub(crate) struct LogFile<'x> {
@@ -56,11 +99,6 @@ impl<'x> LogFile<'x> {
         })
     }
 
-    /// The descriptors the daemon keeps for it.
-    pub(crate) fn fds(&self) -> [i32; 2] {
-        [self.dir.as_raw_fd(), self.file.as_raw_fd()]
-    }
-
     /// Opens the name again (after logrotate moved the file) onto the same number;
     /// if that fails, the old file stays.
     pub(super) fn reopen(&mut self) {
@@ -90,15 +128,106 @@ fn open_in(dir: &OwnedFd, name: &CStr, mode: u32, floor: i32) -> Result<OwnedFd,
 }
 
 /// Copies what the pipe holds into the log, until the pipe is empty (it is
-/// non-blocking).
-pub(super) fn drain(pipe: &OwnedFd, log: &LogFile<'_>) {
+/// non-blocking); `pid` is the program's.
+pub(super) fn drain(pipe: &OwnedFd, sink: &mut Sink<'_>, pid: i32) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         match rustix::io::read(pipe, &mut buf) {
             Ok(0) => return,
-            Ok(n) => log.write(&buf[..n]),
+            Ok(n) => sink.take(&buf[..n], pid),
             Err(Errno::INTR) => {}
             Err(_) => return, // EAGAIN: empty
         }
     }
+}
+
+/// The longest line sent as one message; a longer one is cut into several.
+const LINE: usize = 1024;
+/// Where syslog listens.
+const DEV_LOG: &CStr = c"/dev/log";
+/// Every line's severity (as FreeBSD's daemon(8)).
+const NOTICE: u8 = 5;
+
+/// Syslog over `/dev/log`: a datagram socket, connected before the fork (a chroot
+/// has no `/dev/log`), and the line being gathered.
+pub(crate) struct SyslogSink<'x> {
+    socket: OwnedFd,
+    tag: &'x str,
+    /// `<PRI>`'s number: facility and severity.
+    priority: u8,
+    line: Stack<u8, LINE>,
+}
+
+impl<'x> SyslogSink<'x> {
+    /// Connects to `/dev/log`, at `floor` or above.
+    pub(crate) fn open(syslog: &Syslog<'x>, floor: i32) -> Result<SyslogSink<'x>, Error> {
+        let fail = |e| {
+            Error::os(ErrorKind::OpenStdio, e)
+                .path(DEV_LOG.to_bytes())
+                .text(" (syslog)")
+        };
+        let socket = connect()
+            .and_then(|s| fds::at_or_above(s, floor))
+            .map_err(fail)?;
+        Ok(SyslogSink {
+            socket,
+            tag: syslog.tag,
+            priority: (syslog.facility as u8) << 3 | NOTICE,
+            line: Stack::new(),
+        })
+    }
+
+    fn take(&mut self, bytes: &[u8], pid: i32) {
+        for &b in bytes {
+            if b == b'\n' {
+                self.send(pid);
+            } else if self.line.push(b).is_err() {
+                self.send(pid);
+                let _ = self.line.push(b);
+            }
+        }
+    }
+
+    /// Sends the line gathered so far (if any) as `<PRI>TAG[PID]: LINE`, RFC 3164's
+    /// form for the local socket (syslogd adds the time and host). When syslogd was
+    /// restarted, connects again once.
+    fn send(&mut self, pid: i32) {
+        if self.line.as_slice().is_empty() {
+            return;
+        }
+        let mut message = Stack::<u8, { LINE + 128 }>::new();
+        let mut digits = [0; 20];
+        let _ = message.push(b'<');
+        let _ = message.extend(crate::text::decimal(self.priority.into(), &mut digits));
+        let _ = message.push(b'>');
+        let _ = message.extend(&self.tag.as_bytes()[..self.tag.len().min(64)]);
+        let _ = message.push(b'[');
+        let _ = message.extend(crate::text::decimal(pid as u64, &mut digits));
+        let _ = message.extend(b"]: ");
+        let _ = message.extend(self.line.as_slice());
+        self.line.truncate(0);
+        let flags = rustix::net::SendFlags::NOSIGNAL;
+        if rustix::net::send(&self.socket, message.as_slice(), flags).is_err() {
+            if let Ok(socket) = connect() {
+                let number = self.socket.as_raw_fd();
+                if let Ok(socket) = fds::at_or_above(socket, number) {
+                    self.socket = socket;
+                    let _ = rustix::net::send(&self.socket, message.as_slice(), flags);
+                }
+            }
+        }
+    }
+}
+
+/// A close-on-exec datagram socket connected to `/dev/log`.
+fn connect() -> Result<OwnedFd, Errno> {
+    use rustix::net::{socket_with, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let socket = socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::connect(&socket, &SocketAddrUnix::new(DEV_LOG)?)?;
+    Ok(socket)
 }

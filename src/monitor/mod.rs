@@ -22,8 +22,8 @@ mod log;
 mod policy;
 mod process;
 
-pub(crate) use log::LogFile;
-pub use policy::{Restart, Supervision};
+pub(crate) use log::{LogFile, Sink, SyslogSink};
+pub use policy::{Facility, Restart, Supervision, Syslog};
 
 use policy::next_pause;
 use process::{exit_status, floor};
@@ -112,9 +112,11 @@ struct Monitor<'x, 'f> {
     run_timer: OwnedFd,
     pause: Duration,
     pidfile: Option<Pidfile<'f>>,
-    /// The log file, and the read end of the pipe the program writes its streams to
+    /// The log, and the read end of the pipe the program writes its streams to
     /// (non-blocking) and the write end, which each run gets as stdout and stderr.
-    log: Option<(LogFile<'x>, OwnedFd, OwnedFd)>,
+    log: Option<(Sink<'x>, OwnedFd, OwnedFd)>,
+    /// The PID the log's lines are from: the last run's.
+    logged_pid: i32,
 }
 
 /// Runs the service. Detached (`reports` given), never returns: a first run that
@@ -125,7 +127,7 @@ pub(crate) fn run<'x, 'f>(
     me: Pid,
     reports: Option<OwnedFd>,
     pidfile: Option<Pidfile<'f>>,
-    log: Option<LogFile<'x>>,
+    log: Option<Sink<'x>>,
     program: &'x Program<'x>,
     policy: Supervision<'x>,
 ) -> (Failure, Option<Pidfile<'f>>) {
@@ -165,6 +167,7 @@ pub(crate) fn run<'x, 'f>(
         pause: policy.delay,
         pidfile,
         log,
+        logged_pid: 0,
     };
     if let Err(failure) = m.spawn() {
         return m.fail_start(failure);
@@ -257,9 +260,17 @@ impl<'x, 'f> Monitor<'x, 'f> {
         Ok(())
     }
 
-    fn drain(&self) {
-        if let Some((file, pipe, _)) = &self.log {
-            log::drain(pipe, file);
+    fn drain(&mut self) {
+        if let Some((sink, pipe, _)) = &mut self.log {
+            log::drain(pipe, sink, self.logged_pid);
+        }
+    }
+
+    /// The last of the output, at the end of the service.
+    fn drain_all(&mut self) {
+        self.drain();
+        if let Some((sink, _, _)) = &mut self.log {
+            sink.flush(self.logged_pid);
         }
     }
 
@@ -284,9 +295,9 @@ impl<'x, 'f> Monitor<'x, 'f> {
     }
 
     fn forward(&mut self, sig: i32) -> Result<(), Failure> {
-        if let (libc::SIGHUP, Some((file, _, _))) = (sig, &mut self.log) {
+        if let (libc::SIGHUP, Some((sink @ Sink::File(_), _, _))) = (sig, &mut self.log) {
             // logrotate's: the monitor's, not the program's.
-            file.reopen();
+            sink.reopen();
             return Ok(());
         }
         let signal = Signal::from_named_raw(sig);
@@ -493,7 +504,7 @@ impl<'x, 'f> Monitor<'x, 'f> {
                 Err(_) => break,
             }
         }
-        self.drain();
+        self.drain_all();
         let pidfile = self.pidfile.take();
         if self.reports.is_some() {
             // Dropping it would remove it: the intermediate process puts it back.
@@ -506,7 +517,7 @@ impl<'x, 'f> Monitor<'x, 'f> {
 
     /// The service is over: the pidfile goes, and we exit with the program's status.
     fn exit(&mut self) -> ! {
-        self.drain();
+        self.drain_all();
         if let Some(pidfile) = self.pidfile.take() {
             pidfile.end();
         }

@@ -40,6 +40,9 @@ pub enum Restart {
 /// write fails (a full disk), what did not fit is dropped: the program never blocks
 /// on its log.
 ///
+/// With `syslog` instead, they go to syslog (`/dev/log`) line by line, at severity
+/// `notice` (as FreeBSD's daemon(8)), tagged `TAG[PID]`.
+///
 /// ```
 /// use core::time::Duration;
 /// use daemonic::{Restart, Supervision};
@@ -48,6 +51,7 @@ pub enum Restart {
 ///     restart: Restart::Always,
 ///     delay: Duration::from_millis(500),
 ///     log_file: Some(c"/var/log/app.log"),
+///     syslog: None,
 /// };
 /// assert_eq!(Supervision::new().restart, Restart::Never);
 /// # let _ = s;
@@ -58,17 +62,52 @@ pub struct Supervision<'a> {
     pub restart: Restart,
     /// The first pause before a restart.
     pub delay: Duration,
-    /// Where the program's stdout and stderr go, through the monitor.
+    /// A file the program's stdout and stderr go to, through the monitor.
     pub log_file: Option<&'a core::ffi::CStr>,
+    /// Or syslog.
+    pub syslog: Option<Syslog<'a>>,
+}
+
+/// Where [`Supervision::syslog`] sends the program's lines: its tag and facility.
+///
+/// ```
+/// use daemonic::{Facility, Syslog};
+///
+/// let s = Syslog { tag: "app", facility: Facility::Local3 };
+/// assert_eq!(s.facility as u8, 19);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syslog<'a> {
+    /// The name each line is tagged with (`app[PID]: ...`).
+    pub tag: &'a str,
+    /// The facility; the severity is `notice`.
+    pub facility: Facility,
+}
+
+/// A syslog facility (RFC 5424's numbers), for [`Syslog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // the names are syslog's
+pub enum Facility {
+    User = 1,
+    Daemon = 3,
+    Local0 = 16,
+    Local1 = 17,
+    Local2 = 18,
+    Local3 = 19,
+    Local4 = 20,
+    Local5 = 21,
+    Local6 = 22,
+    Local7 = 23,
 }
 
 impl Supervision<'_> {
-    /// No restarts (a pause of 1 s if restarts are turned on), no log file.
+    /// No restarts (a pause of 1 s if restarts are turned on), no log.
     pub const fn new() -> Self {
         Supervision {
             restart: Restart::Never,
             delay: Duration::from_secs(1),
             log_file: None,
+            syslog: None,
         }
     }
 }

@@ -53,6 +53,7 @@ impl Monitor<'_, '_> {
         }
         self.main = Some(child);
         self.group = Some(child);
+        self.logged_pid = child.as_raw_nonzero().get();
         arm(&self.run_timer, QUICK);
         self.timed_out = false;
         match readiness {

@@ -1,6 +1,7 @@
 //! `cargo xtask bench [--runs N] [--check]`: launch-to-ready latency of every
 //! daemonizing program of `size-report/`, interleaved run by run, and their system
-//! calls at both `RLIMIT_NOFILE` values; prints the tables and writes
+//! calls at both `RLIMIT_NOFILE` values, and the resident memory of the command's
+//! `--supervise` monitor (see `memory.rs`); prints the tables and writes
 //! `size-report/BENCH.md`. With `--check` (CI), only the latency budget: the
 //! minimal example against the C fair limit, and nothing is written.
 
@@ -14,7 +15,7 @@ use rustix::process::{getrlimit, Resource};
 use crate::profile::Target;
 use crate::programs::{self, Built, CLI, C_FAIR, NO_STD};
 use crate::size::ensure_tools;
-use crate::{procs, root, strace, Result};
+use crate::{memory, procs, root, strace, Result};
 
 const USAGE: &str = "usage: cargo xtask bench [--runs N] [--check]  (N >= 1; default \
     200, with --check 600)";
@@ -143,6 +144,7 @@ fn budget(names: &[&str], samples: &mut [Vec<Duration>]) -> Option<Verdict> {
 
 fn bench(runs: usize) -> Result {
     ensure_tools(true)?;
+    memory::ensure_tools();
     let _reaper = procs::Subreaper::new()?;
     let daemonizing: Vec<&str> = programs::ALL
         .iter()
@@ -166,9 +168,11 @@ fn bench(runs: usize) -> Result {
     for program in &built {
         counts.push((program.program.name, strace::count_both(program, &dir)?));
     }
+    let resident = memory::measure(&built, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file("/tmp/no_std_full.log");
-    let report = report(&built, &mut samples, &counts, &notes, runs, verdict);
+    let mut report = report(&built, &mut samples, &counts, &notes, runs, verdict);
+    report.push_str(&memory::section(&resident));
     print!("{report}");
     let path = root().join("size-report/BENCH.md");
     std::fs::write(&path, report).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -6,8 +6,9 @@
 //! - `size-report [--check]`: the programs of `size-report/`, measured side by side;
 //!   writes `size-report/REPORT.md` and `sizes.svg` whatever the verdicts, or checks
 //!   the budgets and fails on any not met (`--check`).
-//! - `bench [--runs N] [--check]`: their launch-to-ready latency; writes
-//!   `size-report/BENCH.md`, or checks the latency budget (`--check`).
+//! - `bench [--runs N] [--check]`: their launch-to-ready latency (and the resident
+//!   memory of the command's `--supervise` monitor); writes `size-report/BENCH.md`,
+//!   or checks the latency budget (`--check`).
 //! - `fuzz [SECS]`: every fuzz target of `fuzz/` for SECS seconds (600).
 //! - `cli-tests`: the command's tests on its static build for x86_64, i686, aarch64.
 //! - `stress`: 1,000 `Daemon::exec` starts from a process with 8 busy threads.
@@ -17,6 +18,7 @@ mod bloat;
 mod caps;
 mod cross;
 mod fuzz;
+mod memory;
 mod procs;
 mod profile;
 mod programs;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{
-    getpid, kill_process, pidfd_open, set_child_subreaper, waitpid, Pid, PidfdFlags, Signal,
+    getpid, kill_process, pidfd_open, set_child_subreaper, wait, Pid, PidfdFlags, Signal,
     WaitOptions,
 };
 
@@ -29,7 +29,7 @@ impl Subreaper {
 impl Drop for Subreaper {
     fn drop(&mut self) {
         let _ = set_child_subreaper(None);
-        while let Ok(Some(_)) = waitpid(None, WaitOptions::NOHANG) {}
+        reap_zombies();
     }
 }
 
@@ -151,9 +151,9 @@ pub fn abandon(child: &mut Child, pidfile: &Path) {
 pub fn reap_until_gone(pid: Pid) -> Result {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        while let Ok(Some(_)) = waitpid(None, WaitOptions::NOHANG) {}
+        reap_zombies();
         if state(pid).is_none_or(|s| s == 'Z') {
-            while let Ok(Some(_)) = waitpid(None, WaitOptions::NOHANG) {}
+            reap_zombies();
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -161,6 +161,13 @@ pub fn reap_until_gone(pid: Pid) -> Result {
         }
         std::thread::sleep(Duration::from_micros(100));
     }
+}
+
+/// Reaps every child of ours that has ended, whatever its process group: rustix's
+/// `waitpid(None, ..)` is `wait4(0, ..)`, our own group only, which never reaps a
+/// daemon (it made its own session), so `wait` (`wait4(-1, ..)`) it is.
+fn reap_zombies() {
+    while let Ok(Some(_)) = wait(WaitOptions::NOHANG) {}
 }
 
 /// A scratch directory for pidfiles and logs, unique to this run.

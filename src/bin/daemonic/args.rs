@@ -4,7 +4,7 @@
 
 use core::ffi::CStr;
 use core::time::Duration;
-use daemonic::{parse_signal, Detach, Group, Restart, Signal, User};
+use daemonic::{parse_signal, Detach, Facility, Group, Restart, Signal, User};
 
 /// The most `--env` and `--keep-fd` options.
 pub const MAX_REPEATS: usize = 64;
@@ -56,6 +56,8 @@ enum Opt {
     Restart,
     RestartDelay,
     LogFile,
+    Syslog,
+    SyslogFacility,
     ClearEnv,
     Foreground,
     Detach,
@@ -73,11 +75,11 @@ const STOPS: u8 = Command::Stop as u8 | Command::Restart as u8;
 
 /// Every option's name without `--`, each ended by a NUL, in the order of [`OPTIONS`].
 const OPTION_NAMES: &[u8] = b"pidfile\0user\0group\0chdir\0chroot\0umask\0stdout\0stderr\0env\0\
-    keep-fd\0timeout\0notify-fd\0signal\0retry\0restart\0restart-delay\0log-file\0clear-env\0\
+    keep-fd\0timeout\0notify-fd\0signal\0retry\0restart\0restart-delay\0log-file\0syslog\0syslog-facility\0clear-env\0\
     foreground\0detach\0auto\0oknodo\0quiet\0notify-socket\0keep-core-limit\0supervise\0";
 
 /// Every option, and the commands that take it.
-const OPTIONS: [(Opt, u8); 26] = [
+const OPTIONS: [(Opt, u8); 28] = [
     (Opt::Pidfile, ANY),
     (Opt::User, STARTS),
     (Opt::Group, STARTS),
@@ -95,6 +97,8 @@ const OPTIONS: [(Opt, u8); 26] = [
     (Opt::Restart, STARTS),
     (Opt::RestartDelay, STARTS),
     (Opt::LogFile, STARTS),
+    (Opt::Syslog, STARTS),
+    (Opt::SyslogFacility, STARTS),
     (Opt::ClearEnv, STARTS),
     (Opt::Foreground, STARTS),
     (Opt::Detach, STARTS),
@@ -177,8 +181,11 @@ pub struct Options<'a> {
     pub supervise: bool,
     pub restart: Option<Restart>,
     pub restart_delay: Option<Duration>,
-    /// The file the monitor writes PROGRAM's stdout and stderr to.
+    /// The file the monitor writes PROGRAM's stdout and stderr to, or the syslog tag
+    /// and facility.
     pub log_file: Option<&'a CStr>,
+    pub syslog: Option<&'a str>,
+    pub syslog_facility: Option<Facility>,
     pub signal: Signal,
     pub retry: Option<&'a str>,
     /// The program and its arguments, after `--`.
@@ -240,6 +247,8 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         restart: None,
         restart_delay: None,
         log_file: None,
+        syslog: None,
+        syslog_facility: None,
         signal: Signal::TERM,
         retry: None,
         program: &[],
@@ -299,14 +308,23 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
             "--timeout needs --notify-fd or --notify-socket (it bounds the wait for readiness)",
         ));
     }
-    if (o.restart.is_some() || o.restart_delay.is_some() || o.log_file.is_some()) && !o.supervise {
+    let logs = o.log_file.is_some() || o.syslog.is_some();
+    let monitored = o.restart.is_some() || o.restart_delay.is_some() || logs;
+    if monitored && !o.supervise {
         return Err(Usage::new(
-            "--restart, --restart-delay and --log-file need --supervise",
+            "--restart, --restart-delay, --log-file and --syslog need --supervise",
         ));
     }
-    if o.log_file.is_some() && (o.stdout.is_some() || o.stderr.is_some()) {
+    if o.log_file.is_some() && o.syslog.is_some() {
+        return Err(Usage::new("--log-file and --syslog exclude each other"));
+    }
+    if o.syslog_facility.is_some() && o.syslog.is_none() {
+        return Err(Usage::new("--syslog-facility needs --syslog"));
+    }
+    if logs && (o.stdout.is_some() || o.stderr.is_some()) {
         return Err(Usage::new(
-            "--log-file takes PROGRAM's stdout and stderr: --stdout and --stderr exclude it",
+            "--log-file and --syslog take PROGRAM's stdout and stderr: --stdout and --stderr \
+             exclude them",
         ));
     }
     if o.supervise && o.notify_socket {
@@ -344,7 +362,13 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
     // pidfile that names nothing.
     let named = matches!(
         opt,
-        Opt::Pidfile | Opt::User | Opt::Group | Opt::Chdir | Opt::Chroot | Opt::LogFile
+        Opt::Pidfile
+            | Opt::User
+            | Opt::Group
+            | Opt::Chdir
+            | Opt::Chroot
+            | Opt::LogFile
+            | Opt::Syslog
     );
     if named && bytes.is_empty() {
         return Err(Usage::about("empty value for", arg));
@@ -400,6 +424,26 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
             })
         }
         Opt::LogFile => o.log_file = Some(c),
+        Opt::Syslog => o.syslog = Some(utf8(bytes, c)?),
+        Opt::SyslogFacility => {
+            const NAMES: &[u8] = b"user\0daemon\0local0\0local1\0local2\0local3\0local4\0\
+                local5\0local6\0local7\0";
+            const FACILITIES: [Facility; 10] = [
+                Facility::User,
+                Facility::Daemon,
+                Facility::Local0,
+                Facility::Local1,
+                Facility::Local2,
+                Facility::Local3,
+                Facility::Local4,
+                Facility::Local5,
+                Facility::Local6,
+                Facility::Local7,
+            ];
+            let why = "--syslog-facility takes user, daemon or local0 to local7, not";
+            let i = find(NAMES, bytes).ok_or(Usage::about(why, c))?;
+            o.syslog_facility = Some(FACILITIES[i]);
+        }
         Opt::RestartDelay => {
             let why = "--restart-delay takes seconds, not";
             o.restart_delay = Some(seconds(bytes).ok_or(Usage::about(why, c))?);

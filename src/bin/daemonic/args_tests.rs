@@ -99,6 +99,8 @@ fn every_option_and_command_has_its_name() {
         "restart",
         "restart-delay",
         "log-file",
+        "syslog",
+        "syslog-facility",
         "clear-env",
         "foreground",
         "detach",
@@ -421,11 +423,12 @@ fn restart_options_need_supervise_and_supervise_refuses_the_notify_socket() {
         &["--restart", "always"][..],
         &["--restart-delay", "1"],
         &["--log-file", "l"],
+        &["--syslog", "app"],
     ] {
         let (what, _) = error(&strs(&start(options)));
         assert_eq!(
             what,
-            "--restart, --restart-delay and --log-file need --supervise"
+            "--restart, --restart-delay, --log-file and --syslog need --supervise"
         );
     }
     let (what, _) = error(&strs(&start(&["--supervise", "--notify-socket"])));
@@ -438,24 +441,54 @@ fn restart_options_need_supervise_and_supervise_refuses_the_notify_socket() {
 }
 
 #[test]
-fn the_log_file_takes_both_streams() {
+fn the_log_file_and_syslog_take_both_streams() {
     let args = start(&["--supervise", "--log-file", "/var/log/app.log"]);
     with(&strs(&args), |r| {
         assert_eq!(r.unwrap().log_file, Some(c"/var/log/app.log"))
     });
-    for stream in ["--stdout", "--stderr"] {
-        let (what, _) = error(&strs(&start(&[
-            "--supervise",
-            "--log-file",
-            "l",
-            stream,
-            "f",
-        ])));
+    for (log, stream) in [("--log-file", "--stdout"), ("--syslog", "--stderr")] {
+        let (what, _) = error(&strs(&start(&["--supervise", log, "l", stream, "f"])));
         assert!(
-            what.starts_with("--log-file takes PROGRAM's stdout and stderr"),
+            what.starts_with("--log-file and --syslog take PROGRAM's stdout and stderr"),
             "{what}"
         );
     }
     let (what, _) = error(&strs(&start(&["--supervise", "--log-file="])));
     assert_eq!(what, "empty value for");
+}
+
+#[test]
+fn syslog_takes_a_tag_and_a_facility() {
+    let args = start(&[
+        "--supervise",
+        "--syslog",
+        "app",
+        "--syslog-facility",
+        "local3",
+    ]);
+    with(&strs(&args), |r| {
+        let o = r.unwrap();
+        assert_eq!(o.syslog, Some("app"));
+        assert_eq!(o.syslog_facility, Some(Facility::Local3));
+    });
+    let both = start(&["--supervise", "--syslog", "app", "--log-file", "l"]);
+    assert_eq!(
+        error(&strs(&both)).0,
+        "--log-file and --syslog exclude each other"
+    );
+    let alone = start(&["--supervise", "--syslog-facility", "user"]);
+    assert_eq!(error(&strs(&alone)).0, "--syslog-facility needs --syslog");
+    let bad = start(&[
+        "--supervise",
+        "--syslog",
+        "app",
+        "--syslog-facility",
+        "kern",
+    ]);
+    let (what, arg) = error(&strs(&bad));
+    assert!(
+        what.starts_with("--syslog-facility takes user, daemon"),
+        "{what}"
+    );
+    assert_eq!(arg.as_deref(), Some("kern"));
 }

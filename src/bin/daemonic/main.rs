@@ -14,8 +14,8 @@ mod sys;
 
 use core::ffi::CStr;
 use daemonic::{
-    status, stop, Daemon, Detach, ErrorKind, Pid, Program, Schedule, Status, Stdio, Stopped,
-    Supervision,
+    status, stop, Daemon, Detach, ErrorKind, Facility, Pid, Program, Schedule, Status, Stdio,
+    Stopped, Supervision, Syslog,
 };
 
 use args::{Command, Options};
@@ -65,6 +65,9 @@ Start options:
   --log-file FILE      with --supervise: PROGRAM's stdout and stderr through the
                        monitor, appended to FILE (opened as --user); SIGHUP reopens it
                        (and is then not forwarded)
+  --syslog TAG         with --supervise: PROGRAM's lines to /dev/log as TAG[PID],
+                       severity notice; --syslog-facility: daemon (default), user,
+                       local0 to local7
   --oknodo             exit 0 if already running (start) or not running (stop)
   --quiet              print errors only
 Stop options:
@@ -263,6 +266,10 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
         policy.restart = o.restart.unwrap_or(policy.restart);
         policy.delay = o.restart_delay.unwrap_or(policy.delay);
         policy.log_file = o.log_file;
+        policy.syslog = o.syslog.map(|tag| Syslog {
+            tag,
+            facility: o.syslog_facility.unwrap_or(Facility::Daemon),
+        });
         d.supervise(&program, policy)
     } else {
         d.exec(&program)

@@ -535,6 +535,38 @@ fn restart_options_without_supervise_are_refused() {
 
 // --- helpers ---------------------------------------------------------------------------
 
+/// `stop --retry` keeps its meaning on a monitor: TERM, wait, and "stopped" once the
+/// service is gone; a program that ignores TERM is ended by the schedule's KILL of
+/// the monitor (the program dies with it) within the schedule, exit 0.
+#[test]
+fn stop_retry_waits_for_the_whole_service() {
+    let t = Test::new();
+    let monitor = supervise(&t, &[], &t.script("sleep \"$0\" & wait"));
+    let program = program_of(&t, monitor, "/bin/sh");
+    let retry = |schedule: &str| {
+        t.run([
+            OsString::from("stop"),
+            "--pidfile".into(),
+            t.pidfile().into(),
+            "--retry".into(),
+            schedule.into(),
+        ])
+    };
+    let out = retry("TERM/5");
+    out.code(0).no_stderr();
+    assert!(out.stdout.contains("stopped"), "{out:#?}");
+    assert!(!Proc(monitor).alive() && !Proc(program).alive());
+    t.assert_none_left(Duration::from_secs(2));
+
+    let stubborn = t.script("trap '' TERM; while :; do sleep 0.05; done");
+    let monitor = supervise(&t, &[], &stubborn);
+    let program = program_of(&t, monitor, "/bin/sh");
+    let out = retry("TERM/1/KILL/5");
+    out.code(0).no_stderr();
+    wait_gone(program);
+    t.assert_none_left(Duration::from_secs(2));
+}
+
 // --- the log file ----------------------------------------------------------------------
 
 /// Both streams reach the log in order; after logrotate's move and SIGHUP the

@@ -15,7 +15,7 @@ use crate::channel::Deadline;
 use crate::error::{Error, ErrorKind};
 use crate::failure::Failure;
 use crate::launch::{self, Mode, Side};
-use crate::monitor::{self, LogFile, Sink, Supervision, SyslogSink};
+use crate::monitor::{self, Supervised};
 use crate::plan::Plan;
 use crate::stack::Stack;
 use crate::supervisor::{Notified, NotifyListener};
@@ -39,14 +39,15 @@ pub(crate) fn check_readiness(readiness: Option<i32>) -> Result<(), Error> {
 }
 
 /// [`Daemon::exec`](crate::Daemon::exec) (and with `supervise`,
-/// [`Daemon::supervise`](crate::Daemon::supervise)) once the plan is made: returns
-/// in the original process only.
+/// [`Daemon::supervise`](crate::Daemon::supervise), whose own path it hands over to
+/// once the program's arrays are built) once the plan is made: returns in the
+/// original process only.
 pub(crate) fn run(
     mut plan: Plan<'_>,
     program: &Program<'_>,
     readiness: Option<i32>,
     await_notify: bool,
-    supervise: Option<Supervision<'_>>,
+    supervise: Option<Supervised<'_>>,
 ) -> Result<Pid, Error> {
     if (readiness.is_some() || await_notify) && !plan.detach {
         let why = "waiting for a program's readiness needs a detached daemon";
@@ -96,95 +97,31 @@ pub(crate) fn run(
         plan.keep(pipe.write.as_raw_fd());
         let _ = plan.guard_closes.push(pipe.write.as_raw_fd());
     }
-    let timeout = plan.o.timeout.as_ref().map(|t| t.duration);
-    if let (Some(_), Some(t)) = (supervise, timeout) {
-        // The monitor enforces the timeout; the original process waits a little
-        // longer, so that it hears the monitor's verdict rather than races it.
-        if let Err(e) = plan.deadline.extend(t + MONITOR_MARGIN) {
-            return Err(plan.abandon(Error::os(ErrorKind::Channel, e).text("timer")));
-        }
+    if let Some(supervised) = supervise {
+        let parts = monitor::Parts {
+            program,
+            argv,
+            envp,
+            search,
+            readiness,
+            stderr,
+        };
+        return (supervised.launch)(plan, parts, supervised.policy);
     }
-    let mut log = None;
-    let mode = match supervise {
-        Some(policy) => {
-            let writer = plan.pidfile.as_ref().and_then(|(p, _)| p.writer_fd());
-            if let Some(fd) = writer {
-                plan.keep_writer = true;
-                plan.keep(fd);
-            }
-            let floor = readiness.map_or(3, |n| n.saturating_add(1));
-            let sink = match (policy.log_file, &policy.syslog) {
-                (Some(_), Some(_)) => Err(Error::invalid("a log file or syslog, not both")),
-                (Some(path), None) => {
-                    let (mode, creds) = (plan.o.output_mode, plan.creds.as_ref());
-                    LogFile::open(path, mode, creds, floor).map(|f| Some(Sink::File(f)))
-                }
-                (None, Some(syslog)) => {
-                    SyslogSink::open(syslog, floor).map(|s| Some(Sink::Syslog(s)))
-                }
-                (None, None) => Ok(None),
-            };
-            match sink {
-                Ok(sink) => {
-                    for fd in sink.iter().flat_map(Sink::fds).filter(|&fd| fd >= 0) {
-                        plan.keep(fd);
-                    }
-                    log = sink;
-                }
-                Err(e) => return Err(plan.abandon(e)),
-            }
-            Mode::Supervise(program.path)
-        }
-        None => Mode::Exec(program.path),
-    };
+    let mode = Mode::Exec(program.path);
     let side = match launch::run(&mut plan) {
         Ok(side) => side,
         Err(failure) => return Err(plan.fail(failure, Some(program.path))),
     };
     match side {
         Side::Daemon { reports, pid } => {
-            let failure = match supervise {
-                Some(policy) => {
-                    let watched = monitor::Program {
-                        path: program.path,
-                        search,
-                        argv,
-                        envp,
-                        preserve: plan.o.preserve.as_slice(),
-                        readiness,
-                        timeout,
-                    };
-                    // The monitor holds the lock; a first run that fails in the
-                    // foreground gives the pidfile back to be put back as it was.
-                    let (pidfile, previous) = match plan.pidfile.take() {
-                        Some((p, previous)) => (Some(p), Some(previous)),
-                        None => (None, None),
-                    };
-                    let (failure, back) =
-                        monitor::run(pid, reports, pidfile, log, &watched, policy);
-                    if let (Some(p), Some(previous)) = (back, previous) {
-                        plan.pidfile = Some((p, previous));
-                    }
-                    failure
-                }
-                None => {
-                    let reports_fd = reports.as_ref().map(AsFd::as_fd);
-                    let failure = exec(
-                        &plan,
-                        pid,
-                        reports_fd,
-                        (program.path, search),
-                        argv,
-                        envp,
-                        pipe.as_ref(),
-                    );
-                    if let Some(reports) = &reports {
-                        launch::report_failure(reports.as_raw_fd(), failure);
-                        sys::exit_immediately(1);
-                    }
-                    failure
-                }
-            };
+            let reports_fd = reports.as_ref().map(AsFd::as_fd);
+            let exe = (program.path, search);
+            let failure = exec(&plan, pid, reports_fd, exe, argv, envp, pipe.as_ref());
+            if let Some(reports) = &reports {
+                launch::report_failure(reports.as_raw_fd(), failure);
+                sys::exit_immediately(1);
+            }
             if let Some(stderr) = &stderr {
                 let _ = sys::redirect(stderr.as_raw_fd(), 2);
             }
@@ -204,9 +141,6 @@ pub(crate) fn run(
         }
     }
 }
-
-/// How much longer than a supervised program's timeout the original process waits.
-const MONITOR_MARGIN: core::time::Duration = core::time::Duration::from_secs(2);
 
 #[cold]
 #[inline(never)]

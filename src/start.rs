@@ -10,7 +10,7 @@ use crate::daemon::Daemon;
 use crate::error::{Error, ErrorKind};
 use crate::handles::{Fork, Pending, Running};
 use crate::launch::{self, Mode, Side};
-use crate::monitor::Supervision;
+use crate::monitor::{Supervised, Supervision};
 use crate::prepare::{check_threads, prepare};
 use crate::procfs;
 use crate::schedule::Schedule;
@@ -162,11 +162,15 @@ impl<'a> Daemon<'a> {
     /// }
     /// ```
     pub fn supervise(self, program: &Program<'_>, policy: Supervision<'_>) -> Result<Pid, Error> {
-        self.exec_as(program, Some(policy))
+        self.exec_as(program, Some(Supervised::new(policy)))
     }
 
-    /// [`exec`](Daemon::exec), or with `policy` [`supervise`](Daemon::supervise).
-    fn exec_as(self, program: &Program<'_>, policy: Option<Supervision<'_>>) -> Result<Pid, Error> {
+    /// [`exec`](Daemon::exec), or with `supervised` [`supervise`](Daemon::supervise).
+    fn exec_as(
+        self,
+        program: &Program<'_>,
+        supervised: Option<Supervised<'_>>,
+    ) -> Result<Pid, Error> {
         let mut o = self.options;
         o.check()?;
         if o.await_notify && o.timeout.is_none() {
@@ -181,7 +185,7 @@ impl<'a> Daemon<'a> {
         let dispositions = procfs::status().map(|s| s.dispositions);
         crate::exec::check_readiness(readiness)?;
         let plan = prepare(o, dispositions, true)?;
-        crate::exec::run(plan, program, readiness, await_notify, policy)
+        crate::exec::run(plan, program, readiness, await_notify, supervised)
     }
 
     /// Stops the daemon that holds this daemon's pidfile, following `schedule`, then

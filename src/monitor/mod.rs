@@ -18,11 +18,13 @@ use rustix::time::{
     TimerfdTimerFlags,
 };
 
+mod launch;
 mod log;
 mod policy;
 mod process;
 
-pub(crate) use log::{LogFile, Sink, SyslogSink};
+pub(crate) use launch::{Parts, Supervised};
+use log::Sink;
 pub use policy::{Facility, Restart, Supervision, Syslog};
 
 use policy::next_pause;

@@ -1,0 +1,134 @@
+//! The start of a supervised service ([`Daemon::supervise`](crate::Daemon::supervise)),
+//! from the exec path once the program's arrays are built: the log opened, the
+//! launch, and then the monitor in the daemon and the wait in the original process.
+//! Reached only through the function pointer that `supervise` passes, so a program
+//! that only calls `exec` links none of it.
+
+use core::ffi::c_char;
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::process::Pid;
+
+use super::log::{LogFile, Sink, SyslogSink};
+use super::policy::Supervision;
+use crate::argv::Program;
+use crate::error::{Error, ErrorKind};
+use crate::launch::{self, Mode, Side};
+use crate::plan::Plan;
+use crate::sys;
+
+/// How much longer than the program's readiness timeout the original process waits:
+/// the monitor enforces it, and the original process should hear its verdict rather
+/// than race it.
+const MARGIN: core::time::Duration = core::time::Duration::from_secs(2);
+
+/// What `supervise` hands the exec path: the policy, and its own path.
+#[derive(Clone, Copy)]
+pub(crate) struct Supervised<'s> {
+    pub(crate) policy: Supervision<'s>,
+    pub(crate) launch: Launch,
+}
+
+/// The supervised path's entry: [`launch`].
+pub(crate) type Launch = fn(Plan<'_>, Parts<'_>, Supervision<'_>) -> Result<Pid, Error>;
+
+impl<'s> Supervised<'s> {
+    pub(crate) fn new(policy: Supervision<'s>) -> Supervised<'s> {
+        Supervised { policy, launch }
+    }
+}
+
+/// What the exec path prepared: the program, its `argv` and `envp` (on the exec path's
+/// stack frame, which outlives this call), where to search it, its readiness number,
+/// and in the foreground a copy of stderr for the failure message.
+pub(crate) struct Parts<'p> {
+    pub(crate) program: &'p Program<'p>,
+    pub(crate) argv: &'p [*const c_char],
+    pub(crate) envp: &'p [*const c_char],
+    pub(crate) search: &'p [u8],
+    pub(crate) readiness: Option<i32>,
+    pub(crate) stderr: Option<OwnedFd>,
+}
+
+/// Opens the log, launches, and runs the monitor (in the daemon) or waits for its
+/// report (in the original process, where it returns).
+fn launch(mut plan: Plan<'_>, parts: Parts<'_>, policy: Supervision<'_>) -> Result<Pid, Error> {
+    let path = parts.program.path;
+    // The monitor keeps the writer: it empties the pidfile when it may not remove it.
+    if let Some(fd) = plan.pidfile.as_ref().and_then(|(p, _)| p.writer_fd()) {
+        plan.keep_writer = true;
+        plan.keep(fd);
+    }
+    let timeout = plan.o.timeout.as_ref().map(|t| t.duration);
+    if let Some(t) = timeout {
+        if let Err(e) = plan.deadline.extend(t + MARGIN) {
+            return Err(plan.abandon(Error::os(ErrorKind::Channel, e).text("timer")));
+        }
+    }
+    let log = match open_log(&mut plan, &policy, parts.readiness) {
+        Ok(log) => log,
+        Err(e) => return Err(plan.abandon(e)),
+    };
+    let mode = Mode::Supervise(path);
+    let side = match launch::run(&mut plan) {
+        Ok(side) => side,
+        Err(failure) => return Err(plan.fail(failure, Some(path))),
+    };
+    match side {
+        Side::Daemon { reports, pid } => {
+            let watched = super::Program {
+                path,
+                search: parts.search,
+                argv: parts.argv,
+                envp: parts.envp,
+                preserve: plan.o.preserve.as_slice(),
+                readiness: parts.readiness,
+                timeout,
+            };
+            // The monitor holds the lock; a first run that fails in the foreground
+            // gives the pidfile back, to be put back as it was.
+            let (pidfile, previous) = match plan.pidfile.take() {
+                Some((p, previous)) => (Some(p), Some(previous)),
+                None => (None, None),
+            };
+            let (failure, back) = super::run(pid, reports, pidfile, log, &watched, policy);
+            if let (Some(p), Some(previous)) = (back, previous) {
+                plan.pidfile = Some((p, previous));
+            }
+            if let Some(stderr) = &parts.stderr {
+                let _ = sys::redirect(stderr.as_raw_fd(), 2);
+            }
+            Err(plan.fail(failure, Some(path)))
+        }
+        Side::Original(launched) => {
+            let outcome = launched.wait(&plan, mode);
+            let pid = launched.conclude(&mut plan, outcome, mode)?;
+            if let Some(pidfile) = plan.take_pidfile() {
+                pidfile.disown();
+            }
+            Ok(pid)
+        }
+    }
+}
+
+/// The log the policy asks for, opened before the fork (its descriptors kept above
+/// the readiness number).
+fn open_log<'s>(
+    plan: &mut Plan<'_>,
+    policy: &Supervision<'s>,
+    readiness: Option<i32>,
+) -> Result<Option<Sink<'s>>, Error> {
+    let floor = readiness.map_or(3, |n| n.saturating_add(1));
+    let sink = match (policy.log_file, &policy.syslog) {
+        (Some(_), Some(_)) => return Err(Error::invalid("a log file or syslog, not both")),
+        (Some(path), None) => {
+            let (mode, creds) = (plan.o.output_mode, plan.creds.as_ref());
+            Sink::File(LogFile::open(path, mode, creds, floor)?)
+        }
+        (None, Some(syslog)) => Sink::Syslog(SyslogSink::open(syslog, floor)?),
+        (None, None) => return Ok(None),
+    };
+    for fd in sink.fds().into_iter().filter(|&fd| fd >= 0) {
+        plan.keep(fd);
+    }
+    Ok(Some(sink))
+}

@@ -12,25 +12,24 @@ use core::time::Duration;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::process::{kill_process, kill_process_group, wait, Pid, Signal, WaitOptions};
+use rustix::process::{kill_process, wait, Pid, Signal, WaitOptions};
 use rustix::time::{
-    timerfd_create, timerfd_gettime, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags,
-    TimerfdTimerFlags,
+    timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
 };
 
 mod launch;
 mod log;
 mod policy;
 mod process;
+mod runs;
 
 pub(crate) use launch::{Parts, Supervised};
 use log::Sink;
 pub use policy::{Facility, Restart, Supervision, Syslog};
 
-use policy::next_pause;
 use process::{exit_status, floor};
 
-use crate::channel::{self, timespec, Report};
+use crate::channel::timespec;
 use crate::error::ErrorKind;
 use crate::failure::Failure;
 use crate::pidfile::Pidfile;
@@ -344,125 +343,6 @@ impl<'x, 'f> Monitor<'x, 'f> {
                     return Ok(());
                 }
             }
-        }
-    }
-
-    fn program_ended(&mut self) -> Result<(), Failure> {
-        let was_waiting = self.readiness.take().is_some();
-        if self.alarm == Alarm::Readiness {
-            self.set_alarm(Alarm::None, Duration::ZERO);
-        }
-        if !self.ready {
-            return Err(self.not_ready(was_waiting));
-        }
-        if self.stopping {
-            return self.end();
-        }
-        let failed = self.status != 0;
-        let again = match self.policy.restart {
-            Restart::Never => false,
-            Restart::OnFailure => failed,
-            Restart::Always => true,
-        };
-        if again {
-            // What the last run left in its group goes with it.
-            if let Some(group) = self.group.take() {
-                let _ = kill_process_group(group, Signal::TERM);
-            }
-            let pause = self.next_pause();
-            self.set_alarm(Alarm::Pause, pause);
-        }
-        // Else, as PID 1, the service ends with the program (the container with
-        // it); otherwise it lasts while anything the program left runs (`reap` sees
-        // ECHILD and exits).
-        if !again && self.me.is_init() {
-            return self.end();
-        }
-        Ok(())
-    }
-
-    /// Why a first run ended before it was ready.
-    fn not_ready(&self, was_waiting: bool) -> Failure {
-        match self.program.readiness {
-            _ if self.timed_out => Failure::new(ErrorKind::Timeout),
-            Some(n) if was_waiting => {
-                let mut f = Failure::new(ErrorKind::NotReady);
-                f.aux = n as u16;
-                f
-            }
-            _ => Failure::new(ErrorKind::Died),
-        }
-    }
-
-    fn next_pause(&mut self) -> Duration {
-        let quick = timerfd_gettime(&self.run_timer)
-            .is_ok_and(|t| t.it_value.tv_sec != 0 || t.it_value.tv_nsec != 0);
-        next_pause(&mut self.pause, self.policy.delay, !quick)
-    }
-
-    /// The timer went off.
-    fn ring(&mut self) -> Result<(), Failure> {
-        let mut buf = [0u8; 8];
-        let _ = rustix::io::read(&self.timer, &mut buf);
-        let alarm = core::mem::replace(&mut self.alarm, Alarm::None);
-        match alarm {
-            Alarm::Readiness => {
-                self.timed_out = true;
-                if let Some(group) = self.group {
-                    let _ = kill_process_group(group, Signal::KILL);
-                }
-            }
-            Alarm::Pause if self.stopping => self.end()?,
-            Alarm::Pause => {
-                if let Err(f) = self.spawn() {
-                    // A restart that cannot execute is one more failed run.
-                    self.status = 127;
-                    if f.kind != ErrorKind::Exec {
-                        return Err(f);
-                    }
-                    self.program_ended()?;
-                }
-            }
-            Alarm::Grace => {
-                self.killing = true;
-                self.signal_all(Signal::KILL);
-            }
-            Alarm::None => {}
-        }
-        Ok(())
-    }
-
-    /// Reads the readiness pipe: a newline is readiness, end of file its refusal.
-    fn read_readiness(&mut self) -> Result<(), Failure> {
-        let Some(pipe) = &self.readiness else {
-            return Ok(());
-        };
-        let mut buf = [0u8; 64];
-        match rustix::io::read(pipe, &mut buf) {
-            Ok(n) if buf[..n].contains(&b'\n') => {
-                self.readiness = None;
-                self.set_alarm(Alarm::None, Duration::ZERO);
-                self.became_ready();
-            }
-            Ok(0) => {
-                // Closed without a newline: a run that will never be ready.
-                self.readiness = None;
-                if let Some(group) = self.group {
-                    let _ = kill_process_group(group, Signal::KILL);
-                }
-                if !self.ready {
-                    return Err(self.not_ready(true));
-                }
-            }
-            Ok(_) | Err(_) => {}
-        }
-        Ok(())
-    }
-
-    fn became_ready(&mut self) {
-        self.ready = true;
-        if let Some(reports) = self.reports.take() {
-            channel::send_report(&reports, Report::Ready(self.me));
         }
     }
 

@@ -129,7 +129,7 @@ impl<'a> Daemon<'a> {
     /// - **holds the pidfile's lock** (the pidfile names the monitor); the program
     ///   gets no descriptor of it, and may close or fork anything;
     /// - **forwards** SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the
-    ///   program. Once the program has exited after SIGTERM, SIGINT or SIGQUIT (what
+    ///   program (or its process group, [`Supervision::forward_to_group`]). Once the program has exited after SIGTERM, SIGINT or SIGQUIT (what
     ///   [`stop`](crate::stop) sends), it ends what is left of the service (SIGTERM,
     ///   SIGKILL 5 s later), removes the pidfile and exits;
     /// - **reaps**: outside PID 1 it is a child subreaper, so what the program forks

@@ -206,6 +206,44 @@ fn signals_sent_to_the_monitor_reach_the_program() {
     stop_service(&t, monitor);
 }
 
+/// A worker the program keeps in its process group gets forwarded signals only with
+/// `--forward-to-group` (tini's `-g`); without it, the program alone does.
+#[test]
+fn forward_to_group_reaches_the_programs_workers() {
+    for (options, expected) in [
+        (&["--forward-to-group"][..], &["main", "worker"][..]),
+        (&[][..], &["main"][..]),
+    ] {
+        let t = Test::new();
+        let log = t.path("signals");
+        let ready = t.path("ready");
+        let program = t.script(&format!(
+            "(trap 'echo worker >> {log}' USR1; : > {ready}; while :; do sleep 0.05; done) & \
+             trap 'echo main >> {log}' USR1; while [ ! -e {ready} ]; do sleep 0.05; done; \
+             : > {ready}.main; while :; do sleep 0.05; done",
+            log = quoted(&log),
+            ready = quoted(&ready),
+        ));
+        let monitor = supervise(&t, options, &program);
+        let main_ready = t.path("ready.main");
+        wait_until("both traps set", || {
+            main_ready.exists().then_some(()).ok_or_else(|| "no".into())
+        });
+        kill(monitor, libc::SIGUSR1);
+        wait_until(&format!("{expected:?} to get USR1"), || {
+            let mut seen = lines_of(&log);
+            seen.sort();
+            (seen == expected).then_some(()).ok_or(format!("{seen:?}"))
+        });
+        // Nothing more arrives late.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut seen = lines_of(&log);
+        seen.sort();
+        assert_eq!(seen, expected, "with {options:?}");
+        stop_service(&t, monitor);
+    }
+}
+
 // --- exit status and PID 1 ---------------------------------------------------------
 
 /// In the foreground the command is the monitor: its exit status is the program's.

@@ -12,7 +12,7 @@ use core::time::Duration;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::process::{kill_process, wait, Pid, Signal, WaitOptions};
+use rustix::process::{kill_process, kill_process_group, wait, Pid, Signal, WaitOptions};
 use rustix::time::{
     timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
 };
@@ -303,7 +303,10 @@ impl<'x, 'f> Monitor<'x, 'f> {
         }
         let signal = Signal::from_named_raw(sig);
         if let (Some(main), Some(signal)) = (self.main, signal) {
-            let _ = kill_process(main, signal);
+            match self.group.filter(|_| self.policy.forward_to_group) {
+                Some(group) => drop(kill_process_group(group, signal)),
+                None => drop(kill_process(main, signal)),
+            }
         } else if let Some(signal) = signal {
             // The program is gone: its leftovers (a program that backgrounded
             // itself) are the service now.

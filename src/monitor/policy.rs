@@ -52,6 +52,7 @@ pub enum Restart {
 ///     delay: Duration::from_millis(500),
 ///     log_file: Some(c"/var/log/app.log"),
 ///     syslog: None,
+///     forward_to_group: false,
 /// };
 /// assert_eq!(Supervision::new().restart, Restart::Never);
 /// # let _ = s;
@@ -66,6 +67,9 @@ pub struct Supervision<'a> {
     pub log_file: Option<&'a core::ffi::CStr>,
     /// Or syslog.
     pub syslog: Option<Syslog<'a>>,
+    /// Forward signals to the program's whole process group (what it forked and kept
+    /// there too), as tini's `-g`, rather than to the program alone.
+    pub forward_to_group: bool,
 }
 
 /// Where [`Supervision::syslog`] sends the program's lines: its tag and facility.
@@ -108,6 +112,7 @@ impl Supervision<'_> {
             delay: Duration::from_secs(1),
             log_file: None,
             syslog: None,
+            forward_to_group: false,
         }
     }
 }

@@ -67,6 +67,7 @@ enum Opt {
     NotifySocket,
     KeepCoreLimit,
     Supervise,
+    ForwardToGroup,
 }
 
 const ANY: u8 = 1 | 2 | 4 | 8;
@@ -76,10 +77,10 @@ const STOPS: u8 = Command::Stop as u8 | Command::Restart as u8;
 /// Every option's name without `--`, each ended by a NUL, in the order of [`OPTIONS`].
 const OPTION_NAMES: &[u8] = b"pidfile\0user\0group\0chdir\0chroot\0umask\0stdout\0stderr\0env\0\
     keep-fd\0timeout\0notify-fd\0signal\0retry\0restart\0restart-delay\0log-file\0syslog\0syslog-facility\0clear-env\0\
-    foreground\0detach\0auto\0oknodo\0quiet\0notify-socket\0keep-core-limit\0supervise\0";
+    foreground\0detach\0auto\0oknodo\0quiet\0notify-socket\0keep-core-limit\0supervise\0forward-to-group\0";
 
 /// Every option, and the commands that take it.
-const OPTIONS: [(Opt, u8); 28] = [
+const OPTIONS: [(Opt, u8); 29] = [
     (Opt::Pidfile, ANY),
     (Opt::User, STARTS),
     (Opt::Group, STARTS),
@@ -108,6 +109,7 @@ const OPTIONS: [(Opt, u8); 28] = [
     (Opt::NotifySocket, STARTS),
     (Opt::KeepCoreLimit, STARTS),
     (Opt::Supervise, STARTS),
+    (Opt::ForwardToGroup, STARTS),
 ];
 
 /// The position of `name` among `names`, each ended by a NUL.
@@ -186,6 +188,8 @@ pub struct Options<'a> {
     pub log_file: Option<&'a CStr>,
     pub syslog: Option<&'a str>,
     pub syslog_facility: Option<Facility>,
+    /// Forward signals to PROGRAM's process group.
+    pub forward_to_group: bool,
     pub signal: Signal,
     pub retry: Option<&'a str>,
     /// The program and its arguments, after `--`.
@@ -249,6 +253,7 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         log_file: None,
         syslog: None,
         syslog_facility: None,
+        forward_to_group: false,
         signal: Signal::TERM,
         retry: None,
         program: &[],
@@ -314,6 +319,9 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         return Err(Usage::new(
             "--restart, --restart-delay, --log-file and --syslog need --supervise",
         ));
+    }
+    if o.forward_to_group && !o.supervise {
+        return Err(Usage::new("--forward-to-group needs --supervise"));
     }
     if o.log_file.is_some() && o.syslog.is_some() {
         return Err(Usage::new("--log-file and --syslog exclude each other"));
@@ -466,6 +474,7 @@ fn apply<'a>(o: &mut Options<'a>, opt: Opt, c: &'a CStr, arg: &'a CStr) -> Resul
         Opt::NotifySocket => o.notify_socket = true,
         Opt::KeepCoreLimit => o.keep_core_limit = true,
         Opt::Supervise => o.supervise = true,
+        Opt::ForwardToGroup => o.forward_to_group = true,
     }
     Ok(())
 }

@@ -110,6 +110,7 @@ fn every_option_and_command_has_its_name() {
         "notify-socket",
         "keep-core-limit",
         "supervise",
+        "forward-to-group",
     ];
     assert_eq!(names.len(), OPTIONS.len());
     for (i, name) in names.iter().enumerate() {
@@ -436,6 +437,8 @@ fn restart_options_need_supervise_and_supervise_refuses_the_notify_socket() {
         what.contains("--notify-socket is not supported with --supervise"),
         "{what}"
     );
+    let (what, _) = error(&strs(&start(&["--forward-to-group"])));
+    assert_eq!(what, "--forward-to-group needs --supervise");
     let (what, _) = error(&["stop", "--pidfile", "p", "--supervise"]);
     assert_eq!(what, "option does not apply to this command");
 }

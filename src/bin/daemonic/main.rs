@@ -62,6 +62,7 @@ Start options:
   --restart WHEN       with --supervise: never (default), on-failure, always
   --restart-delay SECS first pause before a restart (default 1); doubles after
                        runs under 10 s, up to 60 s
+  --forward-to-group   with --supervise: signals to PROGRAM's process group
   --log-file FILE      with --supervise: PROGRAM's stdout and stderr through the
                        monitor, appended to FILE (opened as --user); SIGHUP reopens it
                        (and is then not forwarded)
@@ -266,6 +267,7 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
         policy.restart = o.restart.unwrap_or(policy.restart);
         policy.delay = o.restart_delay.unwrap_or(policy.delay);
         policy.log_file = o.log_file;
+        policy.forward_to_group = o.forward_to_group;
         policy.syslog = o.syslog.map(|tag| Syslog {
             tag,
             facility: o.syslog_facility.unwrap_or(Facility::Daemon),

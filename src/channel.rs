@@ -188,9 +188,8 @@ impl Deadline {
 
     /// A deadline `timeout` from now.
     fn after(timeout: Duration) -> Result<Deadline, Errno> {
-        let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
         let timer = Timer {
-            fd: crate::fds::above_stdio(fd)?,
+            fd: timer(3)?,
             wait: wait_for,
         };
         let deadline = Deadline(Some(timer));
@@ -200,16 +199,10 @@ impl Deadline {
 
     /// Moves the deadline to `timeout` from now (sd_notify's `EXTEND_TIMEOUT_USEC=`).
     pub(crate) fn extend(&self, timeout: Duration) -> Result<(), Errno> {
-        let Some(timer) = &self.0 else {
-            return Ok(());
-        };
-        // A zero `it_value` would disarm the timer: the shortest wait is 1 ns.
-        let timeout = timeout.max(Duration::from_nanos(1));
-        let value = Itimerspec {
-            it_interval: timespec(Duration::ZERO),
-            it_value: timespec(timeout),
-        };
-        timerfd_settime(&timer.fd, TimerfdTimerFlags::empty(), &value).map(drop)
+        match &self.0 {
+            Some(timer) => set_timer(&timer.fd, Some(timeout)),
+            None => Ok(()),
+        }
     }
 
     /// Waits until `fd` is readable: `Err(TIMEDOUT)` once the deadline has passed.
@@ -220,6 +213,24 @@ impl Deadline {
             None => Ok(()),
         }
     }
+}
+
+/// A close-on-exec monotonic `timerfd`, at `floor` or above (the deadline's, the
+/// monitor's).
+pub(crate) fn timer(floor: i32) -> Result<OwnedFd, Errno> {
+    let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
+    crate::fds::at_or_above(fd, floor)
+}
+
+/// Sets `timer` to go off `after` from now, once; `None` disarms it.
+pub(crate) fn set_timer(timer: &OwnedFd, after: Option<Duration>) -> Result<(), Errno> {
+    // A zero `it_value` would disarm the timer: the shortest wait is 1 ns.
+    let after = after.map_or(Duration::ZERO, |d| d.max(Duration::from_nanos(1)));
+    let value = Itimerspec {
+        it_interval: timespec(Duration::ZERO),
+        it_value: timespec(after),
+    };
+    timerfd_settime(timer, TimerfdTimerFlags::empty(), &value).map(drop)
 }
 
 /// Polls `fd` and the `timer`: `Ok` when `fd` is readable, `TIMEDOUT` when the timer

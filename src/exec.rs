@@ -58,11 +58,17 @@ pub(crate) fn run(
         return Err(plan.abandon(Error::invalid(why)));
     }
     // A supervised program gets a new pipe from the monitor at each run.
-    let pipe = match readiness.map(|n| open_readiness(&mut plan, n, supervise.is_none())) {
-        Some(Ok(pipe)) => pipe,
-        Some(Err(e)) => return Err(plan.abandon(e)),
-        None => None,
-    };
+    let mut pipe = None;
+    if let Some(n) = readiness {
+        let made = check_number(&plan, n).and_then(|()| match supervise {
+            Some(_) => Ok(None),
+            None => open_readiness(n).map(Some),
+        });
+        match made {
+            Ok(made) => pipe = made,
+            Err(e) => return Err(plan.abandon(e)),
+        }
+    }
     let listener = match await_notify.then(NotifyListener::new).transpose() {
         Ok(listener) => listener,
         Err(e) => return Err(plan.abandon(Error::os(ErrorKind::Channel, e).text("notify socket"))),
@@ -152,30 +158,28 @@ fn no_room(number: i32, limit: u64) -> Error {
         .text(" (ulimit -n)")
 }
 
-/// Creates the readiness pipe (unless `create` is false: only checks); its number
-/// must be free: not a standard stream, not a descriptor the daemon keeps.
-fn open_readiness(
-    plan: &mut Plan<'_>,
-    number: i32,
-    create: bool,
-) -> Result<Option<Readiness>, Error> {
+/// Checks that the readiness number is free: not a standard stream, not a descriptor
+/// the daemon keeps.
+fn check_number(plan: &Plan<'_>, number: i32) -> Result<(), Error> {
     if plan.keep.contains(number) {
         return Err(Error::invalid("readiness descriptor ")
             .number(number as u64)
             .text(" is a standard stream or a kept descriptor"));
     }
-    if !create {
-        return Ok(None);
-    }
+    Ok(())
+}
+
+/// Creates the readiness pipe for a free `number`; its write end above it.
+fn open_readiness(number: i32) -> Result<Readiness, Error> {
     let floor = number.saturating_add(1);
     let pipe = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .and_then(|(r, w)| Ok((fds::above_stdio(r)?, fds::at_or_above(w, floor)?)));
     let (read, write) = pipe.map_err(|e| Error::os(ErrorKind::Channel, e).text("pipe"))?;
-    Ok(Some(Readiness {
+    Ok(Readiness {
         read,
         write,
         number,
-    }))
+    })
 }
 
 /// A close-on-exec copy of stderr, kept through the close step; `None` when stderr
@@ -203,24 +207,17 @@ fn exec(
     envp: &[*const c_char],
     pipe: Option<&Readiness>,
 ) -> Failure {
-    let pass = |fd| sys::inherit(fd).map_err(Failure::of(ErrorKind::PassFds));
     let passed = (|| {
         // The lock must live exactly as long as the program: it inherits the locked
         // descriptor (not the directory's, which only our own release needs).
         if let Some((pidfile, _)) = &plan.pidfile {
-            pass(pidfile.kept_fds()[0])?;
+            sys::inherit(pidfile.kept_fds()[0])?;
         }
-        for &fd in plan.o.preserve.as_slice() {
-            pass(fd)?;
-        }
-        if let Some(pipe) = pipe {
-            sys::dup_onto(pipe.write.as_raw_fd(), pipe.number)
-                .map_err(Failure::of(ErrorKind::PassFds))?;
-        }
-        Ok(())
+        let readiness = pipe.map(|p| (p.write.as_raw_fd(), p.number));
+        fds::hand_over(plan.o.preserve.as_slice(), readiness)
     })();
-    if let Err(failure) = passed {
-        return failure;
+    if let Err(errno) = passed {
+        return Failure::os(ErrorKind::PassFds, errno);
     }
     if let Some(reports) = reports {
         crate::channel::send_report(reports, crate::channel::Report::Ready(pid));

@@ -95,6 +95,19 @@ pub(crate) fn close_inherited(keep: &Keep) -> Result<(), Errno> {
     close_up_to_limit(keep)
 }
 
+/// Right before `execve`: the program inherits the `preserve`d descriptors (their
+/// close-on-exec flag cleared) and, as `readiness` says, the readiness pipe's write
+/// end `from` under its number `to`. Safe between fork and exec.
+pub(crate) fn hand_over(preserve: &[i32], readiness: Option<(i32, i32)>) -> Result<(), Errno> {
+    for &fd in preserve {
+        sys::inherit(fd)?;
+    }
+    match readiness {
+        Some((from, to)) => sys::dup_onto(from, to),
+        None => Ok(()),
+    }
+}
+
 /// Closes the few descriptors `fds` (negative numbers are none): with one
 /// `close_range` when they are consecutive numbers, as the channels' usually are,
 /// else one by one. Safe between fork and exec; the caller owns them and never uses

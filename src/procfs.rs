@@ -6,6 +6,7 @@ use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{self, Mode, OFlags, RawDir};
 use rustix::io::Errno;
+use rustix::process::Pid;
 
 /// Calls `each` with every numeric entry of the directory at `path` (its number and
 /// its name) and the directory itself (so a walk over `/proc/self/fd` can skip it,
@@ -84,6 +85,25 @@ pub(crate) fn status() -> Option<Status> {
             blocked: mask(b"SigBlk:")?,
         },
     })
+}
+
+/// Calls `each` with every child of the calling thread, from
+/// `/proc/thread-self/children` (for a single-threaded process, all of its children);
+/// nothing without `/proc` or `CONFIG_PROC_CHILDREN`.
+pub(crate) fn children(mut each: impl FnMut(Pid)) {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    let Ok(file) = fs::open(c"/proc/thread-self/children", flags, Mode::empty()) else {
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    let Ok(len) = rustix::io::read(&file, &mut buf) else {
+        return;
+    };
+    for word in buf[..len].split(|&b| b == b' ' || b == b'\n') {
+        if let Some(pid) = parse_number(word).and_then(Pid::from_raw) {
+            each(pid);
+        }
+    }
 }
 
 #[cfg(test)]

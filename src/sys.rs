@@ -118,22 +118,9 @@ pub(crate) fn reset_signals(ignore: u64, now: Option<Dispositions>) -> Result<()
     if now.is_some_and(|d| d.blocked == 0) {
         return Ok(());
     }
-    let empty = 0u64;
-    // SAFETY: the new mask is a live 8-byte local, the kernel's sigset size; no old
-    // mask is asked for.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &empty as *const u64,
-            core::ptr::null_mut::<u64>(),
-            8usize,
-        )
-    };
-    if ret == -1 {
-        return Err((0, last_errno()));
-    }
-    Ok(())
+    mask_signals(libc::SIG_SETMASK, 0)
+        .map(drop)
+        .map_err(|e| (0, e))
 }
 
 /// `rt_sigaction(sig, SIG_IGN or SIG_DFL)`.
@@ -161,7 +148,7 @@ fn set_disposition(sig: i32, ignore: bool) -> Result<(), Errno> {
 }
 
 /// `rt_sigprocmask(how, set)` (`libc::SIG_BLOCK` or `SIG_SETMASK`) on the calling
-/// thread, raw like `reset_signals`; returns the mask before. For the monitor.
+/// thread, raw (libc's filters the signals it reserves); returns the mask before.
 pub(crate) fn mask_signals(how: i32, set: u64) -> Result<u64, Errno> {
     let mut old = 0u64;
     // SAFETY: both masks are live 8-byte locals, the kernel's sigset size.
@@ -259,8 +246,8 @@ pub(crate) fn redirect(from: i32, to: i32) -> Result<(), Errno> {
     }
 }
 
-/// Writes all of `bytes` to `fd` (1 or 2), ignoring errors: there is nowhere else
-/// to report them.
+/// Writes all of `bytes` to `fd` (stderr, a monitor's log), ignoring errors: there
+/// is nowhere else to report them.
 pub(crate) fn write_all(fd: i32, mut bytes: &[u8]) {
     // SAFETY: a write to a closed number fails with EBADF; the borrow ends with it.
     let out = unsafe { borrow(fd) };

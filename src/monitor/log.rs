@@ -82,12 +82,8 @@ impl<'x> LogFile<'x> {
                 .path(path.to_bytes())
                 .text(" (the log)")
         };
-        let bytes = path.to_bytes();
-        let name_at = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+        let name_at = crate::pidfile::name_at(path).ok_or_else(|| fail(Errno::ISDIR))?;
         let name = crate::text::c_suffix(path, name_at);
-        if name.is_empty() || name == c"." || name == c".." {
-            return Err(fail(Errno::ISDIR));
-        }
         let dir = crate::pidfile::open_parent(path, name_at, floor).map_err(fail)?;
         let file = crate::creds::as_daemon_user(creds, || open_in(&dir, name, mode, floor))
             .map_err(fail)?;
@@ -109,15 +105,8 @@ impl<'x> LogFile<'x> {
     }
 
     /// Writes all of `bytes`, or drops what the file does not take.
-    pub(super) fn write(&self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            match rustix::io::write(&self.file, bytes) {
-                Ok(0) => return,
-                Ok(n) => bytes = &bytes[n..],
-                Err(Errno::INTR) => {}
-                Err(_) => return,
-            }
-        }
+    pub(super) fn write(&self, bytes: &[u8]) {
+        crate::sys::write_all(self.file.as_raw_fd(), bytes);
     }
 }
 

@@ -13,9 +13,6 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::process::{kill_process, kill_process_group, wait, Pid, Signal, WaitOptions};
-use rustix::time::{
-    timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
-};
 
 mod launch;
 mod log;
@@ -29,7 +26,7 @@ pub use policy::{Facility, Restart, Supervision, Syslog};
 
 use process::{exit_status, floor};
 
-use crate::channel::timespec;
+use crate::channel;
 use crate::error::ErrorKind;
 use crate::failure::Failure;
 use crate::pidfile::Pidfile;
@@ -215,11 +212,7 @@ impl<'x, 'f> Monitor<'x, 'f> {
         // copy never lands on one.
         let floor = floor(program);
         let signals = fds::at_or_above(sys::signalfd(set)?, floor)?;
-        let new_timer = || -> Result<OwnedFd, Errno> {
-            let timer = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
-            fds::at_or_above(timer, floor)
-        };
-        let (timer, run_timer) = (new_timer()?, new_timer()?);
+        let (timer, run_timer) = (channel::timer(floor)?, channel::timer(floor)?);
         Ok((signals, timer, run_timer, mask))
     }
 
@@ -369,12 +362,8 @@ impl<'x, 'f> Monitor<'x, 'f> {
 
     fn set_alarm(&mut self, alarm: Alarm, after: Duration) {
         self.alarm = alarm;
-        let after = match alarm {
-            Alarm::None => Duration::ZERO,
-            // A zero value would disarm the timer.
-            _ => after.max(Duration::from_nanos(1)),
-        };
-        arm(&self.timer, after);
+        let after = (alarm != Alarm::None).then_some(after);
+        let _ = channel::set_timer(&self.timer, after);
     }
 
     /// A first run that failed: nothing of it is left, the failure is reported (the
@@ -404,17 +393,10 @@ impl<'x, 'f> Monitor<'x, 'f> {
     fn exit(&mut self) -> ! {
         self.drain_all();
         if let Some(pidfile) = self.pidfile.take() {
-            pidfile.end();
+            // Removed, or emptied through the writer when the directory does not let
+            // us remove it (a monitor that dropped its privileges): "not running".
+            let _ = pidfile.release();
         }
         sys::exit_immediately(self.status)
     }
-}
-
-/// Sets `timer` to go off `after` from now (zero: disarms it).
-fn arm(timer: &OwnedFd, after: Duration) {
-    let value = Itimerspec {
-        it_interval: timespec(Duration::ZERO),
-        it_value: timespec(after),
-    };
-    let _ = timerfd_settime(timer, TimerfdTimerFlags::empty(), &value);
 }

@@ -4,11 +4,11 @@
 use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::process::{
-    getppid, kill_process, kill_process_group, waitpid, Pid, Signal, WaitOptions, WaitStatus,
+    getppid, kill_process, kill_process_group, waitpid, Signal, WaitOptions, WaitStatus,
 };
 
 use super::policy::QUICK;
-use super::{arm, Alarm, Monitor, Program};
+use super::{Alarm, Monitor, Program};
 use crate::error::ErrorKind;
 use crate::failure::Failure;
 use crate::{fds, sys};
@@ -54,7 +54,7 @@ impl Monitor<'_, '_> {
         self.main = Some(child);
         self.group = Some(child);
         self.logged_pid = child.as_raw_nonzero().get();
-        arm(&self.run_timer, QUICK);
+        let _ = crate::channel::set_timer(&self.run_timer, Some(QUICK));
         self.timed_out = false;
         match readiness {
             Some(r) => {
@@ -79,12 +79,7 @@ impl Monitor<'_, '_> {
                 return Err(Errno::SRCH);
             }
             sys::mask_signals(libc::SIG_SETMASK, self.mask)?;
-            for &fd in p.preserve {
-                sys::inherit(fd)?;
-            }
-            if let Some((from, to)) = readiness {
-                sys::dup_onto(from, to)?;
-            }
+            fds::hand_over(p.preserve, readiness)?;
             if let Some((_, _, out)) = &self.log {
                 sys::redirect(out.as_raw_fd(), 1)?;
                 sys::redirect(out.as_raw_fd(), 2)?;
@@ -104,7 +99,7 @@ impl Monitor<'_, '_> {
         if let Some(group) = self.group {
             let _ = kill_process_group(group, signal);
         }
-        children(self.me, |pid| {
+        crate::procfs::children(|pid| {
             let _ = kill_process(pid, signal);
         });
     }
@@ -132,36 +127,6 @@ fn shell_status(code: Option<i32>, signal: Option<i32>) -> i32 {
         (Some(code), _) => code,
         (None, Some(sig)) => 128 + sig,
         _ => 1,
-    }
-}
-
-/// Calls `each` with every child of process `me` (single-threaded: its thread's
-/// children are all of them), from `/proc/ME/task/ME/children`.
-fn children(me: Pid, mut each: impl FnMut(Pid)) {
-    let mut path = crate::stack::Stack::<u8, 48>::new();
-    let mut digits = [0; 20];
-    let n = crate::text::decimal(me.as_raw_nonzero().get() as u64, &mut digits);
-    let _ = path.extend(b"/proc/");
-    let _ = path.extend(n);
-    let _ = path.extend(b"/task/");
-    let _ = path.extend(n);
-    let _ = path.extend(b"/children\0");
-    let Some(path) = crate::text::c_str(path.as_slice()) else {
-        return;
-    };
-    let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC;
-    let Ok(file) = rustix::fs::open(path, flags, rustix::fs::Mode::empty()) else {
-        return;
-    };
-    let mut buf = [0u8; 4096];
-    let Ok(len) = rustix::io::read(&file, &mut buf) else {
-        return;
-    };
-    for word in buf[..len].split(|&b| b == b' ' || b == b'\n') {
-        let pid = crate::text::parse_decimal(word).and_then(|n| i32::try_from(n).ok());
-        if let Some(pid) = pid.and_then(Pid::from_raw) {
-            each(pid);
-        }
     }
 }
 

@@ -36,6 +36,22 @@ use take::{locate_and_take, name_in, open_writer, same_file, Refused};
 /// uses the same.
 pub(crate) const DEFAULT_MODE: u32 = 0o600;
 
+/// Where the file name starts in `path`: after its last `/`.
+fn name_start(path: &CStr) -> usize {
+    let bytes = path.to_bytes();
+    bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)
+}
+
+/// [`name_start`], or `None` when the path names no file (it ends with `/`, `.` or
+/// `..`).
+pub(crate) fn name_at(path: &CStr) -> Option<usize> {
+    let at = name_start(path);
+    match &path.to_bytes()[at..] {
+        b"" | b"." | b".." => None,
+        _ => Some(at),
+    }
+}
+
 /// Opens the directory of `path` (whose file name starts at `name_at`) as an
 /// `O_PATH` descriptor at `floor` or above: the pidfile's when it must be found
 /// again after a chroot or chdir, and the monitor's log file's.
@@ -192,7 +208,8 @@ impl<'a> Pidfile<'a> {
     ///
     /// The file is removed only if its path still names the locked file. When the
     /// directory no longer lets us remove it (the daemon dropped its privileges and the
-    /// directory belongs to root), the file stays, unlocked: the next start reuses it.
+    /// directory belongs to root), the file stays, unlocked, and emptied if we still
+    /// hold its writer: the next start reuses it.
     pub fn release(mut self) -> Result<(), Error> {
         self.remove()
             .map_err(|e| Error::os(ErrorKind::WritePidfile, e).path(self.shown()))
@@ -272,17 +289,6 @@ impl<'a> Pidfile<'a> {
         self.writer.as_ref().map(AsRawFd::as_raw_fd)
     }
 
-    /// At the end of a monitored service: removes the file, or, when the directory
-    /// does not let us (a monitor that dropped its privileges), empties it, so that
-    /// `status` says "not running" rather than "stale".
-    pub(crate) fn end(mut self) {
-        if self.remove().is_err() {
-            if let Some(writer) = &self.writer {
-                let _ = fs::ftruncate(writer, 0);
-            }
-        }
-    }
-
     /// Forgets the writer without closing it: the daemon's close step closed it.
     pub(crate) fn forget_writer(&mut self) {
         if let Some(writer) = self.writer.take() {
@@ -307,11 +313,7 @@ impl Drop for Pidfile<'_> {
 /// the removal fail. `Err` only when a
 /// system call really failed; the file is then left as it was.
 pub(crate) fn remove_stale(path: &CStr, pid: Pid) -> Result<(), Errno> {
-    let name_at = path
-        .to_bytes()
-        .iter()
-        .rposition(|&b| b == b'/')
-        .map_or(0, |i| i + 1);
+    let name_at = name_start(path);
     let dir = match locator(path, false) {
         Some(locate) => Some(locate(path, name_at, 3).map_err(take::Refused::errno)?),
         None => None,

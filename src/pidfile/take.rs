@@ -119,11 +119,7 @@ pub(super) fn locate_and_take(
     locate: Option<Locate>,
     previous: &mut Previous,
 ) -> Result<(OwnedFd, Option<OwnedFd>, usize), Refused> {
-    let bytes = path.to_bytes();
-    let name_at = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-    if let b"" | b"." | b".." = &bytes[name_at..] {
-        return Err(Refused::NoFile);
-    }
+    let name_at = super::name_at(path).ok_or(Refused::NoFile)?;
     let dir = match locate {
         Some(locate) => Some(locate(path, name_at, floor)?),
         None => None,

@@ -27,8 +27,8 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const SLEEPER: [&str; 2] = ["/bin/sleep", "1000"];
 
 const METHOD: &str = "\
-Each supervisor is started on `/bin/sleep 1000`; once its \
-`/proc/PID/task/PID/children` lists the sleep (for the idle C daemon: once the \
+Each supervisor is started on `/bin/sleep 1000`; once \
+`/proc` shows the sleep as its child (for the idle C daemon: once the \
 pidfile names it and it is blocked in its sleep) and 100 ms more, `VmRSS` (resident \
 now) and `VmHWM` (its peak) are read from the supervisor's own `/proc/PID/status`, \
 its child not included; then it is stopped (the monitor with `daemonic stop \
@@ -234,10 +234,10 @@ fn spawn(cmd: &mut Command) -> Result<Child> {
 /// Waits until `parent`'s first child runs `/bin/sleep`, then [`SETTLE`] more.
 fn sleeper_of(parent: Pid) -> Result<Pid> {
     let sleep = wait_for(|| {
-        let path = format!("/proc/{0}/task/{0}/children", parent.as_raw_nonzero());
-        let text = std::fs::read_to_string(path).ok()?;
-        let child = Pid::from_raw(text.split_whitespace().next()?.parse().ok()?)?;
-        procs::runs(child, Path::new(SLEEPER[0])).then_some(child)
+        let children = procs::children(parent.as_raw_nonzero().get() as u32);
+        children
+            .into_iter()
+            .find(|&child| procs::runs(child, Path::new(SLEEPER[0])))
     });
     let sleep = sleep.ok_or_else(|| {
         let pid = parent.as_raw_nonzero();

@@ -21,7 +21,7 @@ use crate::channel;
 use crate::error::{Error, ErrorKind};
 use crate::holder;
 use crate::path::IntoCPath;
-use crate::pidfile::{self, Content};
+use crate::pidfile::{self, Content, Runs};
 use crate::schedule::{Schedule, Step};
 
 /// What a pidfile says about its daemon, with the LSB exit codes of an init script's
@@ -33,6 +33,9 @@ pub enum Status {
     Running {
         /// The PID the pidfile names.
         pid: Option<Pid>,
+        /// Under a monitor ([`Daemon::supervise`](crate::Daemon::supervise)), once the
+        /// program's first run has ended: its restarts and how the last run ended.
+        runs: Option<Runs>,
     },
     /// The pidfile names a PID but nobody holds its lock: the daemon died without
     /// removing it. The PID may now belong to an unrelated process. LSB code 1.
@@ -77,7 +80,7 @@ impl Status {
 /// use daemonic::{status, Status};
 ///
 /// match status("/run/app.pid") {
-///     Status::Running { pid: Some(pid) } => println!("running as {}", pid.as_raw_nonzero()),
+///     Status::Running { pid: Some(pid), .. } => println!("running as {}", pid.as_raw_nonzero()),
 ///     other => std::process::exit(other.exit_code()),
 /// }
 /// ```
@@ -90,8 +93,14 @@ pub fn status<'a>(path: impl IntoCPath<'a>) -> Status {
     match look(path) {
         Ok(None) => Status::NotRunning,
         Ok(Some(seen)) => match seen.holder {
-            Holder::Named(pid) => Status::Running { pid: Some(pid) },
-            Holder::Starting => Status::Running { pid: None },
+            Holder::Named(pid) => Status::Running {
+                pid: Some(pid),
+                runs: seen.runs,
+            },
+            Holder::Starting => Status::Running {
+                pid: None,
+                runs: None,
+            },
             // No PID, no dead daemon to speak of: an empty file is what a daemon that
             // dropped privileges leaves (it may not remove a root-owned pidfile), and
             // what a start holds for an instant before its lock.
@@ -128,12 +137,14 @@ struct Seen {
     pid: Option<Pid>,
     /// Whether it holds nothing but whitespace.
     empty: bool,
+    /// The monitor's runs line.
+    runs: Option<Runs>,
     holder: Holder,
 }
 
 /// Opens the pidfile and says which PID it names and who holds its lock.
 fn look(path: &CStr) -> Result<Option<Seen>, Error> {
-    let Some((file, st, content)) = open_pidfile(path)? else {
+    let Some((file, st, (content, runs))) = open_pidfile(path)? else {
         return Ok(None);
     };
     let pid = named(content).map_err(|()| malformed(path))?;
@@ -147,6 +158,7 @@ fn look(path: &CStr) -> Result<Option<Seen>, Error> {
                     st,
                     pid: Some(pid),
                     empty,
+                    runs,
                     holder,
                 }));
             }
@@ -174,6 +186,7 @@ fn look(path: &CStr) -> Result<Option<Seen>, Error> {
         st,
         pid,
         empty,
+        runs,
         holder,
     }))
 }
@@ -189,10 +202,13 @@ fn malformed(path: &CStr) -> Error {
     Error::new(ErrorKind::MalformedPidfile).path(path.to_bytes())
 }
 
+/// What a pidfile holds: its content, and a monitor's runs line.
+type Read = (Content, Option<Runs>);
+
 /// Opens a pidfile to read it: `Ok(None)` when there is none. Refuses, as
 /// start-stop-daemon does, a symlink, a hard link, something other than a regular
 /// file, a file owned by a user other than root or us, or one writable by others.
-fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Stat, Content)>, Error> {
+fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Stat, Read)>, Error> {
     let bytes = path.to_bytes();
     let fail = |e| Error::os(ErrorKind::ReadPidfile, e).path(bytes);
     let flags =
@@ -208,7 +224,7 @@ fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Stat, Content)>, Error> 
         return Ok(None); // removed since our open
     }
     pidfile::check(&st, 0o002).map_err(|why| pidfile::insecure(bytes, why))?;
-    let content = pidfile::read(&file).map_err(fail)?;
+    let content = pidfile::read_all(&file).map_err(fail)?;
     Ok(Some((file, st, content)))
 }
 

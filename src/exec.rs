@@ -53,8 +53,9 @@ pub(crate) fn run(
         let why = "waiting for a program's readiness needs a detached daemon";
         return Err(plan.abandon(Error::invalid(why)));
     }
-    if await_notify && supervise.is_some() {
-        let why = "a supervised program reports readiness on a descriptor, not over sd_notify";
+    if await_notify && readiness.is_some() && supervise.is_some() {
+        let why =
+            "a supervised program reports readiness on a descriptor or over sd_notify, not both";
         return Err(plan.abandon(Error::invalid(why)));
     }
     // A supervised program gets a new pipe from the monitor at each run.
@@ -110,6 +111,7 @@ pub(crate) fn run(
             envp,
             search,
             readiness,
+            notify: listener,
             stderr,
         };
         return (supervised.launch)(plan, parts, supervised.policy);

@@ -9,7 +9,7 @@ use rustix::io::Errno;
 use crate::error::ErrorKind;
 
 /// The steps that can fail after the fork; a step travels as its index here.
-pub(crate) const STEPS: [ErrorKind; 18] = [
+pub(crate) const STEPS: [ErrorKind; 19] = [
     ErrorKind::Setsid,
     ErrorKind::Fork,
     ErrorKind::Signals,
@@ -29,6 +29,7 @@ pub(crate) const STEPS: [ErrorKind; 18] = [
     ErrorKind::Supervise,
     ErrorKind::NotReady,
     ErrorKind::Timeout,
+    ErrorKind::ReportedFailure,
 ];
 
 /// A step that failed after the fork, as plain integers: nothing there may allocate
@@ -69,9 +70,11 @@ impl Failure {
         }
     }
 
-    /// The index of this step in [`STEPS`].
+    /// The index of this step in [`STEPS`]; past its end (read back as
+    /// [`ErrorKind::Died`]) for a kind that is not a step.
     pub(crate) fn step(&self) -> u8 {
-        STEPS.iter().position(|&k| k == self.kind).unwrap_or(0) as u8
+        let at = STEPS.iter().position(|&k| k == self.kind);
+        at.unwrap_or(STEPS.len()) as u8
     }
 
     /// The failure a report names; an unknown step is [`ErrorKind::Died`].
@@ -86,6 +89,21 @@ impl Failure {
             errno: (1..4096)
                 .contains(&errno)
                 .then(|| Errno::from_raw_os_error(errno)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reported_failure_reads_back_as_its_step() {
+        for kind in STEPS.into_iter().chain([ErrorKind::Died]) {
+            let f = Failure::os(kind, Errno::IO);
+            let back = Failure::from_report(f.step(), 7, Errno::IO.raw_os_error());
+            assert_eq!(back.kind, kind);
+            assert_eq!(back.errno, Some(Errno::IO));
         }
     }
 }

@@ -17,9 +17,17 @@ use crate::signals::parse_signal;
 use crate::users::{self, GroupList, UserKey};
 use rustix::process::{Gid, Signal, Uid};
 
-/// Pidfile content: a PID only from digits that say it, never 0 or negative.
+/// Pidfile content: a PID only from digits that say it (the first line's; a second
+/// line only a monitor's runs line), never 0 or negative.
 pub fn pidfile_content(data: &[u8]) {
-    let digits = crate::text::trim(data);
+    let data = data.trim_ascii_start();
+    let first = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    let rest = &data[first.len()..];
+    let digits = crate::text::trim(if crate::text::trim(rest).is_empty() {
+        data
+    } else {
+        first
+    });
     match parse_content(data) {
         Content::Empty => assert!(digits.is_empty()),
         Content::Pid(pid) => {
@@ -28,6 +36,11 @@ pub fn pidfile_content(data: &[u8]) {
             assert!(digits.iter().all(u8::is_ascii_digit));
             let unpadded = &digits[digits.iter().take_while(|&&b| b == b'0').count()..];
             assert_eq!(unpadded, n.to_string().as_bytes());
+            let runs = crate::text::trim(rest);
+            assert!(
+                runs.is_empty() || runs.starts_with(b"restarts "),
+                "{runs:?}"
+            );
         }
         Content::Other => assert!(!digits.is_empty()),
     }

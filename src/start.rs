@@ -139,16 +139,18 @@ impl<'a> Daemon<'a> {
     /// - **restarts** the program as `policy` says, after a pause that grows while
     ///   runs are short ([`Supervision`]);
     /// - **enforces the readiness timeout** ([`timeout`](Daemon::timeout) with
-    ///   [`readiness_fd`](Daemon::readiness_fd)) itself, at every run: a program that
-    ///   is not ready in time is killed, even if the original process is gone;
+    ///   [`readiness_fd`](Daemon::readiness_fd) or
+    ///   [`await_notify_socket`](Daemon::await_notify_socket), one of them) itself, at
+    ///   every run: a program that is not ready in time is killed, even if the original
+    ///   process is gone. The notify socket is the monitor's;
+    /// - **records its runs** in the pidfile's second line once a run has ended:
+    ///   [`status`](crate::status) gives them as [`Runs`](crate::Runs);
     /// - with [`Supervision::log_file`], **logs** the program's stdout and stderr to a
     ///   file it reopens on SIGHUP;
     /// - exits with the program's status (128 + n after signal n).
     ///
     /// The program runs in its own process group, and is killed if the monitor dies
-    /// (`PR_SET_PDEATHSIG`). Readiness over sd_notify
-    /// ([`await_notify_socket`](Daemon::await_notify_socket)) is not supported here.
-    /// In the foreground this process is the monitor: it returns only if the first
+    /// (`PR_SET_PDEATHSIG`). In the foreground this process is the monitor: it returns only if the first
     /// run fails, and otherwise exits with the program's status.
     ///
     /// ```no_run

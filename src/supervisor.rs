@@ -10,7 +10,7 @@
 
 use core::ffi::CStr;
 use core::mem::MaybeUninit;
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{
     bind, getsockname, recvmsg, sendto, socket_with, sockopt, AddressFamily, RecvAncillaryBuffer,
@@ -280,9 +280,14 @@ pub(crate) struct NotifyListener {
 }
 
 /// What the program said.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Notified {
+    /// `READY=1`.
     Ready,
+    /// `ERRNO=n`: it failed.
     Failed(Errno),
+    /// `EXTEND_TIMEOUT_USEC=n`: this much longer, from now on.
+    Extend(core::time::Duration),
 }
 
 impl NotifyListener {
@@ -313,43 +318,58 @@ impl NotifyListener {
         crate::text::c_str(buf.as_slice()).unwrap_or_default()
     }
 
+    /// The socket, to wait on.
+    pub(crate) fn socket(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
     /// Waits for `READY=1` or `ERRNO=` until the `deadline`; `EXTEND_TIMEOUT_USEC=`
     /// moves the deadline. Messages from other users than root and `uid` are ignored.
     pub(crate) fn wait(&self, uid: Uid, deadline: &Deadline) -> Result<Notified, Errno> {
         loop {
             deadline.wait(self.socket.as_fd())?;
-            let mut buf = [0u8; 4096];
-            let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
-            let mut control = RecvAncillaryBuffer::new(&mut space);
-            let mut iov = [rustix::io::IoSliceMut::new(&mut buf)];
-            let received = recvmsg(&self.socket, &mut iov, &mut control, RecvFlags::DONTWAIT);
-            let len = match received {
-                Ok(msg) => msg.bytes,
-                Err(Errno::INTR | Errno::AGAIN) => 0,
-                Err(e) => return Err(e),
-            };
-            let trusted = control.drain().any(|m| {
-                matches!(m, RecvAncillaryMessage::ScmCredentials(c) if c.uid.is_root() || c.uid == uid)
-            });
-            if !trusted {
-                continue;
-            }
-            for line in buf[..len].split(|&b| b == b'\n') {
-                if line == b"READY=1" {
-                    return Ok(Notified::Ready);
-                }
-                let number = |prefix: &[u8]| crate::text::parse_decimal(line.strip_prefix(prefix)?);
-                if let Some(n) = number(b"ERRNO=") {
-                    return Ok(Notified::Failed(Errno::from_raw_os_error(
-                        n.clamp(1, 4095) as i32
-                    )));
-                }
-                if let Some(usec) = number(b"EXTEND_TIMEOUT_USEC=") {
-                    // systemd's meaning: this much time from now on.
-                    deadline.extend(core::time::Duration::from_micros(usec))?;
-                }
+            match self.receive(uid)? {
+                Some(Notified::Extend(more)) => deadline.extend(more)?,
+                Some(said) => return Ok(said),
+                None => {}
             }
         }
+    }
+
+    /// Reads one message, without waiting: what it says (`READY=1` or `ERRNO=` before
+    /// an extension), or `None` for nothing of interest, no message, or one from
+    /// another user than root and `uid`.
+    pub(crate) fn receive(&self, uid: Uid) -> Result<Option<Notified>, Errno> {
+        let mut buf = [0u8; 4096];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [rustix::io::IoSliceMut::new(&mut buf)];
+        let len = match recvmsg(&self.socket, &mut iov, &mut control, RecvFlags::DONTWAIT) {
+            Ok(msg) => msg.bytes,
+            Err(Errno::INTR | Errno::AGAIN) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let trusted = control.drain().any(|m| {
+            matches!(m, RecvAncillaryMessage::ScmCredentials(c) if c.uid.is_root() || c.uid == uid)
+        });
+        if !trusted {
+            return Ok(None);
+        }
+        let mut said = None;
+        for line in buf[..len].split(|&b| b == b'\n') {
+            if line == b"READY=1" {
+                return Ok(Some(Notified::Ready));
+            }
+            let number = |prefix: &[u8]| crate::text::parse_decimal(line.strip_prefix(prefix)?);
+            if let Some(n) = number(b"ERRNO=") {
+                let errno = Errno::from_raw_os_error(n.clamp(1, 4095) as i32);
+                return Ok(Some(Notified::Failed(errno)));
+            }
+            if let Some(usec) = number(b"EXTEND_TIMEOUT_USEC=") {
+                said = Some(Notified::Extend(core::time::Duration::from_micros(usec)));
+            }
+        }
+        Ok(said)
     }
 }
 

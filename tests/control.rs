@@ -139,7 +139,7 @@ fn look(path: &Path) -> (Seen, i32, String) {
     let status = status(path);
     let code = status.exit_code();
     let (seen, message) = match status {
-        Status::Running { pid } => (Seen::Running(raw(pid)), String::new()),
+        Status::Running { pid, .. } => (Seen::Running(raw(pid)), String::new()),
         Status::Stale { pid } => (Seen::Stale(raw(pid)), String::new()),
         Status::NotRunning => (Seen::NotRunning, String::new()),
         Status::Unknown(e) => (Seen::Unknown(e.kind()), e.to_string()),

@@ -341,8 +341,15 @@ fn stopped_exit_codes() {
 #[test]
 fn status_exit_codes() {
     let pid = Pid::from_raw(4242);
-    assert_eq!(Status::Running { pid }.exit_code(), 0);
-    assert_eq!(Status::Running { pid: None }.exit_code(), 0);
+    assert_eq!(Status::Running { pid, runs: None }.exit_code(), 0);
+    assert_eq!(
+        Status::Running {
+            pid: None,
+            runs: None
+        }
+        .exit_code(),
+        0
+    );
     assert_eq!(Status::Stale { pid }.exit_code(), 1);
     assert_eq!(Status::NotRunning.exit_code(), 3);
     let error = Schedule::parse("", Signal::TERM).unwrap_err();

@@ -15,7 +15,7 @@ mod support {
     pub mod wait;
 }
 
-use support::cli::{invocation, skip_unless_root};
+use support::cli::{invocation, skip_unless_root, SD_NOTIFY_SEND};
 use support::files::{find_tool, is_locked, pidfile_pid};
 use support::output::{run_with_limit, Output, Spawned};
 use support::proc::{all_pids, zombie_children, Proc};
@@ -138,9 +138,19 @@ fn workers_a_program_abandons_are_the_monitors_and_are_stopped_with_it() {
         "setsid did not take a worker out of the group"
     );
     assert!(Proc(monitor).alive(), "the monitor left with workers alive");
-    let out = status_of(&t);
+    // The service runs on while its workers do; the program's exit is on record.
+    let out = wait_until("the program's exit in the status", || {
+        let out = status_of(&t);
+        match out.stdout.contains("the last run") {
+            true => Ok(out),
+            false => Err(out.stdout),
+        }
+    });
     out.code(0).no_stderr();
-    assert_eq!(out.stdout, format!("running (pid {monitor})\n"));
+    assert_eq!(
+        out.stdout,
+        format!("running (pid {monitor}; 0 restarts, the last run exited 0)\n")
+    );
 
     stop_service(&t, monitor);
     for w in workers {
@@ -466,6 +476,61 @@ fn restart_on_failure_ignores_a_clean_exit_and_restart_always_does_not() {
     stop_service(&t, monitor);
 }
 
+/// The pidfile's second line, written by the monitor, tells `status` how the runs went;
+/// its first line still names the monitor.
+#[test]
+fn status_shows_the_restarts_and_how_the_last_run_ended() {
+    let t = Test::new();
+    let runs = t.path("runs");
+    let program = t.script(&format!(
+        "echo run >> {runs}; n=$(wc -l < {runs}); \
+         case $n in 1|2) exit 3;; 3) kill -KILL $$;; esac; exec sleep \"$0\"",
+        runs = quoted(&runs),
+    ));
+    let monitor = supervise(
+        &t,
+        &["--restart", "on-failure", "--restart-delay", "0.1"],
+        &program,
+    );
+    program_of(&t, monitor, "sleep");
+    // The monitor records a restart once its exec is known to have worked.
+    let out = wait_until("the third restart in the status", || {
+        let out = status_of(&t);
+        match out.stdout.contains("3 restarts") {
+            true => Ok(out),
+            false => Err(out.stdout),
+        }
+    });
+    out.code(0).no_stderr();
+    assert_eq!(
+        out.stdout,
+        format!("running (pid {monitor}; 3 restarts, the last run was killed by signal 9)\n")
+    );
+    assert_eq!(pidfile_pid(&t.pidfile()), monitor);
+    stop_service(&t, monitor);
+
+    let t = Test::new();
+    let program = t.script("exit 3");
+    let monitor = supervise(
+        &t,
+        &["--restart", "on-failure", "--restart-delay", "10"],
+        &program,
+    );
+    let out = wait_until("the first run's end in the status", || {
+        let out = status_of(&t);
+        match out.stdout.contains("restarts") {
+            true => Ok(out),
+            false => Err(out.stdout),
+        }
+    });
+    out.code(0).no_stderr();
+    assert_eq!(
+        out.stdout,
+        format!("running (pid {monitor}; 0 restarts, the last run exited 3)\n")
+    );
+    stop_service(&t, monitor);
+}
+
 // --- readiness -------------------------------------------------------------------------
 
 #[test]
@@ -522,6 +587,85 @@ fn the_monitor_enforces_the_readiness_timeout_after_a_restart() {
         "the never-ready run ended before the 1 s timeout: {stamps:?}"
     );
     stop_service(&t, monitor);
+}
+
+/// `--notify-socket` under the monitor: it, not the launcher, owns the socket; the start
+/// waits for the first run's `READY=1`, and each later run must say it again in time.
+#[test]
+fn the_monitor_awaits_sd_notify_readiness_at_every_run() {
+    let t = Test::new();
+    let first = t.path("first");
+    let later = t.path("later");
+    let program = t.script(&format!(
+        "if [ ! -e {first} ]; then : > {first}; sleep 0.3; {send} READY=1; sleep 0.3; exit 1; fi; \
+         date +%s.%N >> {later}; exec sleep \"$0\"",
+        first = quoted(&first),
+        later = quoted(&later),
+        send = SD_NOTIFY_SEND,
+    ));
+    let options = [
+        "--supervise",
+        "--notify-socket",
+        "--timeout",
+        "1",
+        "--restart",
+        "on-failure",
+        "--restart-delay",
+        "0.1",
+    ];
+    let out = t.start(&options, &t.pidfile(), &program);
+    out.code(0).no_stderr();
+    assert!(
+        out.elapsed >= Duration::from_millis(250),
+        "the start returned after {:?}, before READY=1",
+        out.elapsed
+    );
+    let monitor = t.daemon_pid(&t.pidfile());
+    let stamps = wait_until("a second never-ready run", || {
+        let lines = lines_of(&later);
+        if lines.len() >= 2 {
+            Ok(lines)
+        } else {
+            Err(format!("{lines:?}"))
+        }
+    });
+    let times: Vec<f64> = stamps.iter().map(|s| s.parse().unwrap()).collect();
+    assert!(
+        times[1] - times[0] >= 0.9,
+        "the never-ready run ended before the 1 s timeout: {stamps:?}"
+    );
+    stop_service(&t, monitor);
+}
+
+#[test]
+fn an_errno_or_an_exit_before_ready_fails_a_supervised_notify_start() {
+    let t = Test::new();
+    let program = t.script(&format!("{SD_NOTIFY_SEND} ERRNO=5; exec sleep \"$0\""));
+    let out = t.start(
+        &["--supervise", "--notify-socket", "--timeout", "5"],
+        &t.pidfile(),
+        &program,
+    );
+    out.code(3)
+        .one_error_line("reported failure")
+        .one_error_line("os error 5");
+    assert!(
+        !t.pidfile().exists(),
+        "the pidfile of a failed start is left"
+    );
+    t.assert_none_left(Duration::from_secs(5));
+
+    // A program that exits before it said READY=1.
+    let t = Test::new();
+    let program = t.script("exit 0");
+    let out = t.start(
+        &["--supervise", "--notify-socket", "--timeout", "5"],
+        &t.pidfile(),
+        &program,
+    );
+    out.code(3)
+        .one_error_line("exited before reporting readiness");
+    assert!(!t.pidfile().exists());
 }
 
 // --- the monitor's death -----------------------------------------------------------------

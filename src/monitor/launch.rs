@@ -14,6 +14,7 @@ use crate::argv::Program;
 use crate::error::{Error, ErrorKind};
 use crate::launch::{self, Mode, Side};
 use crate::plan::Plan;
+use crate::supervisor::NotifyListener;
 use crate::sys;
 
 /// How much longer than the program's readiness timeout the original process waits:
@@ -38,14 +39,16 @@ impl<'s> Supervised<'s> {
 }
 
 /// What the exec path prepared: the program, its `argv` and `envp` (on the exec path's
-/// stack frame, which outlives this call), where to search it, its readiness number,
-/// and in the foreground a copy of stderr for the failure message.
+/// stack frame, which outlives this call), where to search it, its readiness number or
+/// notify socket, and in the foreground a copy of stderr for the failure message.
 pub(crate) struct Parts<'p> {
     pub(crate) program: &'p Program<'p>,
     pub(crate) argv: &'p [*const c_char],
     pub(crate) envp: &'p [*const c_char],
     pub(crate) search: &'p [u8],
     pub(crate) readiness: Option<i32>,
+    /// The socket the program's `sd_notify` messages come to.
+    pub(crate) notify: Option<NotifyListener>,
     pub(crate) stderr: Option<OwnedFd>,
 }
 
@@ -63,6 +66,10 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, policy: Supervision<'_>) -> Resu
         if let Err(e) = plan.deadline.extend(t + MARGIN) {
             return Err(plan.abandon(Error::os(ErrorKind::Channel, e).text("timer")));
         }
+    }
+    // The monitor, not the original process, hears the program's sd_notify.
+    if let Some(listener) = &parts.notify {
+        plan.keep(listener.socket().as_raw_fd());
     }
     let log = match open_log(&mut plan, &policy, parts.readiness) {
         Ok(log) => log,
@@ -82,6 +89,7 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, policy: Supervision<'_>) -> Resu
                 envp: parts.envp,
                 preserve: plan.o.preserve.as_slice(),
                 readiness: parts.readiness,
+                notify: parts.notify.as_ref(),
                 timeout,
             };
             // The monitor holds the lock; a first run that fails in the foreground

@@ -24,12 +24,13 @@ pub(crate) use launch::{Parts, Supervised};
 use log::Sink;
 pub use policy::{Facility, Restart, Supervision, Syslog};
 
-use process::{exit_status, floor};
+use process::{ended, floor, shell_status};
 
 use crate::channel;
 use crate::error::ErrorKind;
 use crate::failure::Failure;
-use crate::pidfile::Pidfile;
+use crate::pidfile::{Exit, Pidfile};
+use crate::supervisor::NotifyListener;
 use crate::{fds, sys};
 
 /// How long what is left of a stopped service has between SIGTERM and SIGKILL.
@@ -62,6 +63,8 @@ pub(crate) struct Program<'x> {
     pub(crate) preserve: &'x [i32],
     /// The readiness descriptor's number in the program.
     pub(crate) readiness: Option<i32>,
+    /// Where the program's `sd_notify` messages come (its `NOTIFY_SOCKET`).
+    pub(crate) notify: Option<&'x NotifyListener>,
     /// How long the program has to become ready.
     pub(crate) timeout: Option<Duration>,
 }
@@ -97,8 +100,11 @@ struct Monitor<'x, 'f> {
     group: Option<Pid>,
     /// The read end of the program's readiness pipe, until it reports.
     readiness: Option<OwnedFd>,
-    /// The last run's status as an exit status (128 + n for signal n).
-    status: i32,
+    /// Whether this run's `READY=1` is awaited on the notify socket.
+    awaiting_notify: bool,
+    /// How the last run ended, and how many runs followed the first.
+    last_exit: Exit,
+    restarts: u32,
     /// Whether the last run was killed for not being ready in time.
     timed_out: bool,
     stopping: bool,
@@ -156,7 +162,9 @@ pub(crate) fn run<'x, 'f>(
         main: None,
         group: None,
         readiness: None,
-        status: 0,
+        awaiting_notify: false,
+        last_exit: Exit::Code(0),
+        restarts: 0,
         timed_out: false,
         stopping: false,
         ending: false,
@@ -226,9 +234,14 @@ impl<'x, 'f> Monitor<'x, 'f> {
             PollFd::from_borrowed_fd(timer, PollFlags::IN),
             idle(signals),
             idle(signals),
+            idle(signals),
         ];
         if let Some(r) = &self.readiness {
             fds[2] = PollFd::new(r, PollFlags::IN);
+        }
+        if let Some(listener) = self.program.notify {
+            // Always read, so that no run's message waits for the next run.
+            fds[4] = PollFd::from_borrowed_fd(listener.socket(), PollFlags::IN);
         }
         if let Some((_, pipe, _)) = &self.log {
             fds[3] = PollFd::new(pipe, PollFlags::IN);
@@ -237,13 +250,16 @@ impl<'x, 'f> Monitor<'x, 'f> {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(Failure::os(ErrorKind::Supervise, e)),
         }
-        let [sig, alarm, ready, output] = fds.map(|fd| !fd.revents().is_empty());
+        let [sig, alarm, ready, output, notified] = fds.map(|fd| !fd.revents().is_empty());
         // The output first: lines written before an exit are logged before it.
         if output {
             self.drain();
         }
         if ready {
             self.read_readiness()?;
+        }
+        if notified {
+            self.read_notify()?;
         }
         if alarm {
             self.ring()?;
@@ -322,7 +338,7 @@ impl<'x, 'f> Monitor<'x, 'f> {
                 Ok(Some((pid, status))) => {
                     if Some(pid) == self.main {
                         self.main = None;
-                        self.status = exit_status(status);
+                        self.last_exit = ended(status);
                         self.program_ended()?;
                     } else if self.ending {
                         // Reparented leftovers keep coming: signal them too.
@@ -397,6 +413,6 @@ impl<'x, 'f> Monitor<'x, 'f> {
             // us remove it (a monitor that dropped its privileges): "not running".
             let _ = pidfile.release();
         }
-        sys::exit_immediately(self.status)
+        sys::exit_immediately(shell_status(self.last_exit))
     }
 }

@@ -11,6 +11,7 @@ use super::policy::QUICK;
 use super::{Alarm, Monitor, Program};
 use crate::error::ErrorKind;
 use crate::failure::Failure;
+use crate::pidfile::Exit;
 use crate::{fds, sys};
 
 impl Monitor<'_, '_> {
@@ -56,14 +57,14 @@ impl Monitor<'_, '_> {
         self.logged_pid = child.as_raw_nonzero().get();
         let _ = crate::channel::set_timer(&self.run_timer, Some(QUICK));
         self.timed_out = false;
-        match readiness {
-            Some(r) => {
-                self.readiness = Some(r);
-                if let Some(t) = p.timeout {
-                    self.set_alarm(Alarm::Readiness, t);
-                }
-            }
-            None => self.became_ready(),
+        self.awaiting_notify = p.notify.is_some();
+        if readiness.is_none() && !self.awaiting_notify {
+            self.became_ready();
+            return Ok(());
+        }
+        self.readiness = readiness;
+        if let Some(t) = p.timeout {
+            self.set_alarm(Alarm::Readiness, t);
         }
         Ok(())
     }
@@ -117,16 +118,20 @@ pub(super) fn pipe(floor: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
     Ok((fds::at_or_above(r, floor)?, fds::at_or_above(w, floor)?))
 }
 
-/// An exit status as a shell shows it: the code, or 128 + the signal.
-pub(super) fn exit_status(status: WaitStatus) -> i32 {
-    shell_status(status.exit_status(), status.terminating_signal())
+/// How a reaped process ended.
+pub(super) fn ended(status: WaitStatus) -> Exit {
+    match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => Exit::Code(code as u8),
+        (None, Some(sig)) => Exit::Signal(sig as u8),
+        _ => Exit::Code(1),
+    }
 }
 
-fn shell_status(code: Option<i32>, signal: Option<i32>) -> i32 {
-    match (code, signal) {
-        (Some(code), _) => code,
-        (None, Some(sig)) => 128 + sig,
-        _ => 1,
+/// An exit as a shell shows it: the code, or 128 + the signal.
+pub(super) fn shell_status(exit: Exit) -> i32 {
+    match exit {
+        Exit::Code(code) => i32::from(code),
+        Exit::Signal(sig) => 128 + i32::from(sig),
     }
 }
 
@@ -136,7 +141,7 @@ mod tests {
 
     #[test]
     fn exit_statuses_are_the_shells() {
-        assert_eq!(shell_status(Some(7), None), 7);
-        assert_eq!(shell_status(None, Some(15)), 143);
+        assert_eq!(shell_status(Exit::Code(7)), 7);
+        assert_eq!(shell_status(Exit::Signal(15)), 143);
     }
 }

@@ -10,9 +10,12 @@ use super::{Alarm, Monitor};
 use crate::channel::{self, Report};
 use crate::error::ErrorKind;
 use crate::failure::Failure;
+use crate::pidfile::{Exit, Runs};
+use crate::supervisor::Notified;
 
 impl Monitor<'_, '_> {
     pub(super) fn program_ended(&mut self) -> Result<(), Failure> {
+        self.awaiting_notify = false;
         let was_waiting = self.readiness.take().is_some();
         if self.alarm == Alarm::Readiness {
             self.set_alarm(Alarm::None, Duration::ZERO);
@@ -23,12 +26,13 @@ impl Monitor<'_, '_> {
         if self.stopping {
             return self.end();
         }
-        let failed = self.status != 0;
+        let failed = self.last_exit != Exit::Code(0);
         let again = match self.policy.restart {
             Restart::Never => false,
             Restart::OnFailure => failed,
             Restart::Always => true,
         };
+        self.record();
         if again {
             // What the last run left in its group goes with it.
             if let Some(group) = self.group.take() {
@@ -79,13 +83,16 @@ impl Monitor<'_, '_> {
             }
             Alarm::Pause if self.stopping => self.end()?,
             Alarm::Pause => {
+                self.restarts = self.restarts.saturating_add(1);
                 if let Err(f) = self.spawn() {
                     // A restart that cannot execute is one more failed run.
-                    self.status = 127;
+                    self.last_exit = Exit::Code(127);
                     if f.kind != ErrorKind::Exec {
                         return Err(f);
                     }
                     self.program_ended()?;
+                } else {
+                    self.record();
                 }
             }
             Alarm::Grace => {
@@ -120,6 +127,51 @@ impl Monitor<'_, '_> {
                 }
             }
             Ok(_) | Err(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The runs line in the pidfile, for `status`: after each end and each restart.
+    fn record(&self) {
+        if let Some(pidfile) = &self.pidfile {
+            let runs = Runs {
+                restarts: self.restarts,
+                last_exit: self.last_exit,
+            };
+            let _ = pidfile.write_runs(self.me, runs);
+        }
+    }
+
+    /// Reads a message from the notify socket: `READY=1` is readiness, `ERRNO=` its
+    /// refusal, `EXTEND_TIMEOUT_USEC=` more time. Only while a run awaits readiness;
+    /// otherwise read and let go.
+    pub(super) fn read_notify(&mut self) -> Result<(), Failure> {
+        let Some(listener) = self.program.notify else {
+            return Ok(());
+        };
+        let said = match listener.receive(rustix::process::geteuid()) {
+            Ok(said) => said.filter(|_| self.awaiting_notify),
+            Err(e) => return Err(Failure::os(ErrorKind::Supervise, e)),
+        };
+        match said {
+            Some(Notified::Ready) => {
+                self.awaiting_notify = false;
+                self.set_alarm(Alarm::None, Duration::ZERO);
+                self.became_ready();
+            }
+            Some(Notified::Failed(errno)) => {
+                self.awaiting_notify = false;
+                if let Some(group) = self.group {
+                    let _ = kill_process_group(group, Signal::KILL);
+                }
+                if !self.ready {
+                    return Err(Failure::os(ErrorKind::ReportedFailure, errno));
+                }
+            }
+            Some(Notified::Extend(more)) if self.alarm == Alarm::Readiness => {
+                self.set_alarm(Alarm::Readiness, more);
+            }
+            Some(Notified::Extend(_)) | None => {}
         }
         Ok(())
     }

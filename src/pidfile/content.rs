@@ -1,11 +1,94 @@
-//! Pidfile content: the one reader, and FHS's format.
+//! Pidfile content: the one reader, and its format: FHS's PID line, and under a
+//! monitor ([`Daemon::supervise`](crate::Daemon::supervise)) a second line saying how
+//! the program's runs went.
 
 use rustix::fd::AsFd;
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-/// The longest pidfile content we accept: a PID is at most 10 digits plus whitespace.
-pub(crate) const CONTENT_CAP: usize = 32;
+use crate::stack::Stack;
+
+/// The longest pidfile content we accept: a PID line (at most 10 digits plus
+/// whitespace) and the runs line ([`RUNS_LINE`] bytes).
+pub(crate) const CONTENT_CAP: usize = 64;
+
+/// The runs line's length, newline included: always the same, so that the monitor
+/// rewrites it in place with one `pwrite`, never leaving a longer line's tail.
+pub(crate) const RUNS_LINE: usize = 32;
+
+/// How a supervised program's runs went, as its monitor records them in the pidfile's
+/// second line ([`Status::Running`](crate::Status::Running)'s `runs`). It appears when
+/// the first run ends.
+///
+/// ```
+/// use daemonic::{Exit, Runs};
+///
+/// let runs = Runs { restarts: 2, last_exit: Exit::Code(1) };
+/// assert_eq!(runs.restarts, 2);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Runs {
+    /// How often the program was started again.
+    pub restarts: u32,
+    /// How its last finished run ended.
+    pub last_exit: Exit,
+}
+
+/// How a process ended.
+///
+/// ```
+/// use daemonic::Exit;
+///
+/// assert_ne!(Exit::Code(9), Exit::Signal(9));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code.
+    Code(u8),
+    /// This signal killed it.
+    Signal(u8),
+}
+
+impl Runs {
+    /// The line as the monitor writes it: `restarts N exited C` or
+    /// `restarts N killed S`, padded with spaces to [`RUNS_LINE`].
+    pub(crate) fn line(&self, buf: &mut Stack<u8, RUNS_LINE>) {
+        let (word, n): (&[u8], u8) = match self.last_exit {
+            Exit::Code(c) => (b" exited ", c),
+            Exit::Signal(s) => (b" killed ", s),
+        };
+        let mut digits = [0u8; 20];
+        let _ = buf.extend(b"restarts ");
+        let _ = buf.extend(crate::text::decimal(u64::from(self.restarts), &mut digits));
+        let _ = buf.extend(word);
+        let _ = buf.extend(crate::text::decimal(u64::from(n), &mut digits));
+        while buf.len() < RUNS_LINE - 1 {
+            let _ = buf.push(b' ');
+        }
+        let _ = buf.push(b'\n');
+    }
+
+    fn parse(line: &[u8]) -> Option<Runs> {
+        let mut words = line.split(|&b| b == b' ');
+        let mut word = || words.next();
+        let number = |w: Option<&[u8]>| crate::text::parse_decimal(w?);
+        if word()? != b"restarts" {
+            return None;
+        }
+        let restarts = u32::try_from(number(word())?).ok()?;
+        let how = word()?;
+        let n = u8::try_from(number(word())?).ok()?;
+        let last_exit = match how {
+            b"exited" => Exit::Code(n),
+            b"killed" if n != 0 => Exit::Signal(n),
+            _ => return None,
+        };
+        word().is_none().then_some(Runs {
+            restarts,
+            last_exit,
+        })
+    }
+}
 
 /// What a pidfile holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,19 +103,45 @@ pub(crate) enum Content {
 
 /// Reads what a pidfile holds: the one reader of pidfile content.
 pub(crate) fn read(file: impl AsFd) -> Result<Content, Errno> {
+    read_all(file).map(|(content, _)| content)
+}
+
+/// [`read`], and the runs line if there is one.
+pub(crate) fn read_all(file: impl AsFd) -> Result<(Content, Option<Runs>), Errno> {
     let mut buf = [0u8; CONTENT_CAP + 1];
     let n = rustix::io::pread(file, &mut buf, 0)?;
     Ok(if n > CONTENT_CAP {
-        Content::Other
+        (Content::Other, None)
     } else {
-        parse(&buf[..n])
+        parse_all(&buf[..n])
     })
 }
 
 /// Parses FHS pidfile content: a positive decimal PID, optionally surrounded by
-/// whitespace. Anything else is [`Content::Other`], never PID 0 or -1 (which would
-/// signal whole process groups).
+/// whitespace, and optionally a runs line after it. Anything else is
+/// [`Content::Other`], never PID 0 or -1 (which would signal whole process groups).
+#[cfg(any(test, feature = "std"))]
 pub(crate) fn parse(content: &[u8]) -> Content {
+    parse_all(content).0
+}
+
+fn parse_all(content: &[u8]) -> (Content, Option<Runs>) {
+    // Blank lines may come before the PID's (FHS readers are tolerant).
+    let content = content.trim_ascii_start();
+    let (first, rest) = match content.iter().position(|&b| b == b'\n') {
+        Some(at) => (&content[..at], crate::text::trim(&content[at + 1..])),
+        None => (content, &[][..]),
+    };
+    if rest.is_empty() {
+        return (parse_pid(first), None);
+    }
+    match (parse_pid(first), Runs::parse(rest)) {
+        (Content::Pid(pid), Some(runs)) => (Content::Pid(pid), Some(runs)),
+        _ => (Content::Other, None),
+    }
+}
+
+fn parse_pid(content: &[u8]) -> Content {
     let digits = crate::text::trim(content);
     if digits.is_empty() {
         return Content::Empty;
@@ -66,8 +175,36 @@ mod tests {
             b"99999999999",
             b"2147483648",
             b"12x",
+            b"12\n34",
+            b"\nrestarts 1 exited 0",
+            b"12\nrestarts 1 exited 256",
+            b"12\nrestarts 1 killed 0",
+            b"12\nrestarts 1 exited 0 x",
+            b"12\nrestarts  1 exited 0",
         ] {
             assert_eq!(parse(bad), Content::Other, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn the_runs_line_is_read_back_as_written() {
+        for (restarts, last_exit) in [
+            (0, Exit::Code(0)),
+            (u32::MAX, Exit::Code(255)),
+            (7, Exit::Signal(9)),
+        ] {
+            let runs = Runs {
+                restarts,
+                last_exit,
+            };
+            let mut line = Stack::new();
+            runs.line(&mut line);
+            assert_eq!(line.len(), RUNS_LINE);
+            let mut file = b"4242\n".to_vec();
+            file.extend_from_slice(line.as_slice());
+            assert!(file.len() <= CONTENT_CAP);
+            let pid = Pid::from_raw(4242).unwrap();
+            assert_eq!(parse_all(&file), (Content::Pid(pid), Some(runs)));
         }
     }
 }

@@ -27,7 +27,8 @@ use crate::stack::Stack;
 
 #[cfg(feature = "std")]
 pub(crate) use content::parse as parse_content;
-pub(crate) use content::{read, Content};
+pub(crate) use content::{read, read_all, Content};
+pub use content::{Exit, Runs};
 pub(crate) use take::{check, insecure, locator, Locate, Previous};
 use take::{locate_and_take, name_in, open_writer, same_file, Refused};
 
@@ -191,6 +192,21 @@ impl<'a> Pidfile<'a> {
         let _ = text.push(b'\n');
         let text = text.as_slice();
         if rustix::io::pwrite(writer, text, 0)? != text.len() {
+            return Err(Errno::IO);
+        }
+        Ok(())
+    }
+
+    /// Writes the runs line after the PID line of `pid` (a monitor's): in place, at
+    /// its fixed length, so a reader sees the old line or the new one.
+    pub(crate) fn write_runs(&self, pid: Pid, runs: Runs) -> Result<(), Errno> {
+        let writer = self.writer.as_ref().ok_or(Errno::BADF)?;
+        let mut digits = [0u8; 20];
+        let at = crate::text::decimal(pid.as_raw_nonzero().get() as u64, &mut digits).len() + 1;
+        let mut line = Stack::new();
+        runs.line(&mut line);
+        let line = line.as_slice();
+        if rustix::io::pwrite(writer, line, at as u64)? != line.len() {
             return Err(Errno::IO);
         }
         Ok(())

@@ -54,14 +54,22 @@ pub fn is_locked(path: &Path) -> bool {
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
 }
 
-/// The PID a pidfile holds, checking its format: decimal digits and one newline.
+/// The PID a pidfile holds, checking its format: decimal digits and a newline, then
+/// nothing or a monitor's runs line (`restarts N exited C`, padded to 31 bytes).
 #[track_caller]
 pub fn pidfile_pid(path: &Path) -> i32 {
     let text = fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read pidfile {}: {e}", path.display()));
-    let digits = text
-        .strip_suffix('\n')
+    let (digits, runs) = text
+        .split_once('\n')
         .unwrap_or_else(|| panic!("pidfile content {text:?} lacks its newline"));
+    let words: Vec<&str> = runs.trim_end().split(' ').collect();
+    let runs_line = matches!(words[..], ["restarts", n, "exited" | "killed", c]
+        if n.parse::<u32>().is_ok() && c.parse::<u8>().is_ok());
+    assert!(
+        runs.is_empty() || (runs.len() == 32 && runs.ends_with('\n') && runs_line),
+        "pidfile content {text:?}: its second line is not a runs line"
+    );
     digits
         .parse()
         .unwrap_or_else(|_| panic!("pidfile content {text:?} is not a PID"))

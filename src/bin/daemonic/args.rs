@@ -335,9 +335,9 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
              exclude them",
         ));
     }
-    if o.supervise && o.notify_socket {
+    if o.supervise && o.notify_socket && o.notify_fd.is_some() {
         return Err(Usage::new(
-            "--notify-socket is not supported with --supervise (use --notify-fd)",
+            "--notify-fd and --notify-socket exclude each other with --supervise",
         ));
     }
     if command as u8 & STARTS != 0 {

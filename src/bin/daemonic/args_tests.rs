@@ -419,7 +419,7 @@ fn supervise_takes_a_restart_policy_and_a_first_pause() {
 }
 
 #[test]
-fn restart_options_need_supervise_and_supervise_refuses_the_notify_socket() {
+fn restart_options_need_supervise_and_supervise_takes_one_readiness() {
     for options in [
         &["--restart", "always"][..],
         &["--restart-delay", "1"],
@@ -432,10 +432,11 @@ fn restart_options_need_supervise_and_supervise_refuses_the_notify_socket() {
             "--restart, --restart-delay, --log-file and --syslog need --supervise"
         );
     }
-    let (what, _) = error(&strs(&start(&["--supervise", "--notify-socket"])));
-    assert!(
-        what.contains("--notify-socket is not supported with --supervise"),
-        "{what}"
+    let both = ["--supervise", "--notify-socket", "--notify-fd", "3"];
+    let (what, _) = error(&strs(&start(&both)));
+    assert_eq!(
+        what,
+        "--notify-fd and --notify-socket exclude each other with --supervise"
     );
     let (what, _) = error(&strs(&start(&["--forward-to-group"])));
     assert_eq!(what, "--forward-to-group needs --supervise");

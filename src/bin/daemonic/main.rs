@@ -14,8 +14,8 @@ mod sys;
 
 use core::ffi::CStr;
 use daemonic::{
-    status, stop, Daemon, Detach, ErrorKind, Facility, Pid, Program, Schedule, Status, Stdio,
-    Stopped, Supervision, Syslog,
+    status, stop, Daemon, Detach, ErrorKind, Exit, Facility, Pid, Program, Runs, Schedule, Status,
+    Stdio, Stopped, Supervision, Syslog,
 };
 
 use args::{Command, Options};
@@ -58,7 +58,8 @@ Start options:
                        fails, EXTEND_TIMEOUT_USEC= extends; 60 s unless --timeout)
   --timeout SECS       with --notify-*: kill PROGRAM if not ready within SECS
   --supervise          run PROGRAM under a resident monitor (see above); after a
-                       stop signal it ends what PROGRAM left, then exits
+                       stop signal it ends what PROGRAM left, then exits; it awaits
+                       --notify-* at every run; status shows its restarts
   --restart WHEN       with --supervise: never (default), on-failure, always
   --restart-delay SECS first pause before a restart (default 1); doubles after
                        runs under 10 s, up to 60 s
@@ -182,8 +183,17 @@ fn status_command(o: &Options<'_>) -> i32 {
     let state = status(pidfile);
     let mut line = Line::new();
     match &state {
-        Status::Running { pid: Some(pid) } => line.text("running (pid ").number(raw(*pid)),
-        Status::Running { pid: None } => line.text("running (starting; pidfile ").shown(shown),
+        Status::Running {
+            pid: Some(pid),
+            runs,
+        } => {
+            line.text("running (pid ").number(raw(*pid));
+            if let Some(runs) = runs {
+                restarts(&mut line, runs);
+            }
+            &mut line
+        }
+        Status::Running { pid: None, .. } => line.text("running (starting; pidfile ").shown(shown),
         Status::Stale { pid } => {
             line.text("not running (stale pidfile ").shown(shown);
             if let Some(pid) = pid {
@@ -202,6 +212,20 @@ fn status_command(o: &Options<'_>) -> i32 {
     };
     info(o, line.text(")"));
     state.exit_code()
+}
+
+/// A monitor's runs, after its PID: `; 2 restarts, the last run exited 1`.
+fn restarts(line: &mut Line, runs: &Runs) {
+    line.text("; ")
+        .number(runs.restarts)
+        .text(match runs.restarts {
+            1 => " restart, the last run ",
+            _ => " restarts, the last run ",
+        });
+    match runs.last_exit {
+        Exit::Code(code) => line.text("exited ").number(code.into()),
+        Exit::Signal(sig) => line.text("was killed by signal ").number(sig.into()),
+    };
 }
 
 /// `PATH` for `--clear-env`: the usual system directories.

@@ -69,21 +69,18 @@ impl Runs {
     }
 
     fn parse(line: &[u8]) -> Option<Runs> {
-        let mut words = line.split(|&b| b == b' ');
-        let mut word = || words.next();
-        let number = |w: Option<&[u8]>| crate::text::parse_decimal(w?);
-        if word()? != b"restarts" {
-            return None;
-        }
-        let restarts = u32::try_from(number(word())?).ok()?;
-        let how = word()?;
-        let n = u8::try_from(number(word())?).ok()?;
+        let number = |digits| crate::text::parse_decimal(digits);
+        let rest = line.strip_prefix(b"restarts ")?;
+        let gap = rest.iter().position(|&b| b == b' ')?;
+        let restarts = u32::try_from(number(&rest[..gap])?).ok()?;
+        let (how, digits) = rest[gap + 1..].split_at_checked(7)?;
+        let n = u8::try_from(number(digits)?).ok()?;
         let last_exit = match how {
-            b"exited" => Exit::Code(n),
-            b"killed" if n != 0 => Exit::Signal(n),
+            b"exited " => Exit::Code(n),
+            b"killed " if n != 0 => Exit::Signal(n),
             _ => return None,
         };
-        word().is_none().then_some(Runs {
+        Some(Runs {
             restarts,
             last_exit,
         })

@@ -28,24 +28,32 @@ pub struct Program<'p> {
     pub env: &'p [&'p CStr],
 }
 
-/// The most arguments, or environment entries, a program can be given.
+/// The most arguments and environment entries, together, a program can be given.
 pub(crate) const MAX_POINTERS: usize = 1024;
 
-/// A null-terminated array of C string pointers, on the stack, built before the fork.
+/// The program's `argv` and `envp`, each null-terminated, one after the other in one
+/// array on the stack, built before the fork. One array, not two: every stack page a
+/// start touches stays resident in a monitor that lives on top of it.
 pub(crate) struct Pointers {
-    ptrs: Stack<*const c_char, { MAX_POINTERS + 1 }>,
+    ptrs: Stack<*const c_char, { MAX_POINTERS + 2 }>,
+    /// Where `envp` starts, after `argv`'s null; 0 while `argv` is being filled.
+    envp_at: usize,
 }
 
 impl Pointers {
     pub(crate) fn new() -> Pointers {
-        Pointers { ptrs: Stack::new() }
+        Pointers {
+            ptrs: Stack::new(),
+            envp_at: 0,
+        }
     }
 
     fn push(&mut self, s: &CStr) -> Result<(), Error> {
-        // One slot stays free for the terminating null.
-        if self.ptrs.len() == MAX_POINTERS {
+        // The slots for the two nulls are not counted.
+        let nulls = usize::from(self.envp_at != 0);
+        if self.ptrs.len() - nulls == MAX_POINTERS {
             return Err(Error::invalid(
-                "more than 1024 arguments or environment entries",
+                "more than 1024 arguments and environment entries",
             ));
         }
         self.ptrs
@@ -53,10 +61,15 @@ impl Pointers {
             .map_err(|_| Error::invalid("too many arguments"))
     }
 
-    /// The pointers and the terminating null.
-    pub(crate) fn terminated(&mut self) -> &[*const c_char] {
+    fn end_argv(&mut self) {
         let _ = self.ptrs.push(core::ptr::null());
-        self.ptrs.as_slice()
+        self.envp_at = self.ptrs.len();
+    }
+
+    /// `argv` and `envp`, each with its terminating null.
+    pub(crate) fn arrays(&mut self) -> (&[*const c_char], &[*const c_char]) {
+        let _ = self.ptrs.push(core::ptr::null());
+        self.ptrs.as_slice().split_at(self.envp_at)
     }
 }
 
@@ -78,8 +91,7 @@ pub(crate) struct Additions<'v> {
 pub(crate) fn fill(
     program: &Program<'_>,
     additions: &Additions<'_>,
-    argv: &mut Pointers,
-    envp: &mut Pointers,
+    pointers: &mut Pointers,
 ) -> Result<(), Error> {
     let replaced = |entry: &&CStr| {
         let e = entry.to_bytes();
@@ -91,11 +103,12 @@ pub(crate) fn fill(
                     .any(|v| e.starts_with(v)))
     };
     for arg in program.args {
-        argv.push(arg)?;
+        pointers.push(arg)?;
     }
+    pointers.end_argv();
     let ours = additions.notify_socket.iter().chain(&additions.pidfile_fd);
     for entry in program.env.iter().filter(|e| !replaced(e)).chain(ours) {
-        envp.push(entry)?;
+        pointers.push(entry)?;
     }
     Ok(())
 }
@@ -139,31 +152,44 @@ mod tests {
             notify_socket: Some(c"NOTIFY_SOCKET=@x"),
             detached: true,
         };
-        let (mut argv, mut envp) = (Pointers::new(), Pointers::new());
-        fill(&program, &additions, &mut argv, &mut envp).unwrap();
-        assert_eq!(strings(argv.terminated()), [c"true", c"-x"]);
+        let mut pointers = Pointers::new();
+        fill(&program, &additions, &mut pointers).unwrap();
+        let (argv, envp) = pointers.arrays();
+        assert_eq!(strings(argv), [c"true", c"-x"]);
         assert_eq!(
-            strings(envp.terminated()),
+            strings(envp),
             [c"A=1", c"NOTIFY_SOCKET=@x", c"DAEMONIC_PIDFILE_FD=4"]
         );
     }
 
     #[test]
     fn too_many_entries_are_an_error_not_a_cut() {
-        let many = [c"X=1"; MAX_POINTERS + 1];
-        let program = Program {
-            path: c"/bin/true",
-            args: &[c"true"],
-            env: &many,
-        };
+        let many = [c"X=1"; MAX_POINTERS];
         let additions = Additions {
             pidfile_fd: None,
             notify_socket: None,
             detached: false,
         };
-        let (mut argv, mut envp) = (Pointers::new(), Pointers::new());
-        let err = fill(&program, &additions, &mut argv, &mut envp).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidOption);
+        // 1024 in all fit, the arguments counted with the entries; one more does not.
+        for (args, fits) in [(&many[..1], true), (&many[..2], false)] {
+            let program = Program {
+                path: c"/bin/true",
+                args,
+                env: &many[1..],
+            };
+            let mut pointers = Pointers::new();
+            match fill(&program, &additions, &mut pointers) {
+                Ok(()) => {
+                    assert!(fits);
+                    let (argv, envp) = pointers.arrays();
+                    assert_eq!((argv.len(), envp.len()), (2, MAX_POINTERS));
+                }
+                Err(err) => {
+                    assert!(!fits);
+                    assert_eq!(err.kind(), ErrorKind::InvalidOption);
+                }
+            }
+        }
     }
 
     #[test]

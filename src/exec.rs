@@ -76,7 +76,7 @@ pub(crate) fn run(
     };
     // Built here, on this stack frame, which lives until `execve`: `envp` points
     // into these buffers.
-    let (mut argv, mut envp) = (Pointers::new(), Pointers::new());
+    let mut pointers = Pointers::new();
     let (mut fd_var, mut socket_var) = (Stack::<u8, 48>::new(), Stack::<u8, 64>::new());
     let additions = Additions {
         // A supervised program has no descriptor of the pidfile: the monitor holds it.
@@ -88,10 +88,10 @@ pub(crate) fn run(
         notify_socket: listener.as_ref().map(|l| l.variable(&mut socket_var)),
         detached: plan.detach,
     };
-    if let Err(e) = fill(program, &additions, &mut argv, &mut envp) {
+    if let Err(e) = fill(program, &additions, &mut pointers) {
         return Err(plan.abandon(e));
     }
-    let (argv, envp) = (argv.terminated(), envp.terminated());
+    let (argv, envp) = pointers.arrays();
     let search = crate::search::path_of(program.env);
     // In the foreground this process becomes the program (or its monitor): if that
     // fails, the error must reach the caller's stderr, which the steps redirect.

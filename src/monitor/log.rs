@@ -117,9 +117,10 @@ fn open_in(dir: &OwnedFd, name: &CStr, mode: u32, floor: i32) -> Result<OwnedFd,
 }
 
 /// Copies what the pipe holds into the log, until the pipe is empty (it is
-/// non-blocking); `pid` is the program's.
+/// non-blocking); `pid` is the program's. A page at a time: the pipe holds a burst,
+/// and a bigger buffer would stay resident on the monitor's stack.
 pub(super) fn drain(pipe: &OwnedFd, sink: &mut Sink<'_>, pid: i32) {
-    let mut buf = [0u8; 16 * 1024];
+    let mut buf = [0u8; 4096];
     loop {
         match rustix::io::read(pipe, &mut buf) {
             Ok(0) => return,

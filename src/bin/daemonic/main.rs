@@ -255,8 +255,7 @@ fn environment<'e>(
         .filter(|&(i, e)| !named(e, &given[i + 1..]))
         .map(|(_, &e)| e);
     for entry in base.filter(|e| !named(e, given)).chain(last_given) {
-        *list.items.get_mut(list.len).ok_or(())? = entry;
-        list.len += 1;
+        list.push(entry)?;
     }
     Ok(())
 }
@@ -267,10 +266,7 @@ fn name_of(entry: &[u8]) -> &[u8] {
 }
 
 fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
-    let mut program_env = sys::Strings {
-        len: 0,
-        items: [c""; sys::MAX],
-    };
+    let mut program_env = sys::Strings::new();
     if environment(o, env, &mut program_env).is_err() {
         let mut line = out::error_line();
         line.text("more than ").number(sys::MAX as u32);
@@ -337,7 +333,10 @@ fn current_umask() -> u32 {
     mask.bits() as u32
 }
 
-/// The daemon the start options describe.
+/// The daemon the start options describe. Out of line: the builder's copies stay in
+/// a frame that is gone before the start goes deeper (a resident monitor keeps every
+/// stack page its start touched).
+#[inline(never)]
 fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
     // Decided once: the streams' default depends on it. In the foreground (a
     // supervisor's or a container's child) the program keeps the streams it was

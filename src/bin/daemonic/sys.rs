@@ -2,6 +2,7 @@
 //! panic handler without std, and the C library link without std.
 
 use core::ffi::{c_char, CStr};
+use core::mem::MaybeUninit;
 
 /// The most command-line arguments the command reads, and the most environment
 /// entries it passes to a program it starts (its own environment is never counted:
@@ -10,42 +11,57 @@ pub const MAX: usize = 512;
 
 /// A fixed-capacity list of C strings taken from a null-terminated pointer array.
 pub struct Strings<'a> {
-    pub len: usize,
-    pub items: [&'a CStr; MAX],
+    len: usize,
+    /// The first `len` are set.
+    items: [MaybeUninit<&'a CStr>; MAX],
 }
 
 impl<'a> Strings<'a> {
-    /// Copies up to `MAX` pointers of the null-terminated array `ptrs`; `None` when
-    /// there are more.
+    /// An empty list, not written to: filled in place, as at 8 KiB a list moved by
+    /// value would be copied (and kept on the stack) once per move.
+    #[inline(always)]
+    pub const fn new() -> Strings<'a> {
+        Strings {
+            len: 0,
+            items: [MaybeUninit::uninit(); MAX],
+        }
+    }
+
+    /// Appends `item`; `Err` when the list is full.
+    pub fn push(&mut self, item: &'a CStr) -> Result<(), ()> {
+        *self.items.get_mut(self.len).ok_or(())? = MaybeUninit::new(item);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Appends the strings of the null-terminated array `ptrs`; `false` when there
+    /// are more than fit.
     ///
     /// # Safety
     /// `ptrs` is null or a null-terminated array of pointers to NUL-terminated
     /// strings that live for `'a`, as C's `argv` and `envp` are for the process.
-    pub unsafe fn from_raw(ptrs: *const *const c_char) -> Option<Strings<'a>> {
-        let mut list = Strings {
-            len: 0,
-            items: [c""; MAX],
-        };
+    pub unsafe fn fill(&mut self, ptrs: *const *const c_char) -> bool {
         if ptrs.is_null() {
-            return Some(list);
+            return true;
         }
+        let mut at = 0;
         loop {
             // SAFETY: by the contract, every entry up to the null one is readable.
-            let p = unsafe { *ptrs.add(list.len) };
+            let p = unsafe { *ptrs.add(at) };
             if p.is_null() {
-                return Some(list);
-            }
-            if list.len == MAX {
-                return None;
+                return true;
             }
             // SAFETY: by the contract, `p` is a NUL-terminated string living for 'a.
-            list.items[list.len] = unsafe { CStr::from_ptr(p) };
-            list.len += 1;
+            if self.push(unsafe { CStr::from_ptr(p) }).is_err() {
+                return false;
+            }
+            at += 1;
         }
     }
 
     pub fn as_slice(&self) -> &[&'a CStr] {
-        &self.items[..self.len]
+        // SAFETY: the first `len` items are set, and `MaybeUninit<T>` has `T`'s layout.
+        unsafe { core::slice::from_raw_parts(self.items.as_ptr().cast(), self.len) }
     }
 }
 
@@ -56,7 +72,7 @@ pub struct Environ(*const *const c_char);
 
 impl Environ {
     /// # Safety
-    /// As for [`Strings::from_raw`], with strings that live as long as the process.
+    /// As for [`Strings::fill`], with strings that live as long as the process.
     pub unsafe fn from_raw(envp: *const *const c_char) -> Environ {
         Environ(envp)
     }
@@ -125,11 +141,12 @@ extern "C" fn main(
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // SAFETY: the C runtime passes null-terminated arrays of NUL-terminated strings
     // that live as long as the process.
-    let (args, env) = unsafe { (Strings::from_raw(argv), Environ::from_raw(envp)) };
-    let Some(args) = args else {
+    let (mut args, env) = (Strings::new(), unsafe { Environ::from_raw(envp) });
+    // SAFETY: as above.
+    if !unsafe { args.fill(argv) } {
         crate::out::write_all(2, b"daemonic: more than 512 arguments\n");
         return 3;
-    };
+    }
     let args = args.as_slice();
     crate::run(args.get(1..).unwrap_or_default(), env)
 }

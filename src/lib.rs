@@ -177,7 +177,7 @@ pub use handles::{Fork, NotifyError, Pending, Running};
 pub use monitor::{Facility, Restart, Supervision, Syslog};
 pub use options::Detach;
 pub use path::{CPath, IntoCPath, NulError};
-pub use pidfile::{Exit, Pidfile, Runs};
+pub use pidfile::{Exit, Pidfile, RunState, Runs};
 pub use rustix::io::Errno;
 pub use rustix::process::{Pid, Signal};
 pub use schedule::{Schedule, Step};

@@ -149,7 +149,10 @@ fn workers_a_program_abandons_are_the_monitors_and_are_stopped_with_it() {
     out.code(0).no_stderr();
     assert_eq!(
         out.stdout,
-        format!("running (pid {monitor}; 0 restarts, the last run exited 0)\n")
+        format!(
+            "running (pid {monitor}; 0 restarts, the last run exited 0; \
+             the program is not running)\n"
+        )
     );
 
     stop_service(&t, monitor);
@@ -526,8 +529,54 @@ fn status_shows_the_restarts_and_how_the_last_run_ended() {
     out.code(0).no_stderr();
     assert_eq!(
         out.stdout,
-        format!("running (pid {monitor}; 0 restarts, the last run exited 3)\n")
+        format!(
+            "running (pid {monitor}; 0 restarts, the last run exited 3; \
+             the program is not running)\n"
+        )
     );
+    stop_service(&t, monitor);
+
+    // A restarted run is "starting" until it reports readiness.
+    let t = Test::new();
+    let first = t.path("first");
+    let go = t.path("go");
+    let program = t.script(&format!(
+        "if [ ! -e {first} ]; then : > {first}; echo >&{NOTIFY_FD}; exit 1; fi; \
+         while [ ! -e {go} ]; do sleep 0.05; done; echo >&{NOTIFY_FD}; exec sleep \"$0\"",
+        first = quoted(&first),
+        go = quoted(&go),
+    ));
+    let options = [
+        "--notify-fd",
+        NOTIFY_FD,
+        "--timeout",
+        "60",
+        "--restart",
+        "on-failure",
+        "--restart-delay",
+        "0.1",
+    ];
+    let monitor = supervise(&t, &options, &program);
+    let starting = format!(
+        "running (pid {monitor}; 1 restart, the last run exited 1; the program is starting)\n"
+    );
+    let out = wait_until("the restarted run in the status", || {
+        let out = status_of(&t);
+        match out.stdout == starting {
+            true => Ok(out),
+            false => Err(out.stdout),
+        }
+    });
+    out.code(0).no_stderr();
+    fs::write(&go, "").unwrap();
+    let up = format!("running (pid {monitor}; 1 restart, the last run exited 1)\n");
+    wait_until("the restarted run up in the status", || {
+        let out = status_of(&t);
+        match out.stdout == up {
+            true => Ok(()),
+            false => Err(out.stdout),
+        }
+    });
     stop_service(&t, monitor);
 }
 
@@ -688,6 +737,44 @@ fn killing_the_monitor_kills_the_program_and_releases_the_lock() {
     let again = supervise(&t, &[], &t.sleep());
     assert_ne!(again, monitor);
     program_of(&t, again, "/bin/sleep");
+    stop_service(&t, again);
+}
+
+/// A monitor killed after a restart leaves its runs line in the pidfile: the file is
+/// still a pidfile, stale, and the next start takes it over.
+#[test]
+fn a_pidfile_with_a_runs_line_left_by_a_killed_monitor_is_taken_over() {
+    let t = Test::new();
+    let first = t.path("first");
+    let program = t.script(&format!(
+        "if [ ! -e {first} ]; then : > {first}; exit 1; fi; exec sleep \"$0\"",
+        first = quoted(&first),
+    ));
+    let options = ["--restart", "on-failure", "--restart-delay", "0.1"];
+    let monitor = supervise(&t, &options, &program);
+    let pid = program_of(&t, monitor, "sleep");
+    wait_until("the restart in the pidfile", || {
+        let text = fs::read_to_string(t.pidfile()).unwrap_or_default();
+        match text.contains("restarts 1 exited 1 up") {
+            true => Ok(()),
+            false => Err(text),
+        }
+    });
+    kill(monitor, libc::SIGKILL);
+    wait_gone(pid);
+    wait_until("status 1 (stale) after SIGKILL", || {
+        let out = status_of(&t);
+        (out.code == Some(1) && out.stdout.contains(&format!("names pid {monitor}")))
+            .then_some(())
+            .ok_or(format!("{out:?}"))
+    });
+    let again = supervise(&t, &[], &t.sleep());
+    assert_ne!(again, monitor);
+    assert_eq!(
+        fs::read_to_string(t.pidfile()).unwrap(),
+        format!("{again}\n"),
+        "the old runs line was left"
+    );
     stop_service(&t, again);
 }
 

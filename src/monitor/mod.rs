@@ -105,6 +105,8 @@ struct Monitor<'x, 'f> {
     /// How the last run ended, and how many runs followed the first.
     last_exit: Exit,
     restarts: u32,
+    /// Whether the pidfile has a runs line (once a run has ended).
+    recorded: bool,
     /// Whether the last run was killed for not being ready in time.
     timed_out: bool,
     stopping: bool,
@@ -165,6 +167,7 @@ pub(crate) fn run<'x, 'f>(
         awaiting_notify: false,
         last_exit: Exit::Code(0),
         restarts: 0,
+        recorded: false,
         timed_out: false,
         stopping: false,
         ending: false,

@@ -66,6 +66,9 @@ impl Monitor<'_, '_> {
         if let Some(t) = p.timeout {
             self.set_alarm(Alarm::Readiness, t);
         }
+        if self.recorded {
+            self.record();
+        }
         Ok(())
     }
 

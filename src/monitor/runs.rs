@@ -10,7 +10,7 @@ use super::{Alarm, Monitor};
 use crate::channel::{self, Report};
 use crate::error::ErrorKind;
 use crate::failure::Failure;
-use crate::pidfile::{Exit, Runs};
+use crate::pidfile::{Exit, RunState, Runs};
 use crate::supervisor::Notified;
 
 impl Monitor<'_, '_> {
@@ -91,8 +91,6 @@ impl Monitor<'_, '_> {
                         return Err(f);
                     }
                     self.program_ended()?;
-                } else {
-                    self.record();
                 }
             }
             Alarm::Grace => {
@@ -131,12 +129,20 @@ impl Monitor<'_, '_> {
         Ok(())
     }
 
-    /// The runs line in the pidfile, for `status`: after each end and each restart.
-    fn record(&self) {
+    /// The runs line in the pidfile, for `status`: after each end, each restart and
+    /// each readiness once a run has ended.
+    pub(super) fn record(&mut self) {
+        self.recorded = true;
+        let now = match self.main {
+            None => RunState::Down,
+            Some(_) if self.readiness.is_some() || self.awaiting_notify => RunState::Starting,
+            Some(_) => RunState::Up,
+        };
         if let Some(pidfile) = &self.pidfile {
             let runs = Runs {
                 restarts: self.restarts,
                 last_exit: self.last_exit,
+                now,
             };
             let _ = pidfile.write_runs(self.me, runs);
         }
@@ -177,6 +183,9 @@ impl Monitor<'_, '_> {
     }
 
     pub(super) fn became_ready(&mut self) {
+        if self.recorded {
+            self.record();
+        }
         self.ready = true;
         if let Some(reports) = self.reports.take() {
             channel::send_report(&reports, Report::Ready(self.me));

@@ -10,20 +10,21 @@ use crate::stack::Stack;
 
 /// The longest pidfile content we accept: a PID line (at most 10 digits plus
 /// whitespace) and the runs line ([`RUNS_LINE`] bytes).
+// 11 + 40 = 51: room for both.
 pub(crate) const CONTENT_CAP: usize = 64;
 
 /// The runs line's length, newline included: always the same, so that the monitor
 /// rewrites it in place with one `pwrite`, never leaving a longer line's tail.
-pub(crate) const RUNS_LINE: usize = 32;
+pub(crate) const RUNS_LINE: usize = 40;
 
 /// How a supervised program's runs went, as its monitor records them in the pidfile's
 /// second line ([`Status::Running`](crate::Status::Running)'s `runs`). It appears when
 /// the first run ends.
 ///
 /// ```
-/// use daemonic::{Exit, Runs};
+/// use daemonic::{Exit, RunState, Runs};
 ///
-/// let runs = Runs { restarts: 2, last_exit: Exit::Code(1) };
+/// let runs = Runs { restarts: 2, last_exit: Exit::Code(1), now: RunState::Starting };
 /// assert_eq!(runs.restarts, 2);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +33,30 @@ pub struct Runs {
     pub restarts: u32,
     /// How its last finished run ended.
     pub last_exit: Exit,
+    /// Where the program is now.
+    pub now: RunState,
 }
+
+/// Where a supervised program is ([`Runs::now`]).
+///
+/// ```
+/// use daemonic::RunState;
+///
+/// assert_ne!(RunState::Up, RunState::Down);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// Running, and ready if it has a readiness option to say so.
+    Up,
+    /// Started again, and not ready yet.
+    Starting,
+    /// Not running: in the pause before a restart, or ended for good while the
+    /// service lasts in what it left running.
+    Down,
+}
+
+/// The states' words in the runs line, in [`RunState`]'s order.
+const STATES: [&[u8]; 3] = [b"up", b"starting", b"down"];
 
 /// How a process ended.
 ///
@@ -50,8 +74,8 @@ pub enum Exit {
 }
 
 impl Runs {
-    /// The line as the monitor writes it: `restarts N exited C` or
-    /// `restarts N killed S`, padded with spaces to [`RUNS_LINE`].
+    /// The line as the monitor writes it: `restarts N exited C STATE` or
+    /// `restarts N killed S STATE`, padded with spaces to [`RUNS_LINE`].
     pub(crate) fn line(&self, buf: &mut Stack<u8, RUNS_LINE>) {
         let (word, n): (&[u8], u8) = match self.last_exit {
             Exit::Code(c) => (b" exited ", c),
@@ -62,6 +86,8 @@ impl Runs {
         let _ = buf.extend(crate::text::decimal(u64::from(self.restarts), &mut digits));
         let _ = buf.extend(word);
         let _ = buf.extend(crate::text::decimal(u64::from(n), &mut digits));
+        let _ = buf.push(b' ');
+        let _ = buf.extend(STATES[self.now as usize]);
         while buf.len() < RUNS_LINE - 1 {
             let _ = buf.push(b' ');
         }
@@ -73,8 +99,14 @@ impl Runs {
         let rest = line.strip_prefix(b"restarts ")?;
         let gap = rest.iter().position(|&b| b == b' ')?;
         let restarts = u32::try_from(number(&rest[..gap])?).ok()?;
-        let (how, digits) = rest[gap + 1..].split_at_checked(7)?;
-        let n = u8::try_from(number(digits)?).ok()?;
+        let (how, rest) = rest[gap + 1..].split_at_checked(7)?;
+        let gap = rest.iter().position(|&b| b == b' ')?;
+        let n = u8::try_from(number(&rest[..gap])?).ok()?;
+        let now = match STATES.iter().position(|&w| w == &rest[gap + 1..])? {
+            0 => RunState::Up,
+            1 => RunState::Starting,
+            _ => RunState::Down,
+        };
         let last_exit = match how {
             b"exited " => Exit::Code(n),
             b"killed " if n != 0 => Exit::Signal(n),
@@ -83,6 +115,7 @@ impl Runs {
         Some(Runs {
             restarts,
             last_exit,
+            now,
         })
     }
 }
@@ -117,7 +150,6 @@ pub(crate) fn read_all(file: impl AsFd) -> Result<(Content, Option<Runs>), Errno
 /// Parses FHS pidfile content: a positive decimal PID, optionally surrounded by
 /// whitespace, and optionally a runs line after it. Anything else is
 /// [`Content::Other`], never PID 0 or -1 (which would signal whole process groups).
-#[cfg(any(test, feature = "std"))]
 pub(crate) fn parse(content: &[u8]) -> Content {
     parse_all(content).0
 }
@@ -173,11 +205,13 @@ mod tests {
             b"2147483648",
             b"12x",
             b"12\n34",
-            b"\nrestarts 1 exited 0",
-            b"12\nrestarts 1 exited 256",
-            b"12\nrestarts 1 killed 0",
+            b"\nrestarts 1 exited 0 up",
+            b"12\nrestarts 1 exited 0",
+            b"12\nrestarts 1 exited 256 up",
+            b"12\nrestarts 1 killed 0 up",
             b"12\nrestarts 1 exited 0 x",
-            b"12\nrestarts  1 exited 0",
+            b"12\nrestarts 1 exited 0 up x",
+            b"12\nrestarts  1 exited 0 up",
         ] {
             assert_eq!(parse(bad), Content::Other, "{:?}", bad);
         }
@@ -185,21 +219,23 @@ mod tests {
 
     #[test]
     fn the_runs_line_is_read_back_as_written() {
-        for (restarts, last_exit) in [
-            (0, Exit::Code(0)),
-            (u32::MAX, Exit::Code(255)),
-            (7, Exit::Signal(9)),
+        for (restarts, last_exit, now) in [
+            (0, Exit::Code(0), RunState::Up),
+            (u32::MAX, Exit::Code(255), RunState::Starting),
+            (7, Exit::Signal(9), RunState::Down),
         ] {
             let runs = Runs {
                 restarts,
                 last_exit,
+                now,
             };
             let mut line = Stack::new();
             runs.line(&mut line);
             assert_eq!(line.len(), RUNS_LINE);
             let mut file = b"4242\n".to_vec();
             file.extend_from_slice(line.as_slice());
-            assert!(file.len() <= CONTENT_CAP);
+            // The longest PID line and the line fit.
+            assert!(file.len() + 6 <= CONTENT_CAP);
             let pid = Pid::from_raw(4242).unwrap();
             assert_eq!(parse_all(&file), (Content::Pid(pid), Some(runs)));
         }

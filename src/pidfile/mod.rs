@@ -28,7 +28,7 @@ use crate::stack::Stack;
 #[cfg(feature = "std")]
 pub(crate) use content::parse as parse_content;
 pub(crate) use content::{read, read_all, Content};
-pub use content::{Exit, Runs};
+pub use content::{Exit, RunState, Runs};
 pub(crate) use take::{check, insecure, locator, Locate, Previous};
 use take::{locate_and_take, name_in, open_writer, same_file, Refused};
 

@@ -14,8 +14,8 @@ mod sys;
 
 use core::ffi::CStr;
 use daemonic::{
-    status, stop, Daemon, Detach, ErrorKind, Exit, Facility, Pid, Program, Runs, Schedule, Status,
-    Stdio, Stopped, Supervision, Syslog,
+    status, stop, Daemon, Detach, ErrorKind, Exit, Facility, Pid, Program, RunState, Runs,
+    Schedule, Status, Stdio, Stopped, Supervision, Syslog,
 };
 
 use args::{Command, Options};
@@ -214,7 +214,8 @@ fn status_command(o: &Options<'_>) -> i32 {
     state.exit_code()
 }
 
-/// A monitor's runs, after its PID: `; 2 restarts, the last run exited 1`.
+/// A monitor's runs, after its PID: `; 2 restarts, the last run exited 1`, and
+/// where the program is unless up.
 fn restarts(line: &mut Line, runs: &Runs) {
     line.text("; ")
         .number(runs.restarts)
@@ -226,6 +227,11 @@ fn restarts(line: &mut Line, runs: &Runs) {
         Exit::Code(code) => line.text("exited ").number(code.into()),
         Exit::Signal(sig) => line.text("was killed by signal ").number(sig.into()),
     };
+    line.text(match runs.now {
+        RunState::Up => "",
+        RunState::Starting => "; the program is starting",
+        RunState::Down => "; the program is not running",
+    });
 }
 
 /// `PATH` for `--clear-env`: the usual system directories.

@@ -8,7 +8,7 @@ use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CW
 use rustix::io::Errno;
 use rustix::process::{geteuid, getpid, Pid};
 
-use super::content::{parse, read, Content, CONTENT_CAP};
+use super::content::{read, Content, CONTENT_CAP};
 use crate::error::{frame, Error, ErrorKind};
 use crate::stack::Stack;
 
@@ -203,14 +203,13 @@ fn take(
     previous.content.truncate(0);
     previous.mode = None;
     if st.st_size > 0 {
-        // Only a pidfile's content (digits and whitespace, or a monitor's PID and
+        // Only a pidfile's content (digits and whitespace: a PID, and a monitor's
         // runs line) is taken over: anything else is somebody's file, which a start
         // must not touch.
         let mut buf = [0u8; CONTENT_CAP + 1];
         let n = rustix::io::pread(&file, &mut buf, 0).map_err(Refused::Read)?;
         let pidlike = |b: &u8| b.is_ascii_digit() || b.is_ascii_whitespace();
-        let ours = |c: &[u8]| c.iter().all(pidlike) || matches!(parse(c), Content::Pid(_));
-        if n > CONTENT_CAP || !ours(&buf[..n]) {
+        if n > CONTENT_CAP || !buf[..n].iter().all(pidlike) {
             return Err(Refused::Insecure(NOT_PIDLIKE));
         }
         let _ = previous.content.extend(&buf[..n]);

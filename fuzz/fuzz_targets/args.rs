@@ -1,7 +1,7 @@
 #![no_main]
 
 // The command's parser, compiled here from its own source (it is a binary's module).
-#[path = "../../src/bin/daemonic/args.rs"]
+#[path = "../../src/bin/daemonic/args/mod.rs"]
 #[allow(dead_code)]
 mod args;
 

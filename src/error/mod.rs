@@ -8,109 +8,16 @@
 
 use core::fmt;
 use rustix::io::Errno;
-use rustix::process::Pid;
 
 use crate::stack::Stack;
 use crate::text::Line;
 
-/// The step that failed, or how the start-up ended.
-///
-/// The first group of variants happens in the original process before any fork; the
-/// second in the daemon (reported back to the original process through the readiness
-/// channel); the third is what the original process observes of the daemon.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// An option is invalid (a path with a NUL byte, a relative working directory, ...).
-    InvalidOption,
-    /// The process has more than one thread, so forking it would be unsound.
-    Threads,
-    /// `/etc/passwd` or `/etc/group` could not be read.
-    ReadAccounts,
-    /// The user name or id is not in `/etc/passwd`.
-    UnknownUser,
-    /// The group name is not in `/etc/group`.
-    UnknownGroup,
-    /// A file for stdin, stdout or stderr (or `/dev/null`) could not be opened.
-    OpenStdio,
-    /// The pidfile could not be opened or created.
-    OpenPidfile,
-    /// The pidfile is not a safe file to trust (symlink, hard link, foreign owner,
-    /// writable by others, not a regular file, content that is not a PID).
-    InsecurePidfile,
-    /// `flock` on the pidfile failed for a reason other than another holder.
-    LockPidfile,
-    /// The pidfile could not be read (for status or stop).
-    ReadPidfile,
-    /// The pidfile holds something other than a PID, or a PID above `pid_max`.
-    MalformedPidfile,
-    /// A signal could not be sent to the daemon.
-    Kill,
-    /// The daemon did not stop within the stop schedule (for a restart).
-    StillRunning,
-    /// Another process holds the pidfile's lock: the daemon is already running.
-    AlreadyRunning {
-        /// The PID the pidfile names, if it names one.
-        pid: Option<Pid>,
-    },
-    /// The readiness channel could not be created, read or waited on.
-    Channel,
-    /// `fork` failed.
-    Fork,
-    /// `setsid` failed in the first child.
-    Setsid,
-    /// A signal's disposition could not be set.
-    Signals,
-    /// `chroot` failed.
-    Chroot,
-    /// `chdir` to the working directory failed.
-    Chdir,
-    /// `setrlimit(RLIMIT_CORE)` failed.
-    CoreLimit,
-    /// Writing the daemon's PID into the pidfile failed.
-    WritePidfile,
-    /// `setgroups` failed.
-    SetGroups,
-    /// `setresgid` failed.
-    SetGid,
-    /// `setresuid` failed.
-    SetUid,
-    /// After dropping privileges, they could be regained.
-    PrivilegesRegained,
-    /// `dup2` onto stdin, stdout or stderr failed.
-    RedirectStdio,
-    /// Closing inherited descriptors failed.
-    CloseFds,
-    /// Handing descriptors to the program ([`Daemon::exec`](crate::Daemon::exec)) failed.
-    PassFds,
-    /// `execve` failed: the program is missing, not executable, or its interpreter is.
-    Exec,
-    /// The program closed its readiness descriptor without writing a newline.
-    NotReady,
-    /// The program reported failure through `sd_notify`'s `ERRNO=`.
-    ReportedFailure,
-    /// A supervisor (systemd, s6) could not be told the daemon's state.
-    Notify,
-    /// The daemon closed the readiness channel without reporting (it died or dropped
-    /// its [`Pending`](crate::Pending)).
-    Died,
-    /// The daemon reported a failure with this exit code through
-    /// [`Pending::fail`](crate::Pending::fail).
-    Failed {
-        /// The code the daemon passed.
-        code: u8,
-    },
-    /// The daemon did not report readiness in time and was killed.
-    Timeout,
-    /// The pidfile is locked, but not by the process it names: nothing it says can be
-    /// believed (by status, stop and start).
-    ForeignLock,
-    /// The daemon stopped, but the pidfile it left could not be removed.
-    RemovePidfile,
-    /// The monitor of [`Daemon::supervise`](crate::Daemon::supervise) could not set
-    /// itself up (signals, timer, pipes) or start the program.
-    Supervise,
-}
+mod frame;
+mod kind;
+
+pub(crate) use frame::frame;
+use frame::Frame;
+pub use kind::ErrorKind;
 
 /// How many bytes of context an [`Error`] keeps. Paths are shortened to
 /// [`PATH_SHOWN`] bytes, so the numbers and words around them always fit.
@@ -308,77 +215,6 @@ impl Error {
                 line.shown(text).str(" (os error ").number(n).str(")");
             }
         }
-    }
-}
-
-/// The static text around an error's context: before and after [`HOLE`], or all
-/// before it when there is no hole. One string, not two: each frame a program can give
-/// costs its words and no table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Frame(&'static str);
-
-/// Where the context goes in a [`Frame`].
-const HOLE: u8 = 1;
-
-impl Frame {
-    /// The text before the context and the text after it.
-    fn parts(self) -> (&'static [u8], &'static [u8]) {
-        let text = self.0.as_bytes();
-        match text.iter().position(|&b| b == HOLE) {
-            Some(at) => (&text[..at], &text[at + 1..]),
-            None => (text, &[]),
-        }
-    }
-}
-
-/// The frame of each kind. Inlined, so that an error
-/// made with a known kind links only its own words.
-#[inline(always)]
-pub(crate) const fn frame(kind: ErrorKind) -> Frame {
-    use ErrorKind as K;
-    match kind {
-        K::InvalidOption => Frame("invalid option: "),
-        K::Threads => Frame(
-            "refusing to fork a process with \u{1} threads: only the calling thread would \
-             survive (start before any thread or async runtime, or use Daemon::exec)",
-        ),
-        K::ReadAccounts => Frame("cannot read "),
-        K::UnknownUser => Frame("unknown user "),
-        K::UnknownGroup => Frame("unknown group "),
-        K::OpenStdio => Frame("cannot open "),
-        K::OpenPidfile => Frame("cannot open pidfile "),
-        K::InsecurePidfile => Frame("refusing pidfile "),
-        K::LockPidfile => Frame("cannot lock pidfile "),
-        K::ReadPidfile => Frame("cannot read pidfile "),
-        K::MalformedPidfile => Frame("pidfile \u{1} does not hold a valid PID"),
-        K::Kill => Frame("cannot signal "),
-        K::StillRunning => Frame("the daemon (pid \u{1}) did not stop in time"),
-        K::AlreadyRunning { .. } => Frame("already running (\u{1})"),
-        K::Channel => Frame("readiness channel failed: "),
-        K::Fork => Frame("cannot fork"),
-        K::Setsid => Frame("cannot create a new session"),
-        K::Signals => Frame("cannot reset the disposition of signal "),
-        K::Chroot => Frame("cannot change root to "),
-        K::Chdir => Frame("cannot change directory to "),
-        K::CoreLimit => Frame("cannot disable core dumps"),
-        K::WritePidfile => Frame("cannot write pidfile "),
-        K::SetGroups => Frame("cannot set supplementary groups to "),
-        K::SetGid => Frame("cannot set group id to "),
-        K::SetUid => Frame("cannot set user id to "),
-        K::PrivilegesRegained => Frame("root privileges could be regained after dropping them to "),
-        K::RedirectStdio => Frame("cannot redirect "),
-        K::CloseFds => Frame("cannot close inherited descriptors"),
-        K::PassFds => Frame("cannot pass descriptors to the program"),
-        K::Exec => Frame("cannot execute "),
-        K::NotReady => Frame("the program closed descriptor \u{1} without reporting readiness"),
-        K::ReportedFailure => Frame("the program reported failure"),
-        K::Notify => Frame("cannot notify the supervisor at "),
-        K::Died => Frame("the daemon exited before reporting readiness"),
-        K::Failed { .. } => Frame("the daemon reported failure (code \u{1})"),
-        K::Timeout => Frame("the daemon was not ready within \u{1}; it was killed"),
-        K::ForeignLock => Frame("pidfile "),
-        K::RemovePidfile => Frame("cannot remove pidfile "),
-        K::Supervise => Frame("cannot supervise the program"),
     }
 }
 

@@ -53,7 +53,7 @@ impl Status {
 ///
 /// Running means: the pidfile names a process, and that process holds the pidfile's
 /// lock (`/proc/PID/fdinfo` shows it). A lock held by anyone else is
-/// [`Status::Unknown`] ([`ErrorKind::ForeignLock`]), never "running". A locked file
+/// [`Status::Unknown`] ([`ErrorKind::ForeignLock`](crate::ErrorKind::ForeignLock)), never "running". A locked file
 /// that names no PID yet is a daemon starting. Nothing is locked to find out. A PID
 /// equal to our own is treated as no PID (a container restarted with the same small
 /// PIDs).

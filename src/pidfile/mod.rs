@@ -13,6 +13,7 @@
 //! one, which the daemon closes before it drops privileges or execs.
 
 mod content;
+mod refused;
 mod take;
 
 use core::ffi::CStr;
@@ -29,8 +30,10 @@ use crate::stack::Stack;
 pub(crate) use content::parse as parse_content;
 pub(crate) use content::{read, read_all, Content};
 pub use content::{Exit, RunState, Runs};
-pub(crate) use take::{check, insecure, locator, Locate, Previous};
-use take::{locate_and_take, name_in, open_writer, same_file, Refused};
+pub(crate) use refused::insecure;
+use refused::Refused;
+pub(crate) use take::{check, locator, Locate, Previous};
+use take::{locate_and_take, name_in, open_writer, same_file};
 
 /// The default mode: nobody but the owner may open it, so nobody else can lock it
 /// (`flock` works on any descriptor, even a read-only one). FreeBSD's `pidfile(3)`
@@ -331,7 +334,7 @@ impl Drop for Pidfile<'_> {
 pub(crate) fn remove_stale(path: &CStr, pid: Pid) -> Result<(), Errno> {
     let name_at = name_start(path);
     let dir = match locator(path, false) {
-        Some(locate) => Some(locate(path, name_at, 3).map_err(take::Refused::errno)?),
+        Some(locate) => Some(locate(path, name_at, 3).map_err(Refused::errno)?),
         None => None,
     };
     let at = dir.as_ref().map_or(CWD, |d| d.as_fd());

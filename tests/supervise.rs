@@ -622,19 +622,7 @@ fn the_monitor_enforces_the_readiness_timeout_after_a_restart() {
         "0.1",
     ];
     let monitor = supervise(&t, &options, &program);
-    let stamps = wait_until("a second never-ready run", || {
-        let lines = lines_of(&later);
-        if lines.len() >= 2 {
-            Ok(lines)
-        } else {
-            Err(format!("{lines:?}"))
-        }
-    });
-    let times: Vec<f64> = stamps.iter().map(|s| s.parse().unwrap()).collect();
-    assert!(
-        times[1] - times[0] >= 0.9,
-        "the never-ready run ended before the 1 s timeout: {stamps:?}"
-    );
+    assert_never_ready_runs_time_out(&later);
     stop_service(&t, monitor);
 }
 
@@ -670,19 +658,7 @@ fn the_monitor_awaits_sd_notify_readiness_at_every_run() {
         out.elapsed
     );
     let monitor = t.daemon_pid(&t.pidfile());
-    let stamps = wait_until("a second never-ready run", || {
-        let lines = lines_of(&later);
-        if lines.len() >= 2 {
-            Ok(lines)
-        } else {
-            Err(format!("{lines:?}"))
-        }
-    });
-    let times: Vec<f64> = stamps.iter().map(|s| s.parse().unwrap()).collect();
-    assert!(
-        times[1] - times[0] >= 0.9,
-        "the never-ready run ended before the 1 s timeout: {stamps:?}"
-    );
+    assert_never_ready_runs_time_out(&later);
     stop_service(&t, monitor);
 }
 
@@ -1020,6 +996,24 @@ fn the_log_file_is_opened_as_the_daemons_user() {
     assert!(!t.pidfile().exists(), "the pidfile was left");
     assert!(!Path::new(&log).exists(), "the log was created as root");
     t.assert_none_left(Duration::from_secs(2));
+}
+
+/// Waits for two later runs (each writes a time stamp to `later` and is never ready)
+/// and checks that the first lasted the whole 1 s readiness timeout.
+fn assert_never_ready_runs_time_out(later: &Path) {
+    let stamps = wait_until("a second never-ready run", || {
+        let lines = lines_of(later);
+        if lines.len() >= 2 {
+            Ok(lines)
+        } else {
+            Err(format!("{lines:?}"))
+        }
+    });
+    let times: Vec<f64> = stamps.iter().map(|s| s.parse().unwrap()).collect();
+    assert!(
+        times[1] - times[0] >= 0.9,
+        "the never-ready run ended before the 1 s timeout: {stamps:?}"
+    );
 }
 
 /// Starts `program` under a monitor with `options` and the test's pidfile, asserts

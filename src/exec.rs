@@ -111,7 +111,10 @@ pub(crate) fn run(
             envp,
             search,
             readiness,
-            notify: listener,
+            notify: listener.map(|listener| monitor::Notify {
+                listener,
+                receive: NotifyListener::receive,
+            }),
             stderr,
         };
         return (supervised.launch)(plan, parts, supervised.policy);

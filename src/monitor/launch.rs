@@ -6,7 +6,8 @@
 
 use core::ffi::c_char;
 use rustix::fd::{AsRawFd, OwnedFd};
-use rustix::process::Pid;
+use rustix::io::Errno;
+use rustix::process::{Pid, Uid};
 
 use super::log::{LogFile, Sink, SyslogSink};
 use super::policy::Supervision;
@@ -14,7 +15,7 @@ use crate::argv::Program;
 use crate::error::{Error, ErrorKind};
 use crate::launch::{self, Mode, Side};
 use crate::plan::Plan;
-use crate::supervisor::NotifyListener;
+use crate::supervisor::{Notified, NotifyListener};
 use crate::sys;
 
 /// How much longer than the program's readiness timeout the original process waits:
@@ -38,6 +39,16 @@ impl<'s> Supervised<'s> {
     }
 }
 
+/// The notify socket and the function that reads it: a pointer, set where the socket
+/// is made, so that a monitor without sd_notify links no reader.
+pub(crate) struct Notify {
+    pub(crate) listener: NotifyListener,
+    pub(crate) receive: Receive,
+}
+
+/// [`NotifyListener::receive`].
+pub(crate) type Receive = fn(&NotifyListener, Uid) -> Result<Option<Notified>, Errno>;
+
 /// What the exec path prepared: the program, its `argv` and `envp` (on the exec path's
 /// stack frame, which outlives this call), where to search it, its readiness number or
 /// notify socket, and in the foreground a copy of stderr for the failure message.
@@ -47,8 +58,8 @@ pub(crate) struct Parts<'p> {
     pub(crate) envp: &'p [*const c_char],
     pub(crate) search: &'p [u8],
     pub(crate) readiness: Option<i32>,
-    /// The socket the program's `sd_notify` messages come to.
-    pub(crate) notify: Option<NotifyListener>,
+    /// The socket the program's `sd_notify` messages come to, and its reader.
+    pub(crate) notify: Option<Notify>,
     pub(crate) stderr: Option<OwnedFd>,
 }
 
@@ -68,8 +79,8 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, policy: Supervision<'_>) -> Resu
         }
     }
     // The monitor, not the original process, hears the program's sd_notify.
-    if let Some(listener) = &parts.notify {
-        plan.keep(listener.socket().as_raw_fd());
+    if let Some(notify) = &parts.notify {
+        plan.keep(notify.listener.socket().as_raw_fd());
     }
     let log = match open_log(&mut plan, &policy, parts.readiness) {
         Ok(log) => log,

@@ -21,7 +21,7 @@ mod process;
 mod runs;
 mod signals;
 
-pub(crate) use launch::{Parts, Supervised};
+pub(crate) use launch::{Notify, Parts, Supervised};
 use log::Sink;
 pub use policy::{Facility, Restart, Supervision, Syslog};
 
@@ -31,7 +31,6 @@ use crate::channel;
 use crate::error::ErrorKind;
 use crate::failure::Failure;
 use crate::pidfile::{Exit, Pidfile};
-use crate::supervisor::NotifyListener;
 use crate::{fds, sys};
 
 /// How long what is left of a stopped service has between SIGTERM and SIGKILL.
@@ -59,7 +58,7 @@ pub(crate) struct Program<'x> {
     /// The readiness descriptor's number in the program.
     pub(crate) readiness: Option<i32>,
     /// Where the program's `sd_notify` messages come (its `NOTIFY_SOCKET`).
-    pub(crate) notify: Option<&'x NotifyListener>,
+    pub(crate) notify: Option<&'x Notify>,
     /// How long the program has to become ready.
     pub(crate) timeout: Option<Duration>,
 }
@@ -237,9 +236,9 @@ impl<'x, 'f> Monitor<'x, 'f> {
         if let Some(r) = &self.readiness {
             fds[2] = PollFd::new(r, PollFlags::IN);
         }
-        if let Some(listener) = self.program.notify {
+        if let Some(notify) = self.program.notify {
             // Always read, so that no run's message waits for the next run.
-            fds[4] = PollFd::from_borrowed_fd(listener.socket(), PollFlags::IN);
+            fds[4] = PollFd::from_borrowed_fd(notify.listener.socket(), PollFlags::IN);
         }
         if let Some((_, pipe, _)) = &self.log {
             fds[3] = PollFd::new(pipe, PollFlags::IN);

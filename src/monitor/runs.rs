@@ -152,10 +152,10 @@ impl Monitor<'_, '_> {
     /// refusal, `EXTEND_TIMEOUT_USEC=` more time. Only while a run awaits readiness;
     /// otherwise read and let go.
     pub(super) fn read_notify(&mut self) -> Result<(), Failure> {
-        let Some(listener) = self.program.notify else {
+        let Some(notify) = self.program.notify else {
             return Ok(());
         };
-        let said = match listener.receive(rustix::process::geteuid()) {
+        let said = match (notify.receive)(&notify.listener, rustix::process::geteuid()) {
             Ok(said) => said.filter(|_| self.awaiting_notify),
             Err(e) => return Err(Failure::os(ErrorKind::Supervise, e)),
         };

@@ -139,19 +139,23 @@ impl<'a> Plan<'a> {
             K::Supervise => frame(K::Supervise),
             _ => frame(K::Died),
         };
-        let e = Error::framed(f.kind, frame).with_errno(f.errno);
+        // The context as bytes, then one path or text call: one place the error moves.
+        let path: &[u8] = match f.kind {
+            K::Chroot => self.o.chroot.as_ref().map_or(&[][..], CPath::bytes),
+            K::Chdir => self.o.workdir.bytes(),
+            K::WritePidfile => self.pidfile.as_ref().map_or(&[][..], |(p, _)| p.shown()),
+            K::Exec => program.map_or(&[][..], CStr::to_bytes),
+            K::Channel => b"receiving",
+            K::RedirectStdio => match crate::text::nth(crate::stdio::STREAMS, f.aux.into()) {
+                b"" => b"stdio",
+                name => name,
+            },
+            _ => &[],
+        };
+        let e = Error::framed(f.kind, frame).with_errno(f.errno).path(path);
         match f.kind {
-            K::Chroot => e.path(self.o.chroot.as_ref().map_or(&[][..], CPath::bytes)),
-            K::Chdir => e.path(self.o.workdir.bytes()),
-            K::WritePidfile => e.path(self.pidfile.as_ref().map_or(&[][..], |(p, _)| p.shown())),
-            K::Exec => e.path(program.map_or(&[][..], CStr::to_bytes)),
-            K::Channel => e.text("receiving"),
             K::Failed { code } => e.number(code.into()),
             K::Signals | K::NotReady => e.number(f.aux.into()),
-            K::RedirectStdio => match crate::text::nth(crate::stdio::STREAMS, f.aux.into()) {
-                b"" => e.text("stdio"),
-                name => e.text(name),
-            },
             _ => e,
         }
     }

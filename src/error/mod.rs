@@ -77,7 +77,12 @@ impl Error {
     /// A failed system call of step `kind`.
     #[inline(always)]
     pub(crate) const fn os(kind: ErrorKind, errno: Errno) -> Error {
-        Error::new(kind).with_errno(Some(errno))
+        Error {
+            kind,
+            errno: Some(errno),
+            frame: frame(kind),
+            context: Stack::new(),
+        }
     }
 
     /// An invalid option, explained by `why`.
@@ -92,14 +97,23 @@ impl Error {
     }
 
     /// Appends text (a `str` or bytes) to the context.
+    #[inline(always)]
     pub(crate) fn text<T: AsRef<[u8]> + ?Sized>(mut self, text: &T) -> Error {
         let _ = self.context.extend(text.as_ref());
         self
     }
 
     /// Appends a path or a name, shortened in the middle if it is long.
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn path(mut self, bytes: &[u8]) -> Error {
+        self.push_path(bytes);
+        self
+    }
+
+    // Out of line and by reference: a 200-byte error passed by value would be copied
+    // in and out at every call.
+    #[inline(never)]
+    fn push_path(&mut self, bytes: &[u8]) {
         if bytes.len() <= PATH_SHOWN {
             let _ = self.context.extend(bytes);
         } else {
@@ -117,15 +131,19 @@ impl Error {
             let _ = self.context.extend(b"...");
             let _ = self.context.extend(&bytes[tail..]);
         }
-        self
     }
 
     /// Appends a number in decimal.
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn number(mut self, n: u64) -> Error {
+        self.push_number(n);
+        self
+    }
+
+    #[inline(never)]
+    fn push_number(&mut self, n: u64) {
         let mut buf = [0; 20];
         let _ = self.context.extend(crate::text::decimal(n, &mut buf));
-        self
     }
 
     /// Appends a number in octal (a umask, a mode).

@@ -128,7 +128,8 @@ impl<'a> Daemon<'a> {
     /// The monitor:
     /// - **holds the pidfile's lock** (the pidfile names the monitor); the program
     ///   gets no descriptor of it, and may close or fork anything;
-    /// - **forwards** SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the
+    /// - **forwards** SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+    ///   SIGVTALRM, SIGPROF, SIGWINCH, SIGURG, SIGIO and SIGPWR to the
     ///   program (or its process group, [`Supervision::forward_to_group`]). Once the program has exited after SIGTERM, SIGINT or SIGQUIT (what
     ///   [`stop`](crate::stop) sends), it ends what is left of the service (SIGTERM,
     ///   SIGKILL 5 s later), removes the pidfile and exits;

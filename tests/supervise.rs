@@ -192,7 +192,9 @@ fn signals_sent_to_the_monitor_reach_the_program() {
     let ready = t.path("ready");
     let program = t.script(&format!(
         "trap 'echo hup >> {log}' HUP; trap 'echo usr1 >> {log}' USR1; \
-         trap 'echo usr2 >> {log}' USR2; : > {ready}; while :; do sleep 0.1; done",
+         trap 'echo usr2 >> {log}' USR2; trap 'echo alrm >> {log}' ALRM; \
+         trap 'echo winch >> {log}' WINCH; trap 'echo pwr >> {log}' PWR; \
+         : > {ready}; while :; do sleep 0.1; done",
         log = quoted(&log),
         ready = quoted(&ready),
     ));
@@ -206,6 +208,9 @@ fn signals_sent_to_the_monitor_reach_the_program() {
         (libc::SIGHUP, "hup"),
         (libc::SIGUSR1, "usr1"),
         (libc::SIGUSR2, "usr2"),
+        (libc::SIGALRM, "alrm"),
+        (libc::SIGWINCH, "winch"),
+        (libc::SIGPWR, "pwr"),
     ] {
         kill(monitor, signal);
         expected.push(line.to_owned());
@@ -216,6 +221,24 @@ fn signals_sent_to_the_monitor_reach_the_program() {
         assert!(Proc(monitor).alive(), "{line} ended the monitor");
     }
     assert!(Proc(pid).alive(), "the program died of a trapped signal");
+    // `stop`'s own signal, whichever it is, is the program's too.
+    let out = t.run([
+        OsString::from("stop"),
+        "--pidfile".into(),
+        t.pidfile().into(),
+        "--signal".into(),
+        "ALRM".into(),
+    ]);
+    out.code(0).no_stderr();
+    expected.push("alrm".to_owned());
+    wait_until("the program to get stop's ALRM", || {
+        let seen = lines_of(&log);
+        (seen == expected).then_some(()).ok_or(format!("{seen:?}"))
+    });
+    assert!(
+        Proc(monitor).alive(),
+        "stop --signal ALRM ended the monitor"
+    );
     stop_service(&t, monitor);
 }
 

@@ -36,14 +36,25 @@ use crate::{fds, sys};
 /// How long what is left of a stopped service has between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// The signals the monitor forwards, and SIGCHLD: all read from a signalfd.
-const FORWARDED: [i32; 6] = [
+/// The signals the monitor forwards (read, with SIGCHLD, from a signalfd): every
+/// signal that `stop --signal` or `kill` may send it and that its default would end
+/// or ignore, as tini forwards them. Not the ones the kernel raises for the monitor's
+/// own doing (SIGPIPE, SIGXFSZ, SIGXCPU, faults), which must not reach the program,
+/// nor the job-control ones.
+const FORWARDED: [i32; 13] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGHUP,
     libc::SIGQUIT,
     libc::SIGUSR1,
     libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGWINCH,
+    libc::SIGURG,
+    libc::SIGIO,
+    libc::SIGPWR,
 ];
 
 /// What the monitor starts: the program as the exec path prepared it.

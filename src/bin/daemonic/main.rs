@@ -32,8 +32,9 @@ leaves nothing running. The pidfile is locked before the fork and stays locked w
 PROGRAM runs: PROGRAM inherits it (fd in DAEMONIC_PIDFILE_FD) and must not close it.
 PROGRAM is found as execvp(3) finds it, inside --chroot, from --chdir, as --user.
 With --supervise, daemonic stays as PROGRAM's monitor instead: it holds the lock
-(the pidfile names it), forwards TERM INT HUP QUIT USR1 USR2, reaps what PROGRAM
-leaves, restarts it, and exits with its status (128+N after signal N).
+(the pidfile names it), forwards signals (TERM INT HUP QUIT USR1 USR2 ALRM VTALRM
+PROF WINCH URG IO PWR), reaps what PROGRAM leaves, restarts it, and exits with its
+status (128+N after signal N).
 --opt=VALUE works too.
 
 Start options:

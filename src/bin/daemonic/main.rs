@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod args;
+mod list;
 mod out;
 mod sys;
 

@@ -2,66 +2,39 @@
 //! panic handler without std, and the C library link without std.
 
 use core::ffi::{c_char, CStr};
-use core::mem::MaybeUninit;
+
+use crate::list::List;
 
 /// The most command-line arguments the command reads, and the most environment
 /// entries it passes to a program it starts (its own environment is never counted:
 /// `stop` and `status` do not read it).
 pub const MAX: usize = 512;
 
-/// A fixed-capacity list of C strings taken from a null-terminated pointer array.
-pub struct Strings<'a> {
-    len: usize,
-    /// The first `len` are set.
-    items: [MaybeUninit<&'a CStr>; MAX],
-}
+/// A list of C strings: the command's arguments, or the program's environment.
+pub type Strings<'a> = List<&'a CStr, MAX>;
 
-impl<'a> Strings<'a> {
-    /// An empty list, not written to: filled in place, as at 8 KiB a list moved by
-    /// value would be copied (and kept on the stack) once per move.
-    #[inline(always)]
-    pub const fn new() -> Strings<'a> {
-        Strings {
-            len: 0,
-            items: [MaybeUninit::uninit(); MAX],
-        }
+/// Appends the strings of the null-terminated array `ptrs` to `list`; `false` when
+/// there are more than fit.
+///
+/// # Safety
+/// `ptrs` is null or a null-terminated array of pointers to NUL-terminated strings
+/// that live for `'a`, as C's `argv` and `envp` are for the process.
+pub unsafe fn fill<'a>(list: &mut Strings<'a>, ptrs: *const *const c_char) -> bool {
+    if ptrs.is_null() {
+        return true;
     }
-
-    /// Appends `item`; `Err` when the list is full.
-    pub fn push(&mut self, item: &'a CStr) -> Result<(), ()> {
-        *self.items.get_mut(self.len).ok_or(())? = MaybeUninit::new(item);
-        self.len += 1;
-        Ok(())
-    }
-
-    /// Appends the strings of the null-terminated array `ptrs`; `false` when there
-    /// are more than fit.
-    ///
-    /// # Safety
-    /// `ptrs` is null or a null-terminated array of pointers to NUL-terminated
-    /// strings that live for `'a`, as C's `argv` and `envp` are for the process.
-    pub unsafe fn fill(&mut self, ptrs: *const *const c_char) -> bool {
-        if ptrs.is_null() {
+    let mut at = 0;
+    loop {
+        // SAFETY: by the contract, every entry up to the null one is readable.
+        let p = unsafe { *ptrs.add(at) };
+        if p.is_null() {
             return true;
         }
-        let mut at = 0;
-        loop {
-            // SAFETY: by the contract, every entry up to the null one is readable.
-            let p = unsafe { *ptrs.add(at) };
-            if p.is_null() {
-                return true;
-            }
-            // SAFETY: by the contract, `p` is a NUL-terminated string living for 'a.
-            if self.push(unsafe { CStr::from_ptr(p) }).is_err() {
-                return false;
-            }
-            at += 1;
+        // SAFETY: by the contract, `p` is a NUL-terminated string living for 'a.
+        if list.push(unsafe { CStr::from_ptr(p) }).is_err() {
+            return false;
         }
-    }
-
-    pub fn as_slice(&self) -> &[&'a CStr] {
-        // SAFETY: the first `len` items are set, and `MaybeUninit<T>` has `T`'s layout.
-        unsafe { core::slice::from_raw_parts(self.items.as_ptr().cast(), self.len) }
+        at += 1;
     }
 }
 
@@ -72,7 +45,7 @@ pub struct Environ(*const *const c_char);
 
 impl Environ {
     /// # Safety
-    /// As for [`Strings::fill`], with strings that live as long as the process.
+    /// As for [`fill`], with strings that live as long as the process.
     pub unsafe fn from_raw(envp: *const *const c_char) -> Environ {
         Environ(envp)
     }
@@ -143,7 +116,7 @@ extern "C" fn main(
     // that live as long as the process.
     let (mut args, env) = (Strings::new(), unsafe { Environ::from_raw(envp) });
     // SAFETY: as above.
-    if !unsafe { args.fill(argv) } {
+    if !unsafe { fill(&mut args, argv) } {
         crate::out::write_all(2, b"daemonic: more than 512 arguments\n");
         return 3;
     }

@@ -12,10 +12,11 @@ mod values;
 use core::ffi::CStr;
 use daemonic::{Detach, Signal};
 
+use crate::list::List;
 use options::Opt;
 #[cfg(test)]
 use options::MAX_REPEATS;
-pub use options::{Command, List, Options, Usage};
+pub use options::{Command, Options, Usage};
 use values::{apply, find};
 pub use values::{decimal, split};
 

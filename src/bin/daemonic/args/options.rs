@@ -5,6 +5,8 @@ use core::ffi::CStr;
 use core::time::Duration;
 use daemonic::{Detach, Facility, Group, Restart, Signal, User};
 
+use crate::list::List;
+
 /// The most `--env` and `--keep-fd` options.
 pub const MAX_REPEATS: usize = 64;
 
@@ -55,37 +57,6 @@ pub enum Opt {
     ForwardToGroup,
 }
 
-/// A fixed-capacity list for repeatable options.
-#[derive(Clone, Copy)]
-pub struct List<T: Copy + Default> {
-    len: usize,
-    items: [T; MAX_REPEATS],
-}
-
-impl<T: Copy + Default> List<T> {
-    pub(super) fn new() -> Self {
-        List {
-            len: 0,
-            items: [T::default(); MAX_REPEATS],
-        }
-    }
-
-    /// Adds `item`, given by option `arg`.
-    pub(super) fn push<'a>(&mut self, item: T, arg: &'a CStr) -> Result<(), Usage<'a>> {
-        let slot = self.items.get_mut(self.len).ok_or(Usage::about(
-            "an option is repeated more than 64 times",
-            arg,
-        ))?;
-        *slot = item;
-        self.len += 1;
-        Ok(())
-    }
-
-    pub fn as_slice(&self) -> &[T] {
-        &self.items[..self.len]
-    }
-}
-
 /// Everything the command line says.
 pub struct Options<'a> {
     pub command: Command,
@@ -97,12 +68,12 @@ pub struct Options<'a> {
     pub umask: Option<u32>,
     pub stdout: Option<&'a CStr>,
     pub stderr: Option<&'a CStr>,
-    pub env: List<&'a CStr>,
+    pub env: List<&'a CStr, MAX_REPEATS>,
     pub clear_env: bool,
     pub detach: Detach,
     /// Whether `--foreground`, `--detach` or `--auto` was given.
     pub detach_given: bool,
-    pub keep: List<i32>,
+    pub keep: List<i32, MAX_REPEATS>,
     pub timeout: Option<Duration>,
     pub oknodo: bool,
     pub quiet: bool,

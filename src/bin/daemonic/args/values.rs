@@ -60,11 +60,11 @@ pub(super) fn apply<'a>(
             if !split(bytes, b'=').is_some_and(|(name, _)| !name.is_empty()) {
                 return Err(Usage::about("--env takes NAME=VALUE, not", c));
             }
-            o.env.push(c, arg)?;
+            o.env.push(c).map_err(|()| repeated(arg))?;
         }
         Opt::KeepFd => match fd()? {
             0..=2 => return Err(Usage::about("--keep-fd takes a descriptor above 2 (for a standard stream: --stdout inherit), not", c)),
-            fd => o.keep.push(fd, arg)?,
+            fd => o.keep.push(fd).map_err(|()| repeated(arg))?,
         },
         Opt::NotifyFd => o.notify_fd = Some(fd()?),
         Opt::Timeout => {
@@ -197,4 +197,9 @@ pub(super) fn find(names: &[u8], name: &[u8]) -> Option<usize> {
         (rest, i) = (next, i + 1);
     }
     None
+}
+
+/// A repeatable option given once too often.
+fn repeated(arg: &CStr) -> Usage<'_> {
+    Usage::about("an option is repeated more than 64 times", arg)
 }

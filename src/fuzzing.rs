@@ -17,8 +17,8 @@ use crate::signals::parse_signal;
 use crate::users::{self, GroupList, UserKey};
 use rustix::process::{Gid, Signal, Uid};
 
-/// Pidfile content: a PID only from digits that say it (the first line's; a second
-/// line only a monitor's runs line), never 0 or negative.
+/// Pidfile content: a PID only from digits that say it (the first line's; after it
+/// only digits and whitespace, a monitor's runs line), never 0 or negative.
 pub fn pidfile_content(data: &[u8]) {
     let data = data.trim_ascii_start();
     let first = data.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -37,8 +37,8 @@ pub fn pidfile_content(data: &[u8]) {
             let unpadded = &digits[digits.iter().take_while(|&&b| b == b'0').count()..];
             assert_eq!(unpadded, n.to_string().as_bytes());
             let runs = crate::text::trim(rest);
-            let digits_and_spaces = runs.iter().all(|&b| b.is_ascii_digit() || b == b' ');
-            assert!(digits_and_spaces, "a runs line {runs:?}");
+            let pidlike = |b: &u8| b.is_ascii_digit() || b.is_ascii_whitespace();
+            assert!(runs.iter().all(pidlike), "after the PID line: {runs:?}");
         }
         Content::Other => assert!(!digits.is_empty()),
     }

@@ -754,7 +754,7 @@ fn a_pidfile_with_a_runs_line_left_by_a_killed_monitor_is_taken_over() {
     let pid = program_of(&t, monitor, "sleep");
     wait_until("the restart in the pidfile", || {
         let text = fs::read_to_string(t.pidfile()).unwrap_or_default();
-        match text.contains("\n1 0 1 0 ") {
+        match text.contains("\n0000000001 0 001 0 ") {
             true => Ok(()),
             false => Err(text),
         }

@@ -73,16 +73,28 @@ pub enum Exit {
 impl Runs {
     /// The line as the monitor writes it: four numbers, `RESTARTS HOW N STATE` (`HOW`
     /// 0 when the last run exited with code `N`, 1 when signal `N` killed it; `STATE`
-    /// 0 up, 1 starting, 2 down), padded with spaces to [`RUNS_LINE`]. Digits and
-    /// spaces only, like the PID line: a start takes the file over as a pidfile.
+    /// 0 up, 1 starting, 2 down), each zero-padded to a fixed width and the line to
+    /// [`RUNS_LINE`]: a reader that races a rewrite sees digits where digits were,
+    /// never a malformed line. Digits and spaces only, like the PID line: a start takes
+    /// the file over as a pidfile.
     pub(crate) fn line(&self, buf: &mut Stack<u8, RUNS_LINE>) {
         let (how, n) = match self.last_exit {
             Exit::Code(c) => (0, c),
             Exit::Signal(s) => (1, s),
         };
+        let fields = [
+            (u64::from(self.restarts), 10),
+            (how, 1),
+            (u64::from(n), 3),
+            (self.now as u64, 1),
+        ];
         let mut digits = [0u8; 20];
-        for field in [u64::from(self.restarts), how, u64::from(n), self.now as u64] {
-            let _ = buf.extend(crate::text::decimal(field, &mut digits));
+        for (field, width) in fields {
+            let text = crate::text::decimal(field, &mut digits);
+            for _ in text.len()..width {
+                let _ = buf.push(b'0');
+            }
+            let _ = buf.extend(text);
             let _ = buf.push(b' ');
         }
         while buf.len() < RUNS_LINE - 1 {
@@ -147,8 +159,10 @@ pub(crate) fn read_all(file: impl AsFd) -> Result<(Content, Option<Runs>), Errno
 }
 
 /// Parses FHS pidfile content: a positive decimal PID, optionally surrounded by
-/// whitespace, and optionally a runs line after it. Anything else is
-/// [`Content::Other`], never PID 0 or -1 (which would signal whole process groups).
+/// whitespace, and optionally more lines of digits and whitespace after it (what a
+/// start takes over as a pidfile), which are a monitor's runs when they are a runs
+/// line. Anything else is [`Content::Other`], never PID 0 or -1 (which would signal
+/// whole process groups).
 #[cfg(any(test, feature = "std"))]
 pub(crate) fn parse(content: &[u8]) -> Content {
     parse_all(content).0
@@ -161,12 +175,19 @@ fn parse_all(content: &[u8]) -> (Content, Option<Runs>) {
         Some(at) => (&content[..at], crate::text::trim(&content[at + 1..])),
         None => (content, &[][..]),
     };
-    if rest.is_empty() {
-        return (parse_pid(first), None);
-    }
-    match (parse_pid(first), Runs::parse(rest)) {
-        (Content::Pid(pid), Some(runs)) => (Content::Pid(pid), Some(runs)),
-        _ => (Content::Other, None),
+    // The runs line is the monitor's record, rewritten in place: a read racing a
+    // rewrite may see a mix of two lines, digits where digits were. It says how runs
+    // went, no more; only the PID line must be exact.
+    match parse_pid(first) {
+        Content::Pid(pid)
+            if rest
+                .iter()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_whitespace()) =>
+        {
+            (Content::Pid(pid), Runs::parse(rest))
+        }
+        Content::Empty if rest.is_empty() => (Content::Empty, None),
+        Content::Pid(_) | Content::Empty | Content::Other => (Content::Other, None),
     }
 }
 
@@ -204,18 +225,50 @@ mod tests {
             b"99999999999",
             b"2147483648",
             b"12x",
-            b"12\n34",
-            b"\n1 0 0 0",
+            b"12\nx",
+            b"12\n1 0 0 0 up",
+        ] {
+            assert_eq!(parse(bad), Content::Other, "{:?}", bad);
+        }
+        // Lines of digits after the PID's that are no runs line: the PID, no runs.
+        for odd in [
+            &b"12\n34"[..],
             b"12\n1 0 0",
             b"12\n1 0 256 0",
-            b"12\n1 1 0 0",
             b"12\n1 2 0 0",
             b"12\n1 0 0 3",
             b"12\n1 0 0 0 0",
-            b"12\n1  0 0 0",
             b"12\n4294967296 0 0 0",
+            b"12\n1 0 0 0\n5",
         ] {
-            assert_eq!(parse(bad), Content::Other, "{:?}", bad);
+            let pid = Pid::from_raw(12).unwrap();
+            assert_eq!(parse_all(odd), (Content::Pid(pid), None), "{:?}", odd);
+        }
+    }
+
+    #[test]
+    fn a_read_that_races_a_rewrite_still_sees_a_runs_line() {
+        let line = |restarts, last_exit, now| {
+            let mut line = Stack::new();
+            Runs {
+                restarts,
+                last_exit,
+                now,
+            }
+            .line(&mut line);
+            line.as_slice().to_vec()
+        };
+        let old = line(9, Exit::Code(0), RunState::Up);
+        let new = line(10, Exit::Signal(15), RunState::Down);
+        for cut in 0..=RUNS_LINE {
+            for (first, then) in [(&old, &new), (&new, &old)] {
+                let mut file = b"4242\n".to_vec();
+                file.extend_from_slice(&first[..cut]);
+                file.extend_from_slice(&then[cut..]);
+                // Whatever the mix, the PID stands: the file is a pidfile.
+                let pid = Pid::from_raw(4242).unwrap();
+                assert_eq!(parse_all(&file).0, Content::Pid(pid), "{file:?}");
+            }
         }
     }
 

@@ -55,7 +55,8 @@ pub fn is_locked(path: &Path) -> bool {
 }
 
 /// The PID a pidfile holds, checking its format: decimal digits and a newline, then
-/// nothing or a monitor's runs line (`RESTARTS HOW N STATE`, padded to 23 bytes).
+/// nothing or a monitor's runs line (`RESTARTS HOW N STATE`, zero-padded to 10, 1, 3
+/// and 1 digits, the line padded to 23 bytes).
 #[track_caller]
 pub fn pidfile_pid(path: &Path) -> i32 {
     let text = fs::read_to_string(path)
@@ -65,7 +66,7 @@ pub fn pidfile_pid(path: &Path) -> i32 {
         .unwrap_or_else(|| panic!("pidfile content {text:?} lacks its newline"));
     let words: Vec<&str> = runs.trim_end().split(' ').collect();
     let runs_line = matches!(words[..], [n, "0" | "1", c, "0" | "1" | "2"]
-        if n.parse::<u32>().is_ok() && c.parse::<u8>().is_ok());
+        if n.len() == 10 && n.parse::<u32>().is_ok() && c.len() == 3 && c.parse::<u8>().is_ok());
     assert!(
         runs.is_empty() || (runs.len() == 24 && runs.ends_with('\n') && runs_line),
         "pidfile content {text:?}: its second line is not a runs line"

@@ -99,8 +99,13 @@ impl Error {
     /// Appends text (a `str` or bytes) to the context.
     #[inline(always)]
     pub(crate) fn text<T: AsRef<[u8]> + ?Sized>(mut self, text: &T) -> Error {
-        let _ = self.context.extend(text.as_ref());
+        self.push_text(text.as_ref());
         self
+    }
+
+    #[inline(never)]
+    fn push_text(&mut self, text: &[u8]) {
+        let _ = self.context.extend(text);
     }
 
     /// Appends a path or a name, shortened in the middle if it is long.

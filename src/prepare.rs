@@ -82,7 +82,10 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool) -> Result<(), Error> {
         plan.keep(dir);
     }
     if plan.detach {
-        let channels = open_channels(floor).map_err(channel_error)?;
+        let channels = match open_channels(floor) {
+            Ok(channels) => channels,
+            Err(e) => return Err(channel_error(e)),
+        };
         plan.keep(channels.reports.0.as_raw_fd());
         plan.channels = Some(channels);
     }

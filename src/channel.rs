@@ -24,7 +24,7 @@ use rustix::net::{
 };
 use rustix::process::Pid;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use rustix::time::{
     timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
     Timespec,
@@ -161,7 +161,11 @@ impl Timeout {
 
     /// The deadline, `duration` from now.
     pub(crate) fn arm(&self) -> Result<Deadline, Error> {
-        (self.arm)(self.duration).map_err(|e| Error::os(ErrorKind::Channel, e).text("timer"))
+        Ok(or_return!((self.arm)(self.duration), |e| Error::os(
+            ErrorKind::Channel,
+            e
+        )
+        .text("timer")))
     }
 
     /// The error once it has passed.

@@ -6,7 +6,7 @@ use rustix::io::Errno;
 use rustix::process::{getegid, geteuid, getgid, getuid, Gid, Uid};
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid, set_thread_uid};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::failure::Failure;
 use crate::users::{self, GroupList, LookupError, UserKey};
 
@@ -130,14 +130,18 @@ fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
     };
     let account = match c.user {
         Some(User::Name(name)) => Some(
-            users::find_user(PASSWD, UserKey::Name(name.as_bytes()))
-                .map_err(|e| lookup(PASSWD, e))?
-                .ok_or_else(|| Error::new(ErrorKind::UnknownUser).path(name.as_bytes()))?,
+            match or_return!(
+                users::find_user(PASSWD, UserKey::Name(name.as_bytes())),
+                |e| { lookup(PASSWD, e) }
+            ) {
+                Some(account) => account,
+                None => return Err(Error::new(ErrorKind::UnknownUser).path(name.as_bytes())),
+            },
         ),
         // A numeric user needs no file: a scratch image may have no /etc/passwd.
         Some(User::Id(uid)) => match users::find_user(PASSWD, UserKey::Id(Uid::from_raw(uid))) {
             Err(LookupError::Io(Errno::NOENT)) => None,
-            found => found.map_err(|e| lookup(PASSWD, e))?,
+            found => or_return!(found, |e| lookup(PASSWD, e)),
         },
         None => None,
     };
@@ -147,9 +151,14 @@ fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
         None => None,
     };
     let gid = match c.group {
-        Some(Group::Name(name)) => users::find_group(GROUP, name.as_bytes())
-            .map_err(|e| lookup(GROUP, e))?
-            .ok_or_else(|| Error::new(ErrorKind::UnknownGroup).path(name.as_bytes()))?,
+        Some(Group::Name(name)) => {
+            match or_return!(users::find_group(GROUP, name.as_bytes()), |e| lookup(
+                GROUP, e
+            )) {
+                Some(gid) => gid,
+                None => return Err(Error::new(ErrorKind::UnknownGroup).path(name.as_bytes())),
+            }
+        }
         Some(Group::Id(g)) => Gid::from_raw(g),
         None => match account {
             Some(a) => a.gid(),
@@ -168,9 +177,7 @@ fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
     match c.groups {
         Groups::List(list) => {
             for &g in list {
-                groups
-                    .push(Gid::from_raw(g))
-                    .map_err(|e| lookup(GROUP, e))?;
+                or_return!(groups.push(Gid::from_raw(g)), |e| lookup(GROUP, e));
             }
         }
         Groups::Empty => {}
@@ -184,7 +191,7 @@ fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
                 // No entry, or no /etc/group: the group alone.
                 Err(LookupError::Io(Errno::NOENT)) => {
                     groups.clear();
-                    groups.push(gid).map_err(|e| lookup(GROUP, e))?;
+                    or_return!(groups.push(gid), |e| lookup(GROUP, e));
                 }
                 Err(e) => return Err(lookup(GROUP, e)),
             }

@@ -12,7 +12,7 @@ use rustix::process::{geteuid, Pid};
 
 use crate::argv::{fill, pidfile_var, Additions, Pointers, Program};
 use crate::channel::Deadline;
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::failure::Failure;
 use crate::launch::{self, Mode, Side};
 use crate::monitor::{self, Supervised};
@@ -179,7 +179,7 @@ fn open_readiness(number: i32) -> Result<Readiness, Error> {
     let floor = number.saturating_add(1);
     let pipe = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .and_then(|(r, w)| Ok((fds::above_stdio(r)?, fds::at_or_above(w, floor)?)));
-    let (read, write) = pipe.map_err(|e| Error::os(ErrorKind::Channel, e).text("pipe"))?;
+    let (read, write) = or_return!(pipe, |e| Error::os(ErrorKind::Channel, e).text("pipe"));
     Ok(Readiness {
         read,
         write,
@@ -194,8 +194,8 @@ fn save_stderr(plan: &mut Plan<'_>) -> Result<Option<OwnedFd>, Error> {
         return Ok(None);
     }
     // SAFETY: stderr was just seen open; the borrow ends with the call.
-    let copy = fcntl_dupfd_cloexec(unsafe { sys::borrow(2) }, 3)
-        .map_err(|e| plan.abandon(Error::os(ErrorKind::Channel, e).text("copying stderr")))?;
+    let copy = or_return!(fcntl_dupfd_cloexec(unsafe { sys::borrow(2) }, 3), |e| plan
+        .abandon(Error::os(ErrorKind::Channel, e).text("copying stderr")));
     plan.keep(copy.as_raw_fd());
     Ok(Some(copy))
 }

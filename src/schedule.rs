@@ -3,7 +3,7 @@
 use core::time::Duration;
 use rustix::process::Signal;
 
-use crate::error::Error;
+use crate::error::{or_return, Error};
 use crate::signals::parse_signal;
 use crate::stack::Stack;
 
@@ -72,7 +72,7 @@ impl Schedule {
         if let Some(secs) = seconds(text) {
             let wait = Step::Wait(Duration::from_secs(secs));
             for step in [Step::Signal(signal), wait, Step::Signal(Signal::KILL), wait] {
-                schedule.steps.push(step).map_err(|_| invalid("too long"))?;
+                or_return!(schedule.steps.push(step), |_| invalid("too long"));
             }
             return Ok(schedule);
         }
@@ -91,7 +91,7 @@ impl Schedule {
                     "each item must be a signal, a number of seconds or forever",
                 ));
             };
-            schedule.steps.push(step).map_err(|_| invalid("too long"))?;
+            or_return!(schedule.steps.push(step), |_| invalid("too long"));
         }
         if schedule.steps.len() == 0 {
             return Err(invalid("empty"));

@@ -7,7 +7,7 @@ use rustix::fs::{self, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use rustix::process::{getpid, Pid};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::holder;
 use crate::pidfile::{self, Content, Runs};
 
@@ -46,7 +46,7 @@ pub(super) fn look(path: &CStr) -> Result<Option<Seen>, Error> {
     let Some((file, st, (content, runs))) = open_pidfile(path)? else {
         return Ok(None);
     };
-    let pid = named(content).map_err(|()| malformed(path))?;
+    let pid = or_return!(named(content), |()| malformed(path));
     let empty = content == Content::Empty;
     if let Some(pid) = pid {
         match holder::holds(pid, &st) {
@@ -69,7 +69,8 @@ pub(super) fn look(path: &CStr) -> Result<Option<Seen>, Error> {
         Some(locked) => locked,
         // Without /proc: a shared lock for an instant (a starter waits it out).
         None => {
-            probe(&file).map_err(|e| Error::os(ErrorKind::LockPidfile, e).path(path.to_bytes()))?
+            or_return!(probe(&file), |e| Error::os(ErrorKind::LockPidfile, e)
+                .path(path.to_bytes()))
         }
     };
     // Only its owner and root can open a file no one else may read, so a lock on it
@@ -118,12 +119,14 @@ pub(super) fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Stat, Read)>,
         Err(Errno::LOOP) => return Err(pidfile::insecure(bytes, 0)),
         Err(e) => return Err(fail(e)),
     };
-    let st = fs::fstat(&file).map_err(fail)?;
+    let st = or_return!(fs::fstat(&file), fail);
     if st.st_nlink == 0 {
         return Ok(None); // removed since our open
     }
-    pidfile::check(&st, 0o002).map_err(|why| pidfile::insecure(bytes, why))?;
-    let content = pidfile::read_all(&file).map_err(fail)?;
+    or_return!(pidfile::check(&st, 0o002), |why| pidfile::insecure(
+        bytes, why
+    ));
+    let content = or_return!(pidfile::read_all(&file), fail);
     Ok(Some((file, st, content)))
 }
 

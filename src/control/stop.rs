@@ -9,7 +9,7 @@ use rustix::io::Errno;
 use rustix::process::{kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 
 use crate::channel;
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::holder;
 use crate::path::IntoCPath;
 use crate::pidfile::{self, Content};
@@ -92,7 +92,7 @@ const PAUSE: Duration = Duration::from_millis(10);
 /// # Ok::<(), daemonic::Error>(())
 /// ```
 pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped, Error> {
-    let path = path.into_c_path().map_err(|_| nul_error())?;
+    let path = or_return!(path.into_c_path(), |_| nul_error());
     let path = path.as_c_str();
     let Some(target) = find_target(path)? else {
         return Ok(Stopped::NotRunning);
@@ -109,7 +109,7 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
                 Err(e) => return Err(kill_error(e, pid)),
             },
             Step::Wait(wait) => {
-                if target.wait_exit(wait).map_err(|e| read_error(path, e))? {
+                if or_return!(target.wait_exit(wait), |e| read_error(path, e)) {
                     return target.exited(path);
                 }
             }
@@ -178,8 +178,9 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
         };
         // Now that the pidfd pins the process, check that the pidfile still vouches
         // for it: the same file names it, and it still holds the lock.
-        let same = pidfile::read(&seen.file).map_err(|e| read_error(path, e))? == Content::Pid(pid);
-        let holds = holder::holds(pid, &seen.st).map_err(|e| unseen(path, e))?;
+        let read = or_return!(pidfile::read(&seen.file), |e| read_error(path, e));
+        let same = read == Content::Pid(pid);
+        let holds = or_return!(holder::holds(pid, &seen.st), |e| unseen(path, e));
         if same && holds {
             return Ok(Some(Target {
                 pid,

@@ -15,6 +15,19 @@ use crate::text::Line;
 mod frame;
 mod kind;
 
+/// `result.map_err(make)?`, with the [`Error`] built right in the caller's return
+/// slot: `map_err` builds it in a temporary `Result` first and `?` moves it out, a
+/// hundred bytes and more of code at each site, for a 200-byte error.
+macro_rules! or_return {
+    ($result:expr, $make:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(e) => return Err($make(e)),
+        }
+    };
+}
+pub(crate) use or_return;
+
 pub(crate) use frame::frame;
 use frame::Frame;
 pub use kind::ErrorKind;

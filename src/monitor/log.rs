@@ -16,7 +16,7 @@ use rustix::io::Errno;
 
 use super::policy::Syslog;
 use crate::creds::Creds;
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::fds;
 use crate::stack::Stack;
 
@@ -82,11 +82,11 @@ impl<'x> LogFile<'x> {
                 .path(path.to_bytes())
                 .text(" (the log)")
         };
-        let name_at = crate::pidfile::name_at(path).ok_or_else(|| fail(Errno::ISDIR))?;
+        let name_at = or_return!(crate::pidfile::name_at(path).ok_or(Errno::ISDIR), fail);
         let name = crate::text::c_suffix(path, name_at);
-        let dir = crate::pidfile::open_parent(path, name_at, floor).map_err(fail)?;
-        let file = crate::creds::as_daemon_user(creds, || open_in(&dir, name, mode, floor))
-            .map_err(fail)?;
+        let dir = or_return!(crate::pidfile::open_parent(path, name_at, floor), fail);
+        let opened = crate::creds::as_daemon_user(creds, || open_in(&dir, name, mode, floor));
+        let file = or_return!(opened, fail);
         Ok(LogFile {
             dir,
             name,
@@ -156,9 +156,7 @@ impl<'x> SyslogSink<'x> {
                 .path(DEV_LOG.to_bytes())
                 .text(" (syslog)")
         };
-        let socket = connect()
-            .and_then(|s| fds::at_or_above(s, floor))
-            .map_err(fail)?;
+        let socket = or_return!(connect().and_then(|s| fds::at_or_above(s, floor)), fail);
         Ok(SyslogSink {
             socket,
             tag: syslog.tag,

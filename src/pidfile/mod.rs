@@ -22,7 +22,7 @@ use rustix::fs::{self, AtFlags, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::path::{CPath, IntoCPath};
 use crate::stack::Stack;
 
@@ -111,9 +111,9 @@ impl<'a> Pidfile<'a> {
     /// path is a symlink, or names something other than a regular file with one link,
     /// owned by us or root, not writable by group or others, holding a PID or nothing.
     pub fn open(path: impl IntoCPath<'a>) -> Result<Pidfile<'a>, Error> {
-        let path = path
-            .into_c_path()
-            .map_err(|_| Error::invalid("pidfile path contains a NUL byte"))?;
+        let path = or_return!(path.into_c_path(), |_| Error::invalid(
+            "pidfile path contains a NUL byte"
+        ));
         let locate = locator(path.as_c_str(), false);
         let (mut pidfile, previous) = Pidfile::lock(path, DEFAULT_MODE, 3, locate)?;
         pidfile.open_writer(3, &previous)?;

@@ -5,10 +5,10 @@ use rustix::fd::AsRawFd;
 use rustix::io::Errno;
 
 use crate::channel::{self, Deadline};
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::fds;
 use crate::options::Options;
-use crate::pidfile::Pidfile;
+use crate::pidfile::{Pidfile, Refused};
 use crate::plan::{Channels, Plan};
 use crate::stdio;
 use crate::sys::{self, Dispositions};
@@ -90,7 +90,8 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool) -> Result<(), Error> {
         plan.channels = Some(channels);
     }
     if let Some((pidfile, previous)) = &mut plan.pidfile {
-        pidfile.open_writer(floor, previous)?;
+        or_return!(pidfile.open_writer(floor, previous), |r: Refused| r
+            .error(pidfile.shown()));
     }
     let streams = stdio::open_streams(&plan.o.stdio, plan.o.output_mode, plan.creds.as_ref())?;
     plan.stdio = streams.sources;

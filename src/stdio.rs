@@ -6,7 +6,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::{fcntl_dupfd_cloexec, Errno};
 
 use crate::creds::Creds;
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::path::{CPath, IntoCPath};
 
 /// The standard streams, by number.
@@ -108,14 +108,14 @@ fn open(
                 0 => OFlags::RDONLY,
                 _ => OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE,
             };
-            crate::creds::as_daemon_user(creds, || open_file(path.as_c_str(), flags, mode))
-                .map(Opened::Own)
-                .map_err(|e| {
-                    Error::os(ErrorKind::OpenStdio, e)
-                        .path(path.bytes())
-                        .text(" for ")
-                        .text(crate::text::nth(STREAMS, n))
-                })
+            let opened =
+                crate::creds::as_daemon_user(creds, || open_file(path.as_c_str(), flags, mode));
+            Ok(Opened::Own(or_return!(opened, |e| {
+                Error::os(ErrorKind::OpenStdio, e)
+                    .path(path.bytes())
+                    .text(" for ")
+                    .text(crate::text::nth(STREAMS, n))
+            })))
         }
         &Source::Fd(fd) => {
             let fail = |e| fd_error(e, fd, n);
@@ -126,7 +126,7 @@ fn open(
                 // Another stream's number: redirecting that stream first would lose it.
                 // SAFETY: `is_open` just confirmed `fd`; the borrow ends with the call.
                 let copy = fcntl_dupfd_cloexec(unsafe { crate::sys::borrow(fd) }, 3);
-                return copy.map(Opened::Own).map_err(fail);
+                return Ok(Opened::Own(or_return!(copy, fail)));
             }
             Ok(Opened::Theirs(fd))
         }

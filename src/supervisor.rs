@@ -19,7 +19,7 @@ use rustix::net::{
 use rustix::process::{Pid, Uid};
 
 use crate::channel::Deadline;
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::fds::Keep;
 use crate::stack::Stack;
 use crate::sys;
@@ -121,7 +121,7 @@ pub(crate) fn find(
                 .number(fd as u64)
                 .text(" is not open"));
         }
-        keep.insert(fd).map_err(too_many)?;
+        or_return!(keep.insert(fd), too_many);
         tellers.s6_fd = Some(fd);
     }
     find_activation(s, detach, exec, keep)?;
@@ -139,7 +139,7 @@ fn find_activation(
 ) -> Result<Option<Tellers>, Error> {
     if s.socket_activation && !detach {
         for fd in 3..3 + crate::activation::activated_count().unwrap_or(0) {
-            keep.insert(fd).map_err(too_many)?;
+            or_return!(keep.insert(fd), too_many);
         }
     }
     // The thread check made sure no other thread reads the environment meanwhile;

@@ -31,7 +31,7 @@ pub(crate) use content::parse as parse_content;
 pub(crate) use content::{read, read_all, Content};
 pub use content::{Exit, RunState, Runs};
 pub(crate) use refused::insecure;
-use refused::Refused;
+pub(crate) use refused::Refused;
 pub(crate) use take::{check, locator, Locate, Previous};
 use take::{locate_and_take, name_in, open_writer, same_file};
 
@@ -116,7 +116,8 @@ impl<'a> Pidfile<'a> {
         ));
         let locate = locator(path.as_c_str(), false);
         let (mut pidfile, previous) = Pidfile::lock(path, DEFAULT_MODE, 3, locate)?;
-        pidfile.open_writer(3, &previous)?;
+        or_return!(pidfile.open_writer(3, &previous), |r: Refused| r
+            .error(pidfile.shown()));
         Ok(pidfile)
     }
 
@@ -154,15 +155,11 @@ impl<'a> Pidfile<'a> {
     /// Opens the write-only descriptor (at `floor` or above), and empties the file if
     /// it held an old PID: until the daemon writes its own, the old one (perhaps
     /// reused by an unrelated process by now) must not look like a live daemon's.
-    pub(crate) fn open_writer(&mut self, floor: i32, previous: &Previous) -> Result<(), Error> {
+    /// A refusal becomes an error with [`Refused::error`] and [`Pidfile::shown`].
+    pub(crate) fn open_writer(&mut self, floor: i32, previous: &Previous) -> Result<(), Refused> {
         let at = self.dir.as_ref().map_or(CWD, |d| d.as_fd());
-        match open_writer(&self.lock, at, self.name_c(), floor, previous) {
-            Ok(writer) => {
-                self.writer = Some(writer);
-                Ok(())
-            }
-            Err(r) => Err(r.error(self.shown())),
-        }
+        self.writer = Some(open_writer(&self.lock, at, self.name_c(), floor, previous)?);
+        Ok(())
     }
 
     /// Replaces the pidfile's content with `pid` and a newline.

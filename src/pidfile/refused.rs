@@ -53,7 +53,7 @@ impl Refused {
 
     #[cold]
     #[inline(never)]
-    pub(super) fn error(self, path: &[u8]) -> Error {
+    pub(crate) fn error(self, path: &[u8]) -> Error {
         use ErrorKind as K;
         let (kind, frame, errno, why) = match self {
             Refused::Open(e) => (K::OpenPidfile, frame(K::OpenPidfile), Some(e), ""),

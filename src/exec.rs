@@ -28,16 +28,6 @@ struct Readiness {
     number: i32,
 }
 
-/// Before the plan is made (nothing created yet): the readiness descriptor's number
-/// must leave a number above it under `RLIMIT_NOFILE`, where the start puts what it
-/// keeps.
-pub(crate) fn check_readiness(readiness: Option<i32>) -> Result<(), Error> {
-    match readiness {
-        Some(number) => fds::room_above(number).map_err(|limit| no_room(number, limit)),
-        None => Ok(()),
-    }
-}
-
 /// [`Daemon::exec`](crate::Daemon::exec) (and with `supervise`,
 /// [`Daemon::supervise`](crate::Daemon::supervise), whose own path it hands over to
 /// once the program's arrays are built) once the plan is made: returns in the
@@ -153,9 +143,12 @@ pub(crate) fn run(
     }
 }
 
+/// The readiness descriptor's number must leave a number above it under
+/// `RLIMIT_NOFILE`, where the start puts what it keeps (checked before the plan is
+/// made, nothing created yet).
 #[cold]
 #[inline(never)]
-fn no_room(number: i32, limit: u64) -> Error {
+pub(crate) fn no_room(number: i32, limit: u64) -> Error {
     Error::invalid("readiness descriptor ")
         .number(number as u64)
         .text(" leaves no descriptor number above it below the limit of ")

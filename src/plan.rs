@@ -58,12 +58,19 @@ pub(crate) struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     /// After a failed start, in the original process: the pidfile is put back as it
-    /// was and unlocked.
+    /// was and unlocked. Inlined, so that the error passes through in place (out of
+    /// line, each call would copy it in and out); the putting back is a call.
+    #[inline(always)]
     pub(crate) fn abandon(&mut self, err: Error) -> Error {
+        self.put_back();
+        err
+    }
+
+    #[inline(never)]
+    fn put_back(&mut self) {
         if let Some((pidfile, previous)) = self.pidfile.take() {
             pidfile.restore(&previous);
         }
-        err
     }
 
     /// After a failure of the start in the original process: the error that names

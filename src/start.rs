@@ -7,7 +7,7 @@ use rustix::process::Pid;
 use crate::argv::Program;
 use crate::control::Stopped;
 use crate::daemon::Daemon;
-use crate::error::{Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind};
 use crate::handles::{Fork, Pending, Running};
 use crate::launch::{self, Mode, Side};
 use crate::monitor::{Supervised, Supervision};
@@ -186,7 +186,11 @@ impl<'a> Daemon<'a> {
         // is sound in a multithreaded process: no thread check. The monitor, too,
         // makes only system calls.
         let dispositions = procfs::status().map(|s| s.dispositions);
-        crate::exec::check_readiness(readiness)?;
+        if let Some(number) = readiness {
+            or_return!(crate::fds::room_above(number), |limit| {
+                crate::exec::no_room(number, limit)
+            });
+        }
         let plan = prepare(o, dispositions, true)?;
         crate::exec::run(plan, program, readiness, await_notify, supervised)
     }

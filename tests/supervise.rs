@@ -139,20 +139,12 @@ fn workers_a_program_abandons_are_the_monitors_and_are_stopped_with_it() {
     );
     assert!(Proc(monitor).alive(), "the monitor left with workers alive");
     // The service runs on while its workers do; the program's exit is on record.
-    let out = wait_until("the program's exit in the status", || {
-        let out = status_of(&t);
-        match out.stdout.contains("the last run") {
-            true => Ok(out),
-            false => Err(out.stdout),
-        }
-    });
-    out.code(0).no_stderr();
-    assert_eq!(
-        out.stdout,
-        format!(
+    assert_status_becomes(
+        &t,
+        &format!(
             "running (pid {monitor}; 0 restarts, the last run exited 0; \
              the program is not running)\n"
-        )
+        ),
     );
 
     stop_service(&t, monitor);
@@ -520,17 +512,9 @@ fn status_shows_the_restarts_and_how_the_last_run_ended() {
     );
     program_of(&t, monitor, "sleep");
     // The monitor records a restart once its exec is known to have worked.
-    let out = wait_until("the third restart in the status", || {
-        let out = status_of(&t);
-        match out.stdout.contains("3 restarts") {
-            true => Ok(out),
-            false => Err(out.stdout),
-        }
-    });
-    out.code(0).no_stderr();
-    assert_eq!(
-        out.stdout,
-        format!("running (pid {monitor}; 3 restarts, the last run was killed by signal 9)\n")
+    assert_status_becomes(
+        &t,
+        &format!("running (pid {monitor}; 3 restarts, the last run was killed by signal 9)\n"),
     );
     assert_eq!(pidfile_pid(&t.pidfile()), monitor);
     stop_service(&t, monitor);
@@ -542,20 +526,12 @@ fn status_shows_the_restarts_and_how_the_last_run_ended() {
         &["--restart", "on-failure", "--restart-delay", "10"],
         &program,
     );
-    let out = wait_until("the first run's end in the status", || {
-        let out = status_of(&t);
-        match out.stdout.contains("restarts") {
-            true => Ok(out),
-            false => Err(out.stdout),
-        }
-    });
-    out.code(0).no_stderr();
-    assert_eq!(
-        out.stdout,
-        format!(
+    assert_status_becomes(
+        &t,
+        &format!(
             "running (pid {monitor}; 0 restarts, the last run exited 3; \
              the program is not running)\n"
-        )
+        ),
     );
     stop_service(&t, monitor);
 
@@ -580,26 +556,17 @@ fn status_shows_the_restarts_and_how_the_last_run_ended() {
         "0.1",
     ];
     let monitor = supervise(&t, &options, &program);
-    let starting = format!(
-        "running (pid {monitor}; 1 restart, the last run exited 1; the program is starting)\n"
+    assert_status_becomes(
+        &t,
+        &format!(
+            "running (pid {monitor}; 1 restart, the last run exited 1; the program is starting)\n"
+        ),
     );
-    let out = wait_until("the restarted run in the status", || {
-        let out = status_of(&t);
-        match out.stdout == starting {
-            true => Ok(out),
-            false => Err(out.stdout),
-        }
-    });
-    out.code(0).no_stderr();
     fs::write(&go, "").unwrap();
-    let up = format!("running (pid {monitor}; 1 restart, the last run exited 1)\n");
-    wait_until("the restarted run up in the status", || {
-        let out = status_of(&t);
-        match out.stdout == up {
-            true => Ok(()),
-            false => Err(out.stdout),
-        }
-    });
+    assert_status_becomes(
+        &t,
+        &format!("running (pid {monitor}; 1 restart, the last run exited 1)\n"),
+    );
     stop_service(&t, monitor);
 }
 
@@ -1136,6 +1103,19 @@ fn status_of(t: &Test) -> Output {
         "--pidfile".into(),
         t.pidfile().into(),
     ])
+}
+
+/// Waits until `status` prints `expected` (the monitor records its runs as they
+/// happen), and checks that it says so as a running service: code 0, no stderr.
+fn assert_status_becomes(t: &Test, expected: &str) {
+    let out = wait_until(&format!("status to say {expected:?}"), || {
+        let out = status_of(t);
+        match out.stdout == expected {
+            true => Ok(out),
+            false => Err(out.stdout),
+        }
+    });
+    out.code(0).no_stderr();
 }
 
 /// `daemonic stop --pidfile P`: TERM to the monitor, no waiting.

@@ -108,15 +108,6 @@ fn unignorable(signal: u64) -> Error {
 pub(crate) const MAX_READINESS_FD: i32 = 1 << 20;
 
 impl<'a> Options<'a> {
-    /// Remembers the first invalid option; the start reports it. Out of line: the
-    /// builder's setters each reach it.
-    #[inline(never)]
-    pub(crate) fn note_invalid(&mut self, err: Error) {
-        if self.invalid.is_none() {
-            self.invalid = Some(err);
-        }
-    }
-
     /// PEP 3143's defaults.
     pub(crate) const fn new() -> Options<'a> {
         Options {

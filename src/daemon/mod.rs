@@ -74,13 +74,13 @@ impl<'a> Daemon<'a> {
     }
 
     /// Remembers the first invalid option; the start reports it.
-    #[inline(always)]
     fn invalid(mut self, err: Error) -> Self {
-        self.options.note_invalid(err);
+        if self.options.invalid.is_none() {
+            self.options.invalid = Some(err);
+        }
         self
     }
 
-    #[inline(always)]
     fn path(
         self,
         option: &'static str,
@@ -97,13 +97,11 @@ impl<'a> Daemon<'a> {
         }
     }
 
-    #[inline(always)]
     fn credentials(mut self, set: impl FnOnce(&mut Credentials<'a>)) -> Self {
         set(self.options.creds.get_or_insert(Credentials::new()));
         self
     }
 
-    #[inline(always)]
     fn supervisors(mut self, set: impl FnOnce(&mut Supervisors<'a>)) -> Self {
         set(self.options.supervisors.get_or_insert(Supervisors::new()));
         self

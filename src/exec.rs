@@ -134,11 +134,7 @@ pub(crate) fn run(
             let outcome = launched.wait(&plan, mode).and_then(|pid| {
                 await_program(&plan, pipe.as_ref(), listener.as_ref()).map(|()| pid)
             });
-            let pid = launched.conclude(&mut plan, outcome, mode)?;
-            if let Some(pidfile) = plan.take_pidfile() {
-                pidfile.disown();
-            }
-            Ok(pid)
+            launched.conclude(&mut plan, outcome, mode)
         }
     }
 }

@@ -207,7 +207,8 @@ impl Launched {
     /// Ends the start: tells the intermediate process the outcome and reaps it. On
     /// failure the daemon and its process group are killed and the pidfile is put
     /// back before this returns, with the error that says why. On success the
-    /// pidfile is the daemon's: the caller exits, or disowns its copy.
+    /// pidfile is the daemon's: this process disowns its copy (or, exiting when ready,
+    /// exits with it).
     pub(crate) fn conclude(
         &self,
         plan: &mut Plan<'_>,
@@ -242,7 +243,12 @@ impl Launched {
             }
         };
         let failure = match outcome {
-            Ok(pid) => return Ok(pid),
+            Ok(pid) => {
+                if let Some(pidfile) = plan.take_pidfile() {
+                    pidfile.disown();
+                }
+                return Ok(pid);
+            }
             Err(failure) => failure,
         };
         let program = match mode {

@@ -245,9 +245,6 @@ impl<'a> Daemon<'a> {
                 let outcome = launched.wait(&plan, mode);
                 // With `ExitWhenReady` a ready start ends this process in there.
                 let pid = launched.conclude(&mut plan, outcome, mode)?;
-                if let Some(pidfile) = plan.take_pidfile() {
-                    pidfile.disown();
-                }
                 Ok(Started::Parent(pid))
             }
         }

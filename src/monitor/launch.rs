@@ -120,11 +120,7 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, policy: Supervision<'_>) -> Resu
         }
         Side::Original(launched) => {
             let outcome = launched.wait(&plan, mode);
-            let pid = launched.conclude(&mut plan, outcome, mode)?;
-            if let Some(pidfile) = plan.take_pidfile() {
-                pidfile.disown();
-            }
-            Ok(pid)
+            launched.conclude(&mut plan, outcome, mode)
         }
     }
 }

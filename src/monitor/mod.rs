@@ -107,11 +107,10 @@ struct Monitor<'x, 'f> {
     readiness: Option<OwnedFd>,
     /// Whether this run's `READY=1` is awaited on the notify socket.
     awaiting_notify: bool,
-    /// How the last run ended, and how many runs followed the first.
+    /// How the last run ended, and how many runs followed the first (the pidfile has a
+    /// runs line from the first run's end on: at every restart it is there).
     last_exit: Exit,
     restarts: u32,
-    /// Whether the pidfile has a runs line (once a run has ended).
-    recorded: bool,
     /// Whether the last run was killed for not being ready in time.
     timed_out: bool,
     stopping: bool,
@@ -172,7 +171,6 @@ pub(crate) fn run<'x, 'f>(
         awaiting_notify: false,
         last_exit: Exit::Code(0),
         restarts: 0,
-        recorded: false,
         timed_out: false,
         stopping: false,
         ending: false,

@@ -66,7 +66,7 @@ impl Monitor<'_, '_> {
         if let Some(t) = p.timeout {
             self.set_alarm(Alarm::Readiness, t);
         }
-        if self.recorded {
+        if self.restarts > 0 {
             self.record();
         }
         Ok(())

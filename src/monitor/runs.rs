@@ -77,9 +77,7 @@ impl Monitor<'_, '_> {
         match alarm {
             Alarm::Readiness => {
                 self.timed_out = true;
-                if let Some(group) = self.group {
-                    let _ = kill_process_group(group, Signal::KILL);
-                }
+                self.kill_run();
             }
             Alarm::Pause if self.stopping => self.end()?,
             Alarm::Pause => {
@@ -111,18 +109,12 @@ impl Monitor<'_, '_> {
         match rustix::io::read(pipe, &mut buf) {
             Ok(n) if buf[..n].contains(&b'\n') => {
                 self.readiness = None;
-                self.set_alarm(Alarm::None, Duration::ZERO);
-                self.became_ready();
+                self.ready_in_time();
             }
             Ok(0) => {
                 // Closed without a newline: a run that will never be ready.
                 self.readiness = None;
-                if let Some(group) = self.group {
-                    let _ = kill_process_group(group, Signal::KILL);
-                }
-                if !self.ready {
-                    return Err(self.not_ready(true));
-                }
+                return self.refused(self.not_ready(true));
             }
             Ok(_) | Err(_) => {}
         }
@@ -132,7 +124,6 @@ impl Monitor<'_, '_> {
     /// The runs line in the pidfile, for `status`: after each end, each restart and
     /// each readiness once a run has ended.
     pub(super) fn record(&mut self) {
-        self.recorded = true;
         let now = match self.main {
             None => RunState::Down,
             Some(_) if self.readiness.is_some() || self.awaiting_notify => RunState::Starting,
@@ -162,17 +153,11 @@ impl Monitor<'_, '_> {
         match said {
             Some(Notified::Ready) => {
                 self.awaiting_notify = false;
-                self.set_alarm(Alarm::None, Duration::ZERO);
-                self.became_ready();
+                self.ready_in_time();
             }
             Some(Notified::Failed(errno)) => {
                 self.awaiting_notify = false;
-                if let Some(group) = self.group {
-                    let _ = kill_process_group(group, Signal::KILL);
-                }
-                if !self.ready {
-                    return Err(Failure::os(ErrorKind::ReportedFailure, errno));
-                }
+                return self.refused(Failure::os(ErrorKind::ReportedFailure, errno));
             }
             Some(Notified::Extend(more)) if self.alarm == Alarm::Readiness => {
                 self.set_alarm(Alarm::Readiness, more);
@@ -182,8 +167,33 @@ impl Monitor<'_, '_> {
         Ok(())
     }
 
+    /// The run said it is ready (a newline, or `READY=1`): its timeout is off.
+    fn ready_in_time(&mut self) {
+        self.set_alarm(Alarm::None, Duration::ZERO);
+        self.became_ready();
+    }
+
+    /// The run said it will never be ready (its pipe closed, or `ERRNO=`): it is
+    /// killed; for the first run that is the start's `failure`.
+    fn refused(&mut self, failure: Failure) -> Result<(), Failure> {
+        self.kill_run();
+        if self.ready {
+            Ok(())
+        } else {
+            Err(failure)
+        }
+    }
+
+    /// SIGKILL to the run's process group.
+    fn kill_run(&self) {
+        if let Some(group) = self.group {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+    }
+
     pub(super) fn became_ready(&mut self) {
-        if self.recorded {
+        // A restarted run: the runs line, there since the first run's end, says so.
+        if self.restarts > 0 {
             self.record();
         }
         self.ready = true;

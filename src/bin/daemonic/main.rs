@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod args;
+mod environment;
 mod list;
 mod out;
 mod sys;
@@ -236,46 +237,9 @@ fn restarts(line: &mut Line, runs: &Runs) {
     });
 }
 
-/// `PATH` for `--clear-env`: the usual system directories.
-const SAFE_PATH: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// The program's environment: ours (or only a safe `PATH` with `--clear-env`), then
-/// every `--env`, each replacing a variable of the same name: the last one wins, as
-/// with `env(1)`.
-fn environment<'e>(
-    o: &Options<'e>,
-    ours: sys::Environ,
-    list: &mut sys::Strings<'e>,
-) -> Result<(), ()> {
-    let given = o.env.as_slice();
-    let named = |entry: &CStr, among: &[&CStr]| {
-        let name = name_of(entry.to_bytes());
-        among.iter().any(|e| name_of(e.to_bytes()) == name)
-    };
-    let ours = ours
-        .iter()
-        .filter(|_| !o.clear_env)
-        .map(|e| -> &'e CStr { e });
-    let base = ours.chain(o.clear_env.then_some(SAFE_PATH));
-    let last_given = given
-        .iter()
-        .enumerate()
-        .filter(|&(i, e)| !named(e, &given[i + 1..]))
-        .map(|(_, &e)| e);
-    for entry in base.filter(|e| !named(e, given)).chain(last_given) {
-        list.push(entry)?;
-    }
-    Ok(())
-}
-
-/// The `NAME` of a `NAME=VALUE` entry.
-fn name_of(entry: &[u8]) -> &[u8] {
-    args::split(entry, b'=').map_or(entry, |(name, _)| name)
-}
-
 fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
     let mut program_env = sys::Strings::new();
-    if environment(o, env, &mut program_env).is_err() {
+    if environment::build(o, env, &mut program_env).is_err() {
         let mut line = out::error_line();
         line.text("more than ").number(sys::MAX as u32);
         line.text(" environment variables for the program").print(2);

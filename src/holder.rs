@@ -18,40 +18,31 @@ use crate::error::{Error, ErrorKind};
 use crate::stack::Stack;
 use crate::text;
 
-/// `MAJ:MIN:INO` as the kernel's lock lines show a file (`%02x:%02x:%lu`).
+/// ` MAJ:MIN:INO ` as the kernel's lock lines show a file (`%02x:%02x:%lu`), with the
+/// spaces that surround it there, so that it never matches a longer number.
 struct FileId(Stack<u8, 48>);
 
 impl FileId {
     fn of(st: &Stat) -> FileId {
         let mut id = Stack::new();
         let dev = st.st_dev;
+        let _ = id.push(b' ');
         hex2(&mut id, fs::major(dev));
         let _ = id.push(b':');
         hex2(&mut id, fs::minor(dev));
         let _ = id.push(b':');
         let mut digits = [0; 20];
         let _ = id.extend(text::decimal(st.st_ino, &mut digits));
+        let _ = id.push(b' ');
         FileId(id)
     }
 
-    /// Whether `line` (one of `/proc/locks` or of a `fdinfo` file) is a `flock` on
-    /// this file, `... FLOCK  ADVISORY  WRITE PID MAJ:MIN:INO START END`: exclusive
-    /// (`WRITE`) or, without `exclusive`, shared too (`READ`).
-    fn locked_by(&self, line: &[u8], exclusive: bool) -> bool {
-        let mut words = line
-            .split(|&b| b == b' ' || b == b'\t')
-            .filter(|w| !w.is_empty());
-        let mut flock = false;
-        let mut write = !exclusive;
-        for word in words.by_ref() {
-            match word {
-                b"FLOCK" => flock = true,
-                b"WRITE" => write = true,
-                w if w == self.0.as_slice() => return flock && write,
-                _ => {}
-            }
-        }
-        false
+    /// Whether `line` (one of `/proc/locks` or of a `fdinfo` file) is an exclusive
+    /// `flock` on this file, `... FLOCK  ADVISORY  WRITE PID MAJ:MIN:INO START END`
+    /// (the kernel's `lock_get_status`: every field between spaces).
+    fn locked_by(&self, line: &[u8]) -> bool {
+        let has = |part: &[u8]| line.windows(part.len()).any(|w| w == part);
+        has(b" FLOCK ") && has(b" WRITE ") && has(self.0.as_slice())
     }
 }
 
@@ -97,7 +88,7 @@ fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
             return ControlFlow::Continue(());
         };
         match any_line(info.as_fd(), &|line| {
-            line.starts_with(b"lock:") && id.locked_by(line, true)
+            line.starts_with(b"lock:") && id.locked_by(line)
         }) {
             Ok(false) => ControlFlow::Continue(()),
             done => ControlFlow::Break(done),
@@ -117,7 +108,7 @@ pub(crate) fn locked(st: &Stat) -> Option<bool> {
         Mode::empty(),
     )
     .ok()?;
-    any_line(locks.as_fd(), &|line| id.locked_by(line, true)).ok()
+    any_line(locks.as_fd(), &|line| id.locked_by(line)).ok()
 }
 
 /// Reads `file` to its end in pieces and says whether `found` holds for any line.
@@ -180,24 +171,16 @@ mod tests {
     #[test]
     fn a_lock_line_names_the_file() {
         let id = FileId::of(&stat(fs::makedev(0xfe, 0), 10010710));
-        assert_eq!(id.0.as_slice(), b"fe:00:10010710");
-        let write = b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF";
-        assert!(id.locked_by(write, true) && id.locked_by(write, false));
-        assert!(id.locked_by(
-            b"lock:\t1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF",
-            true
-        ));
-        let read = b"1: FLOCK  ADVISORY  READ 8139 fe:00:10010710 0 EOF";
-        assert!(!id.locked_by(read, true) && id.locked_by(read, false));
-        assert!(!id.locked_by(
-            b"1: POSIX  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF",
-            false
-        ));
-        assert!(!id.locked_by(
-            b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:100107100 0 EOF",
-            false
-        ));
+        assert_eq!(id.0.as_slice(), b" fe:00:10010710 ");
+        assert!(id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF"));
+        assert!(id.locked_by(b"lock:\t1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF"));
+        // A prober's shared lock, a POSIX lock, another file, a longer inode number.
+        assert!(!id.locked_by(b"1: FLOCK  ADVISORY  READ 8139 fe:00:10010710 0 EOF"));
+        assert!(!id.locked_by(b"1: POSIX  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF"));
+        assert!(!id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:01:10010710 0 EOF"));
+        assert!(!id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:100107100 0 EOF"));
+        assert!(!id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:110010710 0 EOF"));
         let big = FileId::of(&stat(fs::makedev(259, 3), 7));
-        assert_eq!(big.0.as_slice(), b"103:03:7");
+        assert_eq!(big.0.as_slice(), b" 103:03:7 ");
     }
 }

@@ -17,6 +17,7 @@ mod bench;
 mod bloat;
 mod caps;
 mod cross;
+mod floor;
 mod fuzz;
 mod memory;
 mod procs;

@@ -34,6 +34,8 @@ pub struct Measured {
     pub aarch64: cross::Report,
     /// The command's symbols (unstripped x86_64 build).
     pub command: Vec<(u64, String)>,
+    /// What the minimal example's checks cost (not measured by `--check`).
+    pub floor: Option<crate::floor::Table>,
 }
 
 pub struct Budget {
@@ -130,12 +132,18 @@ fn measure(check: bool) -> Result<Measured> {
     let aarch64 = cross::measure(cross_names, &dir)?;
     let _ = std::fs::remove_dir_all(&dir);
     let command = crate::bloat::command_symbols()?;
+    let floor = if check {
+        None
+    } else {
+        Some(crate::floor::measure()?)
+    };
     Ok(Measured {
         rows,
         missing,
         caps,
         aarch64,
         command,
+        floor,
     })
 }
 

@@ -10,18 +10,25 @@ use crate::fds;
 use crate::options::Options;
 use crate::pidfile::{Pidfile, Refused};
 use crate::plan::{Channels, Plan};
+use crate::procfs;
 use crate::stdio;
-use crate::sys::{self, Dispositions};
+use crate::sys;
 
-/// Resolves names, opens the pidfile (locked), the channels and the streams' files,
-/// and reads what the daemon needs from the environment. `exec`: the daemon will
-/// execute a program (which gets its environment and talks to supervisors itself).
+/// Reads the signal dispositions (and, unless the daemon will `exec`, checks that
+/// this process has one thread), resolves names, opens the pidfile (locked), the
+/// channels and the streams' files, and reads what the daemon needs from the
+/// environment. `exec`: the daemon will execute a program (which gets its
+/// environment and talks to supervisors itself): it runs only async-signal-safe code
+/// until `execve`, which is sound in a multithreaded process.
 #[inline(never)]
-pub(crate) fn prepare<'a>(
-    mut o: Options<'a>,
-    dispositions: Option<Dispositions>,
-    exec: bool,
-) -> Result<Plan<'a>, Error> {
+pub(crate) fn prepare(mut o: Options<'_>, exec: bool) -> Result<Plan<'_>, Error> {
+    // One read of /proc for both: here, so that the callers pass their options on
+    // at once rather than building them in each of the branches before.
+    let status = procfs::status();
+    if !exec {
+        check_threads(status.map(|s| s.threads))?;
+    }
+    let dispositions = status.map(|s| s.dispositions);
     let detach = o.detach.detaches();
     let floor = o.floor();
     let creds = match &o.creds {
@@ -124,7 +131,7 @@ fn open_channels(floor: i32) -> Result<Channels, Errno> {
 /// R5: forking a multithreaded process and then running Rust code is unsound (the
 /// other threads may hold the allocator's lock). Without `/proc` we cannot count
 /// threads, and proceed.
-pub(crate) fn check_threads(threads: Option<u64>) -> Result<(), Error> {
+fn check_threads(threads: Option<u64>) -> Result<(), Error> {
     match threads {
         Some(n) if n > 1 => Err(Error::new(ErrorKind::Threads).number(n)),
         _ => Ok(()),

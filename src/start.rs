@@ -11,8 +11,7 @@ use crate::error::{or_return, Error, ErrorKind};
 use crate::handles::{Fork, Pending, Running};
 use crate::launch::{self, Mode, Side};
 use crate::monitor::{Supervised, Supervision};
-use crate::prepare::{check_threads, prepare};
-use crate::procfs;
+use crate::prepare::prepare;
 use crate::schedule::Schedule;
 
 impl<'a> Daemon<'a> {
@@ -182,16 +181,13 @@ impl<'a> Daemon<'a> {
             ));
         }
         let (readiness, await_notify) = (o.readiness, o.await_notify);
-        // A program that execs runs only async-signal-safe code until `execve`, which
-        // is sound in a multithreaded process: no thread check. The monitor, too,
-        // makes only system calls.
-        let dispositions = procfs::status().map(|s| s.dispositions);
         if let Some(number) = readiness {
             or_return!(crate::fds::room_above(number), |limit| {
                 crate::exec::no_room(number, limit)
             });
         }
-        let plan = prepare(o, dispositions, true)?;
+        // No thread check (see `prepare`): the monitor, too, makes only system calls.
+        let plan = prepare(o, true)?;
         crate::exec::run(plan, program, readiness, await_notify, supervised)
     }
 
@@ -225,9 +221,7 @@ impl<'a> Daemon<'a> {
     /// [`fork`](Daemon::fork): check, prepare, launch, and wait for the daemon.
     fn begin(self, mode: Mode<'_>) -> Result<Started<'a>, Error> {
         self.options.check()?;
-        let status = procfs::status();
-        check_threads(status.map(|s| s.threads))?;
-        let mut plan = prepare(self.options, status.map(|s| s.dispositions), false)?;
+        let mut plan = prepare(self.options, false)?;
         match launch::run(&mut plan) {
             Err(failure) => Err(plan.fail(failure, None)),
             Ok(Side::Daemon { pid, reports }) => {

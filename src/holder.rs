@@ -111,35 +111,39 @@ pub(crate) fn locked(st: &Stat) -> Option<bool> {
     any_line(locks.as_fd(), &|line| id.locked_by(line)).ok()
 }
 
+/// The longest line [`any_line`] looks at: a lock line is under 100 bytes, and a
+/// longer one is not one we look for.
+const LINE_CAP: usize = 128;
+
 /// Reads `file` to its end in pieces and says whether `found` holds for any line.
 /// (`dyn`, so that the one loop serves both callers.)
 fn any_line(file: BorrowedFd<'_>, found: &dyn Fn(&[u8]) -> bool) -> Result<bool, Errno> {
     let mut buf = [0u8; 4096];
-    let mut kept = 0;
+    let mut line = [0u8; LINE_CAP];
+    // `LINE_CAP + 1` once the line is too long: skipped to its end.
+    let mut len = 0;
     loop {
-        let n = match rustix::io::read(file, &mut buf[kept..]) {
+        let n = match rustix::io::read(file, &mut buf) {
             Ok(n) => n,
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
         };
-        let data = &buf[..kept + n];
-        let mut lines = data.split(|&b| b == b'\n');
-        // The last piece has no newline after it: carried over, unless at the end.
-        let rest = lines.next_back().unwrap_or(&[]);
-        if lines.any(&found) || (n == 0 && found(rest)) {
-            return Ok(true);
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                if len <= LINE_CAP && found(&line[..len]) {
+                    return Ok(true);
+                }
+                len = 0;
+            } else if len < LINE_CAP {
+                line[len] = b;
+                len += 1;
+            } else {
+                len = LINE_CAP + 1;
+            }
         }
         if n == 0 {
-            return Ok(false);
+            return Ok(len <= LINE_CAP && found(&line[..len]));
         }
-        // A line longer than the buffer is not one we look for: drop it.
-        kept = if rest.len() < buf.len() / 2 {
-            rest.len()
-        } else {
-            0
-        };
-        let end = data.len();
-        buf.copy_within(end - kept..end, 0);
     }
 }
 
@@ -166,6 +170,36 @@ mod tests {
         st.st_dev = dev;
         st.st_ino = ino;
         st
+    }
+
+    /// `any_line` on a file holding `text`.
+    fn any_line_of(text: &[u8], found: &dyn Fn(&[u8]) -> bool) -> bool {
+        extern crate std;
+        let path = std::env::temp_dir().join(std::format!("holder-{}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        any_line(file.as_fd(), found).unwrap()
+    }
+
+    #[test]
+    fn every_line_is_seen_whole_across_reads() {
+        extern crate std;
+        use std::vec::Vec;
+        let is = |want: &'static [u8]| move |line: &[u8]| line == want;
+        // A line that the first 4,096-byte read cuts in two.
+        let mut text: Vec<u8> = [b'x'; 4090].into();
+        text.extend_from_slice(b"\nthe lock line\nafter\n");
+        assert!(any_line_of(&text, &is(b"the lock line")));
+        assert!(any_line_of(&text, &is(b"after")));
+        assert!(!any_line_of(&text, &is(b"the lock")));
+        // The last line, with no newline after it.
+        assert!(any_line_of(b"first\nlast", &is(b"last")));
+        // A line too long to be a lock line is skipped, not cut into lines.
+        let mut long: Vec<u8> = [b'y'; 300].into();
+        long.extend_from_slice(b"tail\nnext\n");
+        assert!(!any_line_of(&long, &|line: &[u8]| line.ends_with(b"tail")));
+        assert!(any_line_of(&long, &is(b"next")));
     }
 
     #[test]

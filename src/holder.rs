@@ -39,10 +39,11 @@ impl FileId {
 
     /// Whether `line` (one of `/proc/locks` or of a `fdinfo` file) is an exclusive
     /// `flock` on this file, `... FLOCK  ADVISORY  WRITE PID MAJ:MIN:INO START END`
-    /// (the kernel's `lock_get_status`: every field between spaces).
+    /// (the kernel's `lock_get_status`: every field between spaces). A request still
+    /// waiting for the lock (`N: -> FLOCK ...`, in `/proc/locks`) holds nothing.
     fn locked_by(&self, line: &[u8]) -> bool {
         let has = |part: &[u8]| line.windows(part.len()).any(|w| w == part);
-        has(b" FLOCK ") && has(b" WRITE ") && has(self.0.as_slice())
+        has(b" FLOCK ") && has(b" WRITE ") && has(self.0.as_slice()) && !has(b" -> ")
     }
 }
 
@@ -208,7 +209,8 @@ mod tests {
         assert_eq!(id.0.as_slice(), b" fe:00:10010710 ");
         assert!(id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF"));
         assert!(id.locked_by(b"lock:\t1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF"));
-        // A prober's shared lock, a POSIX lock, another file, a longer inode number.
+        // A waiter, a prober's shared lock, a POSIX lock, another file, a longer inode.
+        assert!(!id.locked_by(b"1: -> FLOCK  ADVISORY  WRITE 8140 fe:00:10010710 0 EOF"));
         assert!(!id.locked_by(b"1: FLOCK  ADVISORY  READ 8139 fe:00:10010710 0 EOF"));
         assert!(!id.locked_by(b"1: POSIX  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF"));
         assert!(!id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:01:10010710 0 EOF"));

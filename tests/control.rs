@@ -34,7 +34,7 @@ mod support {
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{chown, symlink};
+use std::os::unix::fs::{chown, symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +68,7 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
     stop_without_pidfd_uses_kill,
     stale_pidfile_naming_unrelated_process,
     shared_lock_is_not_a_daemon,
+    a_waiting_writer_holds_no_lock,
     stop_during_a_start_signals_no_stale_pid,
     own_pid_is_never_running,
     malformed_unlocked_status_unknown,
@@ -622,6 +623,49 @@ fn shared_lock_is_not_a_daemon() -> Outcome {
     assert_status(&p, Seen::Stale(Some(other)));
     assert_eq!(stop_with(&p, "TERM/1").unwrap(), Stopped::NotRunning);
     assert!(Proc(other).alive());
+    drop(probe);
+    Passed
+}
+
+/// A request waiting for a lock holds none: while a prober holds a shared lock on a
+/// stale pidfile and `flock -x` waits behind it, `/proc/locks` lists the waiter as
+/// `-> FLOCK  ADVISORY  WRITE ...`, and status must still say Stale, not "locked by
+/// another process", and stop signal nothing.
+fn a_waiting_writer_holds_no_lock() -> Outcome {
+    let Some(flock) = find_tool("flock") else {
+        return Outcome::Skipped("needs flock (util-linux) to wait for the lock".into());
+    };
+    let t = Test::new();
+    let p = t.pidfile();
+    let other = unrelated_process(&t);
+    fs::write(&p, format!("{other}\n")).unwrap();
+    let probe = fs::File::open(&p).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    let shared = unsafe { libc::flock(probe.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    assert_eq!(shared, 0);
+    let mut waiter = Command::new(flock)
+        .arg("-x")
+        .arg(&p)
+        .arg("true")
+        .spawn()
+        .unwrap();
+    let st = fs::metadata(&p).unwrap();
+    let id = format!(
+        " {:02x}:{:02x}:{} ",
+        libc::major(st.dev()),
+        libc::minor(st.dev()),
+        st.ino()
+    );
+    wait_until("flock -x to wait for the lock", || {
+        let locks = fs::read_to_string("/proc/locks").map_err(|e| e.to_string())?;
+        let waiting = locks.lines().any(|l| l.contains("->") && l.contains(&id));
+        waiting.then_some(()).ok_or_else(|| locks.clone())
+    });
+    assert_status(&p, Seen::Stale(Some(other)));
+    assert_eq!(stop_with(&p, "TERM/1").unwrap(), Stopped::NotRunning);
+    assert!(Proc(other).alive());
+    let _ = waiter.kill();
+    let _ = waiter.wait();
     drop(probe);
     Passed
 }

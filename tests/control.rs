@@ -613,18 +613,30 @@ fn stale_pidfile_naming_unrelated_process() -> Outcome {
 /// and stop signals nothing.
 fn shared_lock_is_not_a_daemon() -> Outcome {
     let t = Test::new();
+    let (p, other, probe) = stale_with_a_shared_lock(&t);
+    assert_stale_and_unsignalled(&p, other);
+    drop(probe);
+    Passed
+}
+
+/// A pidfile naming an unrelated live process, and a prober's shared lock on it (the
+/// descriptor holding it is returned).
+fn stale_with_a_shared_lock(t: &Test) -> (PathBuf, i32, fs::File) {
     let p = t.pidfile();
-    let other = unrelated_process(&t);
+    let other = unrelated_process(t);
     fs::write(&p, format!("{other}\n")).unwrap();
     let probe = fs::File::open(&p).unwrap();
     // SAFETY: flock on a descriptor we own.
     let shared = unsafe { libc::flock(probe.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
     assert_eq!(shared, 0);
-    assert_status(&p, Seen::Stale(Some(other)));
-    assert_eq!(stop_with(&p, "TERM/1").unwrap(), Stopped::NotRunning);
+    (p, other, probe)
+}
+
+/// Status says Stale (naming `other`), and stop signals nothing.
+fn assert_stale_and_unsignalled(p: &Path, other: i32) {
+    assert_status(p, Seen::Stale(Some(other)));
+    assert_eq!(stop_with(p, "TERM/1").unwrap(), Stopped::NotRunning);
     assert!(Proc(other).alive());
-    drop(probe);
-    Passed
 }
 
 /// A request waiting for a lock holds none: while a prober holds a shared lock on a
@@ -636,13 +648,7 @@ fn a_waiting_writer_holds_no_lock() -> Outcome {
         return Outcome::Skipped("needs flock (util-linux) to wait for the lock".into());
     };
     let t = Test::new();
-    let p = t.pidfile();
-    let other = unrelated_process(&t);
-    fs::write(&p, format!("{other}\n")).unwrap();
-    let probe = fs::File::open(&p).unwrap();
-    // SAFETY: flock on a descriptor we own.
-    let shared = unsafe { libc::flock(probe.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
-    assert_eq!(shared, 0);
+    let (p, other, probe) = stale_with_a_shared_lock(&t);
     let mut waiter = Command::new(flock)
         .arg("-x")
         .arg(&p)
@@ -661,9 +667,7 @@ fn a_waiting_writer_holds_no_lock() -> Outcome {
         let waiting = locks.lines().any(|l| l.contains("->") && l.contains(&id));
         waiting.then_some(()).ok_or_else(|| locks.clone())
     });
-    assert_status(&p, Seen::Stale(Some(other)));
-    assert_eq!(stop_with(&p, "TERM/1").unwrap(), Stopped::NotRunning);
-    assert!(Proc(other).alive());
+    assert_stale_and_unsignalled(&p, other);
     let _ = waiter.kill();
     let _ = waiter.wait();
     drop(probe);

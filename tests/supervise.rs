@@ -849,6 +849,60 @@ fn the_log_file_gets_both_streams_and_reopens_on_sighup_losing_nothing() {
     );
 }
 
+/// With a size cap the log is renamed `FILE.1` (replacing the last) each time it would
+/// grow past the cap, at a line's end: the two files stay within it (and a pipe read)
+/// and hold the latest lines, whole, in order, with none lost between them.
+#[test]
+fn a_log_with_a_size_cap_rotates_to_file_1_keeping_the_latest_lines() {
+    let t = Test::new();
+    let log = t.path("app.log");
+    let done = t.path("done");
+    let program = t.script(&format!(
+        "i=0; while [ $i -lt 3000 ]; do printf 'line %05d\\n' $i; i=$((i+1)); done; \
+         touch {done}; exec sleep 1000",
+        done = quoted(&done),
+    ));
+    let log_arg = log.display().to_string();
+    let options = ["--log-file", &log_arg, "--log-max-size", "4k"];
+    let monitor = supervise(&t, &options, &program);
+    let rotated = t.path("app.log.1");
+    wait_until("the last line in the log", || {
+        let last = lines_of(&log).last().cloned().unwrap_or_default();
+        (done.exists() && last == "line 02999")
+            .then_some(())
+            .ok_or(last)
+    });
+    stop_service(&t, monitor);
+    // The cap, and at most the rest of one read of the pipe (4 KiB).
+    for file in [&log, &rotated] {
+        let bytes = fs::metadata(file).unwrap().len();
+        assert!(
+            bytes > 0 && bytes <= 8192,
+            "{}: {bytes} bytes",
+            file.display()
+        );
+    }
+    assert!(
+        fs::read_to_string(&rotated).unwrap().ends_with('\n'),
+        "a line was cut"
+    );
+    let text = fs::read_to_string(&rotated).unwrap() + &fs::read_to_string(&log).unwrap();
+    let numbers: Vec<u64> = text
+        .lines()
+        .map(|l| l.strip_prefix("line ").and_then(|n| n.parse().ok()))
+        .collect::<Option<_>>()
+        .unwrap_or_else(|| panic!("not a line the program wrote in:\n{text}"));
+    let first = numbers[0];
+    assert!(
+        first > 0,
+        "nothing was rotated away: 36 KB in two 4 KiB files?"
+    );
+    assert!(
+        numbers.iter().copied().eq(first..3000),
+        "lines lost or out of order after line {first}"
+    );
+}
+
 /// On a full disk the monitor drops what does not fit, and the program never blocks:
 /// it writes 4 MiB (more than the pipe holds) into a log on a 64 KiB filesystem and
 /// still finishes, and the log is full.

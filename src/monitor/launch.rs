@@ -137,7 +137,11 @@ fn open_log<'s>(
         (Some(_), Some(_)) => return Err(Error::invalid("a log file or syslog, not both")),
         (Some(path), None) => {
             let (mode, creds) = (plan.o.output_mode, plan.creds.as_ref());
-            Sink::File(LogFile::open(path, mode, creds, floor)?)
+            let cap = policy.log_max_size.map_or(u64::MAX, |cap| cap.get());
+            Sink::File(LogFile::open(path, mode, cap, creds, floor)?)
+        }
+        (None, _) if policy.log_max_size.is_some() => {
+            return Err(Error::invalid("a log size cap without a log file"))
         }
         (None, Some(syslog)) => Sink::Syslog(SyslogSink::open(syslog, floor)?),
         (None, None) => return Ok(None),

@@ -7,7 +7,8 @@
 //! The file is opened before the fork, as the daemon's user would be allowed to,
 //! with its directory, so that the monitor can reopen the name after a chroot, as
 //! that user. A write that fails (a full disk) drops what it could not write: the
-//! program is never blocked by its log.
+//! program is never blocked by its log. A file with a size cap is renamed `NAME.1`
+//! at the end of the line that takes it past the cap, and a new one started.
 
 use core::ffi::CStr;
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
@@ -60,13 +61,19 @@ impl Sink<'_> {
     }
 }
 
-/// The log file, its directory and its name in it.
+/// The log file, its directory and its name in it; its size, and the size at which
+/// it is rotated (`u64::MAX`: never).
 pub(crate) struct LogFile<'x> {
     dir: OwnedFd,
     name: &'x CStr,
     file: OwnedFd,
     mode: u32,
+    size: u64,
+    cap: u64,
 }
+
+/// The longest file name (Linux's `NAME_MAX`), with room for `.1` and the NUL.
+const NAME_CAP: usize = 255 + 3;
 
 impl<'x> LogFile<'x> {
     /// Opens `path` for appending (created with `mode` if missing), and its
@@ -74,6 +81,7 @@ impl<'x> LogFile<'x> {
     pub(crate) fn open(
         path: &'x CStr,
         mode: u32,
+        cap: u64,
         creds: Option<&Creds>,
         floor: i32,
     ) -> Result<LogFile<'x>, Error> {
@@ -88,10 +96,12 @@ impl<'x> LogFile<'x> {
         let opened = crate::creds::as_daemon_user(creds, || open_in(&dir, name, mode, floor));
         let file = or_return!(opened, fail);
         Ok(LogFile {
+            size: size_of(&file),
             dir,
             name,
             file,
             mode,
+            cap,
         })
     }
 
@@ -100,14 +110,50 @@ impl<'x> LogFile<'x> {
     pub(super) fn reopen(&mut self) {
         let floor = self.file.as_raw_fd();
         if let Ok(new) = open_in(&self.dir, self.name, self.mode, floor) {
+            self.size = size_of(&new);
             self.file = new;
         }
     }
 
-    /// Writes all of `bytes`, or drops what the file does not take.
-    pub(super) fn write(&self, bytes: &[u8]) {
-        crate::sys::write_all(self.file.as_raw_fd(), bytes);
+    /// Writes all of `bytes`, or drops what the file does not take. When they would
+    /// take the file past its cap, the lines they end go to it, then a new file is
+    /// started for the rest: no line is cut in two (unless it spans reads).
+    pub(super) fn write(&mut self, bytes: &[u8]) {
+        let mut rest = bytes;
+        if self.size > 0 && self.size.saturating_add(bytes.len() as u64) > self.cap {
+            let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            self.append(&bytes[..end]);
+            self.rotate();
+            rest = &bytes[end..];
+        }
+        self.append(rest);
     }
+
+    fn append(&mut self, bytes: &[u8]) {
+        crate::sys::write_all(self.file.as_raw_fd(), bytes);
+        self.size = self.size.saturating_add(bytes.len() as u64);
+    }
+
+    /// Renames the file `NAME.1` (replacing the last one) and opens `NAME` anew. If
+    /// the rename fails (the directory is not writable), the file grows on: no more
+    /// attempts, each a failing system call.
+    #[cold]
+    fn rotate(&mut self) {
+        let mut old = Stack::<u8, NAME_CAP>::new();
+        let _ = old.extend(self.name.to_bytes());
+        let _ = old.extend(b".1\0");
+        let renamed = crate::text::c_str(old.as_slice())
+            .map(|old| rustix::fs::renameat(&self.dir, self.name, &self.dir, old));
+        match renamed {
+            Some(Ok(())) => self.reopen(),
+            _ => self.cap = u64::MAX,
+        }
+    }
+}
+
+/// The size of an open file (0 if `fstat` fails: the cap then counts from here).
+fn size_of(file: &OwnedFd) -> u64 {
+    rustix::fs::fstat(file).map_or(0, |st| st.st_size as u64)
 }
 
 fn open_in(dir: &OwnedFd, name: &CStr, mode: u32, floor: i32) -> Result<OwnedFd, Errno> {

@@ -38,7 +38,11 @@ pub enum Restart {
 /// SIGHUP is then not forwarded. The file is opened before the fork, as the daemon's
 /// user would be allowed to; a relative path is from the caller's directory. When a
 /// write fails (a full disk), what did not fit is dropped: the program never blocks
-/// on its log.
+/// on its log. With `log_max_size` as well, a file that would grow past that many
+/// bytes is renamed `FILE.1` (replacing the last one) and a new `FILE` started, at
+/// the end of a line (at most one read of the program's output, 4 KiB, past the
+/// cap): the two hold the latest lines, whole. If the rename fails (the directory is
+/// not writable by the daemon's user), the file grows on.
 ///
 /// With `syslog` instead, they go to syslog (`/dev/log`) line by line, at severity
 /// `notice` (as FreeBSD's daemon(8)), tagged `TAG[PID]`.
@@ -51,6 +55,7 @@ pub enum Restart {
 ///     restart: Restart::Always,
 ///     delay: Duration::from_millis(500),
 ///     log_file: Some(c"/var/log/app.log"),
+///     log_max_size: core::num::NonZeroU64::new(10 << 20),
 ///     syslog: None,
 ///     forward_to_group: false,
 /// };
@@ -65,6 +70,9 @@ pub struct Supervision<'a> {
     pub delay: Duration,
     /// A file the program's stdout and stderr go to, through the monitor.
     pub log_file: Option<&'a core::ffi::CStr>,
+    /// With `log_file`: the bytes at which the file is renamed `FILE.1` and a new one
+    /// started; `None` lets it grow.
+    pub log_max_size: Option<core::num::NonZeroU64>,
     /// Or syslog.
     pub syslog: Option<Syslog<'a>>,
     /// Forward signals to the program's whole process group (what it forked and kept
@@ -111,6 +119,7 @@ impl Supervision<'_> {
             restart: Restart::Never,
             delay: Duration::from_secs(1),
             log_file: None,
+            log_max_size: None,
             syslog: None,
             forward_to_group: false,
         }

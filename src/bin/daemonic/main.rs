@@ -70,6 +70,8 @@ Start options:
   --log-file FILE      with --supervise: PROGRAM's stdout and stderr through the
                        monitor, appended to FILE (opened as --user); SIGHUP reopens it
                        (and is then not forwarded)
+  --log-max-size SIZE  with --log-file: at SIZE bytes (k, M, G: KiB, MiB, GiB) FILE
+                       is renamed FILE.1, replacing the last, and a new FILE started
   --syslog TAG         with --supervise: PROGRAM's lines to /dev/log as TAG[PID],
                        severity notice; --syslog-facility: daemon (default), user,
                        local0 to local7
@@ -259,6 +261,7 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
         policy.restart = o.restart.unwrap_or(policy.restart);
         policy.delay = o.restart_delay.unwrap_or(policy.delay);
         policy.log_file = o.log_file;
+        policy.log_max_size = o.log_max_size.and_then(core::num::NonZeroU64::new);
         policy.forward_to_group = o.forward_to_group;
         policy.syslog = o.syslog.map(|tag| Syslog {
             tag,

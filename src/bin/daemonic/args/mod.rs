@@ -40,11 +40,11 @@ const STOPS: u8 = Command::Stop as u8 | Command::Restart as u8;
 
 /// Every option's name without `--`, each ended by a NUL, in the order of [`OPTIONS`].
 const OPTION_NAMES: &[u8] = b"pidfile\0user\0group\0chdir\0chroot\0umask\0stdout\0stderr\0env\0\
-    keep-fd\0timeout\0notify-fd\0signal\0retry\0restart\0restart-delay\0log-file\0syslog\0syslog-facility\0clear-env\0\
+    keep-fd\0timeout\0notify-fd\0signal\0retry\0restart\0restart-delay\0log-file\0log-max-size\0syslog\0syslog-facility\0clear-env\0\
     foreground\0detach\0auto\0oknodo\0quiet\0notify-socket\0keep-core-limit\0supervise\0forward-to-group\0";
 
 /// Every option, and the commands that take it.
-const OPTIONS: [(Opt, u8); 29] = [
+const OPTIONS: [(Opt, u8); 30] = [
     (Opt::Pidfile, ANY),
     (Opt::User, STARTS),
     (Opt::Group, STARTS),
@@ -62,6 +62,7 @@ const OPTIONS: [(Opt, u8); 29] = [
     (Opt::Restart, STARTS),
     (Opt::RestartDelay, STARTS),
     (Opt::LogFile, STARTS),
+    (Opt::LogMaxSize, STARTS),
     (Opt::Syslog, STARTS),
     (Opt::SyslogFacility, STARTS),
     (Opt::ClearEnv, STARTS),
@@ -109,6 +110,7 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
         restart: None,
         restart_delay: None,
         log_file: None,
+        log_max_size: None,
         syslog: None,
         syslog_facility: None,
         forward_to_group: false,
@@ -180,6 +182,9 @@ pub fn parse<'a>(args: &'a [&'a CStr]) -> Result<Options<'a>, Usage<'a>> {
     }
     if o.forward_to_group && !o.supervise {
         return Err(Usage::new("--forward-to-group needs --supervise"));
+    }
+    if o.log_max_size.is_some() && o.log_file.is_none() {
+        return Err(Usage::new("--log-max-size needs --log-file"));
     }
     if o.log_file.is_some() && o.syslog.is_some() {
         return Err(Usage::new("--log-file and --syslog exclude each other"));

@@ -43,6 +43,7 @@ pub enum Opt {
     Restart,
     RestartDelay,
     LogFile,
+    LogMaxSize,
     Syslog,
     SyslogFacility,
     ClearEnv,
@@ -88,6 +89,8 @@ pub struct Options<'a> {
     /// The file the monitor writes PROGRAM's stdout and stderr to, or the syslog tag
     /// and facility.
     pub log_file: Option<&'a CStr>,
+    /// The bytes at which the monitor renames the log `FILE.1` and starts a new one.
+    pub log_max_size: Option<u64>,
     pub syslog: Option<&'a str>,
     pub syslog_facility: Option<Facility>,
     /// Forward signals to PROGRAM's process group.

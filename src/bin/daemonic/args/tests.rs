@@ -104,6 +104,7 @@ fn every_option_and_command_has_its_name() {
         "restart",
         "restart-delay",
         "log-file",
+        "log-max-size",
         "syslog",
         "syslog-facility",
         "clear-env",

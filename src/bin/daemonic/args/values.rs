@@ -85,6 +85,10 @@ pub(super) fn apply<'a>(
             })
         }
         Opt::LogFile => o.log_file = Some(c),
+        Opt::LogMaxSize => {
+            let why = "--log-max-size takes bytes above 0 (k, M, G: KiB, MiB, GiB), not";
+            o.log_max_size = Some(size(bytes).ok_or(Usage::about(why, c))?);
+        }
         Opt::Syslog => o.syslog = Some(utf8(bytes, c)?),
         Opt::SyslogFacility => {
             const NAMES: &[u8] = b"user\0daemon\0local0\0local1\0local2\0local3\0local4\0\
@@ -167,6 +171,18 @@ pub(super) fn number(bytes: &[u8], radix: u64, max: u64) -> Option<u64> {
 
 pub fn decimal(bytes: &[u8], max: u64) -> Option<u64> {
     number(bytes, 10, max)
+}
+
+/// A size above 0: bytes, or KiB, MiB or GiB with `k`, `M` or `G` after the number.
+fn size(bytes: &[u8]) -> Option<u64> {
+    let (digits, shift) = match bytes.split_last()? {
+        (b'k', digits) => (digits, 10),
+        (b'M', digits) => (digits, 20),
+        (b'G', digits) => (digits, 30),
+        _ => (bytes, 0),
+    };
+    let n = decimal(digits, u64::MAX >> shift)?;
+    (n > 0).then_some(n << shift)
 }
 
 /// `SECS`, `SECS.FRACTION` or `.FRACTION` (digits past nanoseconds are checked, then

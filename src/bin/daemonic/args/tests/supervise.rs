@@ -77,6 +77,45 @@ fn the_log_file_and_syslog_take_both_streams() {
 }
 
 #[test]
+fn the_log_size_cap_takes_bytes_with_a_unit() {
+    for (given, bytes) in [
+        ("1", 1),
+        ("4096", 4096),
+        ("64k", 64 << 10),
+        ("10M", 10 << 20),
+        ("2G", 2 << 30),
+    ] {
+        let args = start(&["--supervise", "--log-file", "l", "--log-max-size", given]);
+        with(&strs(&args), |r| {
+            assert_eq!(r.unwrap().log_max_size, Some(bytes), "{given}")
+        });
+    }
+    for bad in [
+        "0",
+        "0k",
+        "k",
+        "",
+        "1.5M",
+        "10m",
+        "-1",
+        "1kb",
+        "20000000000G",
+    ] {
+        let args = start(&["--supervise", "--log-file", "l", "--log-max-size", bad]);
+        let (what, value) = error(&strs(&args));
+        assert!(
+            what.starts_with("--log-max-size takes bytes above 0"),
+            "{bad}: {what}"
+        );
+        assert_eq!(value.as_deref(), Some(bad));
+    }
+    let alone = start(&["--supervise", "--log-max-size", "1M"]);
+    assert_eq!(error(&strs(&alone)).0, "--log-max-size needs --log-file");
+    let syslog = start(&["--supervise", "--syslog", "app", "--log-max-size", "1M"]);
+    assert_eq!(error(&strs(&syslog)).0, "--log-max-size needs --log-file");
+}
+
+#[test]
 fn syslog_takes_a_tag_and_a_facility() {
     let args = start(&[
         "--supervise",

@@ -107,7 +107,7 @@ pub(crate) fn run(
             }),
             stderr,
         };
-        return (supervised.launch)(plan, parts, supervised.policy);
+        return (supervised.launch)(plan, parts, supervised);
     }
     let mode = Mode::Exec(program.path);
     let side = match launch::run(&mut plan) {

@@ -163,6 +163,7 @@ impl<'a> Daemon<'a> {
     ///     Err(e) => eprintln!("{e}"),
     /// }
     /// ```
+    #[inline]
     pub fn supervise(self, program: &Program<'_>, policy: Supervision<'_>) -> Result<Pid, Error> {
         self.exec_as(program, Some(Supervised::new(policy)))
     }

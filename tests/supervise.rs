@@ -903,6 +903,42 @@ fn a_log_with_a_size_cap_rotates_to_file_1_keeping_the_latest_lines() {
     );
 }
 
+/// The library refuses a log size cap without a log file (or with syslog), before
+/// anything runs, and leaves the pidfile as it was: here, absent.
+#[test]
+fn the_library_refuses_a_log_size_cap_without_a_log_file() {
+    use daemonic::{Daemon, ErrorKind, Program, Supervision, Syslog};
+    let t = Test::new();
+    let p = t.pidfile();
+    let program = Program {
+        path: c"/bin/true",
+        args: &[c"true"],
+        env: &[],
+    };
+    let cap = std::num::NonZeroU64::new(1 << 20);
+    let syslog = Some(Syslog {
+        tag: "app",
+        facility: daemonic::Facility::Daemon,
+    });
+    for syslog in [None, syslog] {
+        let policy = Supervision {
+            log_max_size: cap,
+            syslog,
+            ..Supervision::new()
+        };
+        let err = Daemon::new()
+            .pidfile(p.as_path())
+            .supervise(&program, policy)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidOption);
+        assert_eq!(
+            err.to_string(),
+            "invalid option: a log size cap without a log file"
+        );
+        assert!(!p.exists(), "the refused start left a pidfile");
+    }
+}
+
 /// On a full disk the monitor drops what does not fit, and the program never blocks:
 /// it writes 4 MiB (more than the pipe holds) into a log on a 64 KiB filesystem and
 /// still finishes, and the log is full.

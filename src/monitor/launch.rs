@@ -23,19 +23,33 @@ use crate::sys;
 /// than race it.
 const MARGIN: core::time::Duration = core::time::Duration::from_secs(2);
 
-/// What `supervise` hands the exec path: the policy, and its own path.
+/// What `supervise` hands the exec path: the policy, its own path, and what opens
+/// the log when the policy asks for one.
 #[derive(Clone, Copy)]
 pub(crate) struct Supervised<'s> {
     pub(crate) policy: Supervision<'s>,
     pub(crate) launch: Launch,
+    open_log: Option<OpenLog>,
 }
 
 /// The supervised path's entry: [`launch`].
-pub(crate) type Launch = fn(Plan<'_>, Parts<'_>, Supervision<'_>) -> Result<Pid, Error>;
+pub(crate) type Launch = fn(Plan<'_>, Parts<'_>, Supervised<'_>) -> Result<Pid, Error>;
+
+/// [`open_log`].
+type OpenLog =
+    for<'s> fn(&mut Plan<'_>, &Supervision<'s>, Option<i32>) -> Result<Option<Sink<'s>>, Error>;
 
 impl<'s> Supervised<'s> {
+    /// Inlined into `supervise`'s caller: a policy without a log there links none of
+    /// the log's code.
+    #[inline(always)]
     pub(crate) fn new(policy: Supervision<'s>) -> Supervised<'s> {
-        Supervised { policy, launch }
+        let logs = policy.log_file.is_some() || policy.syslog.is_some();
+        Supervised {
+            policy,
+            launch,
+            open_log: (logs || policy.log_max_size.is_some()).then_some(open_log as OpenLog),
+        }
     }
 }
 
@@ -65,7 +79,8 @@ pub(crate) struct Parts<'p> {
 
 /// Opens the log, launches, and runs the monitor (in the daemon) or waits for its
 /// report (in the original process, where it returns).
-fn launch(mut plan: Plan<'_>, parts: Parts<'_>, policy: Supervision<'_>) -> Result<Pid, Error> {
+fn launch(mut plan: Plan<'_>, parts: Parts<'_>, supervised: Supervised<'_>) -> Result<Pid, Error> {
+    let policy = supervised.policy;
     let path = parts.program.path;
     // The monitor keeps the writer: it empties the pidfile when it may not remove it.
     if let Some(fd) = plan.pidfile.as_ref().and_then(|(p, _)| p.writer_fd()) {
@@ -82,8 +97,11 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, policy: Supervision<'_>) -> Resu
     if let Some(notify) = &parts.notify {
         plan.keep(notify.listener.socket().as_raw_fd());
     }
-    let log = match open_log(&mut plan, &policy, parts.readiness) {
-        Ok(log) => log,
+    let opened = supervised
+        .open_log
+        .map(|open| open(&mut plan, &policy, parts.readiness));
+    let log = match opened.transpose() {
+        Ok(log) => log.flatten(),
         Err(e) => return Err(plan.abandon(e)),
     };
     let mode = Mode::Supervise(path);
@@ -138,12 +156,12 @@ fn open_log<'s>(
         (Some(path), None) => {
             let (mode, creds) = (plan.o.output_mode, plan.creds.as_ref());
             let cap = policy.log_max_size.map_or(u64::MAX, |cap| cap.get());
-            Sink::File(LogFile::open(path, mode, cap, creds, floor)?)
+            Sink::file(LogFile::open(path, mode, cap, creds, floor)?)
         }
         (None, _) if policy.log_max_size.is_some() => {
             return Err(Error::invalid("a log size cap without a log file"))
         }
-        (None, Some(syslog)) => Sink::Syslog(SyslogSink::open(syslog, floor)?),
+        (None, Some(syslog)) => Sink::syslog(SyslogSink::open(syslog, floor)?),
         (None, None) => return Ok(None),
     };
     for fd in sink.fds().into_iter().filter(|&fd| fd >= 0) {

@@ -21,26 +21,83 @@ use crate::error::{or_return, Error, ErrorKind};
 use crate::fds;
 use crate::stack::Stack;
 
-/// Where the program's lines go.
+/// Where the program's lines go, and the functions that send them there: pointers,
+/// set where the sink is opened ([`Sink::file`], [`Sink::syslog`]), so that a
+/// monitor without a log links none of the log's code.
+pub(crate) struct Sink<'x> {
+    out: Out<'x>,
+    ops: Ops,
+}
+
 // One per monitor, made once: boxing the syslog line buffer would need an allocator.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum Sink<'x> {
+enum Out<'x> {
     File(LogFile<'x>),
     Syslog(SyslogSink<'x>),
 }
 
-impl Sink<'_> {
+/// [`drain`], [`Out::reopen`] and [`Out::flush`].
+#[derive(Clone, Copy)]
+struct Ops {
+    drain: fn(&OwnedFd, &mut Out<'_>, i32),
+    reopen: fn(&mut Out<'_>),
+    flush: fn(&mut Out<'_>, i32),
+}
+
+const OPS: Ops = Ops {
+    drain,
+    reopen: |out| out.reopen(),
+    flush: |out, pid| out.flush(pid),
+};
+
+impl<'x> Sink<'x> {
+    pub(crate) fn file(file: LogFile<'x>) -> Sink<'x> {
+        Sink {
+            out: Out::File(file),
+            ops: OPS,
+        }
+    }
+
+    pub(crate) fn syslog(syslog: SyslogSink<'x>) -> Sink<'x> {
+        Sink {
+            out: Out::Syslog(syslog),
+            ops: OPS,
+        }
+    }
+
     /// The descriptors the daemon keeps for it.
     pub(crate) fn fds(&self) -> [i32; 2] {
-        match self {
-            Sink::File(f) => [f.dir.as_raw_fd(), f.file.as_raw_fd()],
-            Sink::Syslog(s) => [s.socket.as_raw_fd(), -1],
+        match &self.out {
+            Out::File(f) => [f.dir.as_raw_fd(), f.file.as_raw_fd()],
+            Out::Syslog(s) => [s.socket.as_raw_fd(), -1],
         }
+    }
+
+    /// Whether SIGHUP is the sink's (a file, which it reopens) rather than the
+    /// program's.
+    pub(super) fn is_file(&self) -> bool {
+        matches!(self.out, Out::File(_))
     }
 
     /// After logrotate moved a file: opens it again by name.
     pub(super) fn reopen(&mut self) {
-        if let Sink::File(f) = self {
+        (self.ops.reopen)(&mut self.out);
+    }
+
+    /// Copies what `pipe` holds into the log; `pid` is the program's.
+    pub(super) fn drain(&mut self, pipe: &OwnedFd, pid: i32) {
+        (self.ops.drain)(pipe, &mut self.out, pid);
+    }
+
+    /// The end of the output: a last line without a newline goes too.
+    pub(super) fn flush(&mut self, pid: i32) {
+        (self.ops.flush)(&mut self.out, pid);
+    }
+}
+
+impl Out<'_> {
+    fn reopen(&mut self) {
+        if let Out::File(f) = self {
             f.reopen();
         }
     }
@@ -48,14 +105,13 @@ impl Sink<'_> {
     /// What the program wrote, from process `pid`.
     fn take(&mut self, bytes: &[u8], pid: i32) {
         match self {
-            Sink::File(f) => f.write(bytes),
-            Sink::Syslog(s) => s.take(bytes, pid),
+            Out::File(f) => f.write(bytes),
+            Out::Syslog(s) => s.take(bytes, pid),
         }
     }
 
-    /// The end of the output: a last line without a newline goes too.
-    pub(super) fn flush(&mut self, pid: i32) {
-        if let Sink::Syslog(s) = self {
+    fn flush(&mut self, pid: i32) {
+        if let Out::Syslog(s) = self {
             s.send(pid);
         }
     }
@@ -165,7 +221,7 @@ fn open_in(dir: &OwnedFd, name: &CStr, mode: u32, floor: i32) -> Result<OwnedFd,
 /// Copies what the pipe holds into the log, until the pipe is empty (it is
 /// non-blocking); `pid` is the program's. A page at a time: the pipe holds a burst,
 /// and a bigger buffer would stay resident on the monitor's stack.
-pub(super) fn drain(pipe: &OwnedFd, sink: &mut Sink<'_>, pid: i32) {
+fn drain(pipe: &OwnedFd, sink: &mut Out<'_>, pid: i32) {
     let mut buf = [0u8; 4096];
     loop {
         match rustix::io::read(pipe, &mut buf) {

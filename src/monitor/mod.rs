@@ -278,7 +278,7 @@ impl<'x, 'f> Monitor<'x, 'f> {
 
     fn drain(&mut self) {
         if let Some((sink, pipe, _)) = &mut self.log {
-            log::drain(pipe, sink, self.logged_pid);
+            sink.drain(pipe, self.logged_pid);
         }
     }
 

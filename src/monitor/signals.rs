@@ -4,7 +4,6 @@
 use rustix::io::Errno;
 use rustix::process::{kill_process, kill_process_group, wait, Signal, WaitOptions};
 
-use super::log::Sink;
 use super::process::ended;
 use super::{Alarm, Monitor, GRACE};
 use crate::failure::Failure;
@@ -37,10 +36,12 @@ impl Monitor<'_, '_> {
     }
 
     pub(super) fn forward(&mut self, sig: i32) -> Result<(), Failure> {
-        if let (libc::SIGHUP, Some((sink @ Sink::File(_), _, _))) = (sig, &mut self.log) {
-            // logrotate's: the monitor's, not the program's.
-            sink.reopen();
-            return Ok(());
+        if let (libc::SIGHUP, Some((sink, _, _))) = (sig, &mut self.log) {
+            if sink.is_file() {
+                // logrotate's: the monitor's, not the program's.
+                sink.reopen();
+                return Ok(());
+            }
         }
         let signal = Signal::from_named_raw(sig);
         if let (Some(main), Some(signal)) = (self.main, signal) {

@@ -10,6 +10,7 @@
 
 mod args;
 mod environment;
+mod help;
 mod list;
 mod out;
 mod sys;
@@ -22,76 +23,6 @@ use daemonic::{
 
 use args::{Command, Options};
 use out::Line;
-
-const HELP: &str = "\
-Usage: daemonic start [OPTIONS] [--pidfile P] -- PROGRAM [ARGS...]
-       daemonic stop --pidfile P [--signal SIG] [--retry SCHEDULE] [--oknodo] [--quiet]
-       daemonic status --pidfile P [--quiet]
-       daemonic restart [OPTIONS] --pidfile P [--signal SIG] [--retry SCHEDULE] -- PROGRAM [ARGS...]
-
-start runs PROGRAM as a daemon and exits once it runs (or is ready), else says why and
-leaves nothing running. The pidfile is locked before the fork and stays locked while
-PROGRAM runs: PROGRAM inherits it (fd in DAEMONIC_PIDFILE_FD) and must not close it.
-PROGRAM is found as execvp(3) finds it, inside --chroot, from --chdir, as --user.
-With --supervise, daemonic stays as PROGRAM's monitor instead: it holds the lock
-(the pidfile names it), forwards signals (TERM INT HUP QUIT USR1 USR2 ALRM VTALRM
-PROF WINCH URG IO PWR), reaps what PROGRAM leaves, restarts it, and exits with its
-status (128+N after signal N).
---opt=VALUE works too.
-
-Start options:
-  --pidfile P          create, check and lock P; write the PID into it
-  --user USER[:GROUP]  run as USER (name or uid) with its groups
-  --group GROUP        run as GROUP (name or gid), no supplementary groups
-  --chdir DIR          working directory (default /; inside --chroot)
-  --chroot DIR         change the root directory first
-  --umask MASK         octal umask (default: the caller's)
-  --keep-core-limit    leave the core dump limit as it is (default 0: no dumps)
-  --stdout FILE        append stdout to FILE (opened as --user), or `inherit` it
-                       (default: /dev/null detached, inherited in the foreground);
-                       /dev/stdout, /dev/stderr, /dev/fd/N: the command's own
-  --stderr FILE        the same for stderr (--stdout's FILE: the same descriptor)
-  --env NAME=VALUE     set a variable (repeatable; the last of a name wins)
-  --clear-env          pass only the --env variables and a safe PATH
-  --foreground         do not fork; --detach: fork (default)
-  --auto               foreground under init or inetd, or as PID 1
-  --keep-fd N          pass descriptor N, above 2 (repeatable)
-  --notify-fd N        ready when PROGRAM writes a newline to its fd N (s6)
-  --notify-socket      ready when PROGRAM sends READY=1 to its NOTIFY_SOCKET (ERRNO=
-                       fails, EXTEND_TIMEOUT_USEC= extends; 60 s unless --timeout)
-  --timeout SECS       with --notify-*: kill PROGRAM if not ready within SECS
-  --supervise          run PROGRAM under a resident monitor (see above); after a
-                       stop signal it ends what PROGRAM left, then exits; it awaits
-                       --notify-* at every run; status shows its restarts
-  --restart WHEN       with --supervise: never (default), on-failure, always
-  --restart-delay SECS first pause before a restart (default 1); doubles after
-                       runs under 10 s, up to 60 s
-  --forward-to-group   with --supervise: signals to PROGRAM's process group
-  --log-file FILE      with --supervise: PROGRAM's stdout and stderr through the
-                       monitor, appended to FILE (opened as --user); SIGHUP reopens it
-                       (and is then not forwarded)
-  --log-max-size SIZE  with --log-file: at SIZE bytes (k, M, G: KiB, MiB, GiB) FILE
-                       is renamed FILE.1, replacing the last, and a new FILE started
-  --syslog TAG         with --supervise: PROGRAM's lines to /dev/log as TAG[PID],
-                       severity notice; --syslog-facility: daemon (default), user,
-                       local0 to local7
-  --oknodo             exit 0 if already running (start) or not running (stop)
-  --quiet              print errors only
-Stop options:
-  --signal SIG         signal to send (default TERM)
-  --retry SCHEDULE     e.g. TERM/30/KILL/5 (N: SIG/N/KILL/N; forever repeats the
-                       rest); default: signal only, or TERM/30/KILL/5 for restart
-
-Exit status of start, stop and restart (as start-stop-daemon):
-  0  done (or nothing to do, with --oknodo)
-  1  nothing done: already running (start) or not running (stop)
-  2  stop: the --retry schedule ran out and the daemon still runs
-  3  any other error, usage errors included
-Exit status of status (LSB):
-  0  running  1  not running, stale pidfile  3  not running
-  4  unknown (pidfile unreadable, insecure, malformed or locked by a stranger;
-     usage errors)
-";
 
 /// Runs the command line `args` (without the program name) with the environment `env`.
 pub fn run(args: &[&CStr], env: sys::Environ) -> i32 {
@@ -114,7 +45,7 @@ pub fn run(args: &[&CStr], env: sys::Environ) -> i32 {
     };
     match o.command {
         Command::Help => {
-            out::write_all(1, HELP.as_bytes());
+            help::write(1);
             0
         }
         Command::Version => {

@@ -97,12 +97,12 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, supervised: Supervised<'_>) -> R
     if let Some(notify) = &parts.notify {
         plan.keep(notify.listener.socket().as_raw_fd());
     }
-    let opened = supervised
-        .open_log
-        .map(|open| open(&mut plan, &policy, parts.readiness));
-    let log = match opened.transpose() {
-        Ok(log) => log.flatten(),
-        Err(e) => return Err(plan.abandon(e)),
+    let log = match supervised.open_log {
+        Some(open) => match open(&mut plan, &policy, parts.readiness) {
+            Ok(log) => log,
+            Err(e) => return Err(plan.abandon(e)),
+        },
+        None => None,
     };
     let mode = Mode::Supervise(path);
     let side = match launch::run(&mut plan) {

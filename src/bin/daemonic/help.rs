@@ -133,7 +133,9 @@ fn unpack(packed: &[u8], out: &mut [u8]) -> usize {
     len
 }
 
-/// Writes the help text to `fd`, in one `write`.
+/// Writes the help text to `fd`, in one `write`. Not inlined: its 4 KiB buffer must
+/// not be in `main`'s frame, under which the monitor runs for the service's life.
+#[inline(never)]
 pub fn write(fd: i32) {
     let mut text = [0u8; HELP.len()];
     let len = unpack(&PACKED, &mut text);

@@ -132,7 +132,7 @@ fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
         Some(User::Name(name)) => Some(
             match or_return!(
                 users::find_user(PASSWD, UserKey::Name(name.as_bytes())),
-                |e| { lookup(PASSWD, e) }
+                |e| lookup(PASSWD, e)
             ) {
                 Some(account) => account,
                 None => return Err(Error::new(ErrorKind::UnknownUser).path(name.as_bytes())),

@@ -89,10 +89,7 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool) -> Result<(), Error> {
         plan.keep(dir);
     }
     if plan.detach {
-        let channels = match open_channels(floor) {
-            Ok(channels) => channels,
-            Err(e) => return Err(channel_error(e)),
-        };
+        let channels = or_return!(open_channels(floor), channel_error);
         plan.keep(channels.reports.0.as_raw_fd());
         plan.channels = Some(channels);
     }

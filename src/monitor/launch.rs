@@ -36,6 +36,8 @@ pub(crate) struct Supervised<'s> {
 pub(crate) type Launch = fn(Plan<'_>, Parts<'_>, Supervised<'_>) -> Result<Pid, Error>;
 
 /// [`open_log`].
+/// `Some` always: the sink is made in the place it is kept (an `Option` made by the
+/// caller would be a second copy, on the frame the monitor runs on).
 type OpenLog =
     for<'s> fn(&mut Plan<'_>, &Supervision<'s>, Option<i32>) -> Result<Option<Sink<'s>>, Error>;
 
@@ -44,11 +46,12 @@ impl<'s> Supervised<'s> {
     /// the log's code.
     #[inline(always)]
     pub(crate) fn new(policy: Supervision<'s>) -> Supervised<'s> {
-        let logs = policy.log_file.is_some() || policy.syslog.is_some();
+        let log =
+            policy.log_file.is_some() || policy.syslog.is_some() || policy.log_max_size.is_some();
         Supervised {
             policy,
             launch,
-            open_log: (logs || policy.log_max_size.is_some()).then_some(open_log as OpenLog),
+            open_log: log.then_some(open_log as OpenLog),
         }
     }
 }
@@ -158,11 +161,12 @@ fn open_log<'s>(
             let cap = policy.log_max_size.map_or(u64::MAX, |cap| cap.get());
             Sink::file(LogFile::open(path, mode, cap, creds, floor)?)
         }
-        (None, _) if policy.log_max_size.is_some() => {
-            return Err(Error::invalid("a log size cap without a log file"))
+        (None, Some(syslog)) if policy.log_max_size.is_none() => {
+            Sink::syslog(SyslogSink::open(syslog, floor)?)
         }
-        (None, Some(syslog)) => Sink::syslog(SyslogSink::open(syslog, floor)?),
-        (None, None) => return Ok(None),
+        // `Supervised::new` asks for a log only when the policy names one: what is
+        // left is a cap, with syslog or with nothing.
+        (None, _) => return Err(Error::invalid("a log size cap without a log file")),
     };
     for fd in sink.fds().into_iter().filter(|&fd| fd >= 0) {
         plan.keep(fd);

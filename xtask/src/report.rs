@@ -60,8 +60,8 @@ pub fn render(m: &Measured, budgets: &[Budget]) -> Result<(String, String)> {
         out.push_str("## Where the no_std program's bytes go\n\n");
         out.push_str(&bloat::report(&r.built.path, r.bytes, baseline)?);
     }
-    if let Some(floor) = &m.floor {
-        out.push_str(&floor.markdown(NO_STD_LIMIT));
+    if let (Some(floor), Some(r)) = (&m.floor, row(&m.rows, NO_STD)) {
+        out.push_str(&floor.markdown(r.bytes, NO_STD_LIMIT));
     }
     out.push_str(&bloat::command_report(&m.command));
     if row(&m.rows, STD).is_some() && row(&m.rows, BASELINE).is_some() {

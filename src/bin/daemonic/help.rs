@@ -75,43 +75,38 @@ Exit status of status (LSB):
 /// byte of it is taken for one.
 const RUN: u8 = 0x80;
 
-/// The length of `text` packed.
-const fn packed_len(text: &[u8]) -> usize {
-    let (mut i, mut len) = (0, 0);
-    while i < text.len() {
-        let n = run_at(text, i);
-        i += if n > 0 { n } else { 1 };
-        len += 1;
-    }
-    len
-}
-
-/// How many spaces start at `i`, when they are two or more (and at most 127), else 0.
-const fn run_at(text: &[u8], i: usize) -> usize {
+/// The packed byte for the text at `i`, and how many of its bytes it stands for: a
+/// run of two to 127 spaces, or the byte itself.
+const fn token(text: &[u8], i: usize) -> (u8, usize) {
+    assert!(text[i] < RUN, "the help text is ASCII");
     let mut n = 0;
     while i + n < text.len() && text[i + n] == b' ' && n < 127 {
         n += 1;
     }
     if n >= 2 {
-        n
+        (RUN + n as u8, n)
     } else {
-        0
+        (text[i], 1)
     }
+}
+
+/// The length of `text` packed.
+const fn packed_len(text: &[u8]) -> usize {
+    let (mut i, mut len) = (0, 0);
+    while i < text.len() {
+        i += token(text, i).1;
+        len += 1;
+    }
+    len
 }
 
 const fn pack<const N: usize>(text: &[u8]) -> [u8; N] {
     let mut out = [0u8; N];
     let (mut i, mut o) = (0, 0);
     while i < text.len() {
-        assert!(text[i] < RUN, "the help text is ASCII");
-        let n = run_at(text, i);
-        if n > 0 {
-            out[o] = RUN + n as u8;
-            i += n;
-        } else {
-            out[o] = text[i];
-            i += 1;
-        }
+        let (byte, n) = token(text, i);
+        out[o] = byte;
+        i += n;
         o += 1;
     }
     out
@@ -157,8 +152,8 @@ mod tests {
             PACKED.len(),
             HELP.len()
         );
-        let sample = b"a  b c      d \n";
-        let packed: [u8; packed_len(b"a  b c      d \n")] = pack(sample);
+        const SAMPLE: &[u8] = b"a  b c      d \n";
+        let packed: [u8; packed_len(SAMPLE)] = pack(SAMPLE);
         assert_eq!(
             packed,
             [b'a', RUN + 2, b'b', b' ', b'c', RUN + 6, b'd', b' ', b'\n']

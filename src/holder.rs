@@ -83,7 +83,9 @@ fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
     let _ = path.extend(b"/fdinfo\0");
     let dir_path = text::c_str(path.as_slice()).ok_or(Errno::INVAL)?;
     let found = crate::procfs::numeric_entries(dir_path, |_, name, dir| {
-        // A descriptor closed since the listing is not ours to worry about.
+        // A descriptor closed since the listing is not ours to worry about, whether
+        // before our open or before our read (which then fails with ENOENT): the
+        // process is not gone for that.
         let Ok(info) = fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         else {
             return ControlFlow::Continue(());
@@ -91,7 +93,7 @@ fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
         match any_line(info.as_fd(), &|line| {
             line.starts_with(b"lock:") && id.locked_by(line)
         }) {
-            Ok(false) => ControlFlow::Continue(()),
+            Ok(false) | Err(Errno::NOENT) => ControlFlow::Continue(()),
             done => ControlFlow::Break(done),
         }
     })?;

@@ -69,6 +69,7 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
     stale_pidfile_naming_unrelated_process,
     shared_lock_is_not_a_daemon,
     a_waiting_writer_holds_no_lock,
+    a_daemon_closing_descriptors_is_still_running,
     stop_during_a_start_signals_no_stale_pid,
     own_pid_is_never_running,
     malformed_unlocked_status_unknown,
@@ -671,6 +672,42 @@ fn a_waiting_writer_holds_no_lock() -> Outcome {
     let _ = waiter.kill();
     let _ = waiter.wait();
     drop(probe);
+    Passed
+}
+
+/// A daemon that opens and closes descriptors while status reads its
+/// `/proc/PID/fdinfo` (as any real daemon does): a descriptor closed between the
+/// listing and the read is not the daemon gone, and status says Running every time.
+fn a_daemon_closing_descriptors_is_still_running() -> Outcome {
+    let Some(flock) = find_tool("flock") else {
+        return Outcome::Skipped("needs flock (util-linux) to hold the lock".into());
+    };
+    let t = Test::new();
+    let p = t.pidfile();
+    fs::write(&p, "").unwrap();
+    chmod(&p, 0o644);
+    // flock(1) locks the file and its shell inherits the descriptor; the shell writes
+    // its own PID, so it is the daemon the file names, then opens and closes
+    // /dev/null without a pause.
+    let script = format!(
+        "echo $$ > '{}'; while :; do : < /dev/null; done",
+        p.display()
+    );
+    let daemon = Command::new(flock)
+        .arg(&p)
+        .args(["sh", "-c", &script])
+        .spawn()
+        .unwrap();
+    t.adopt(daemon);
+    let shell = wait_until("the shell's PID in the pidfile", || {
+        let text = fs::read_to_string(&p).map_err(|e| e.to_string())?;
+        text.trim().parse::<i32>().map_err(|_| text.clone())
+    });
+    // Killed with flock(1) at the end, or when an assertion fails.
+    t.learn(shell);
+    for _ in 0..300 {
+        assert_status(&p, Seen::Running(Some(shell)));
+    }
     Passed
 }
 

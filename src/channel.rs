@@ -24,7 +24,7 @@ use rustix::net::{
 };
 use rustix::process::Pid;
 
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use rustix::time::{
     timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
     Timespec,
@@ -160,12 +160,13 @@ impl Timeout {
     }
 
     /// The deadline, `duration` from now.
-    pub(crate) fn arm(&self) -> Result<Deadline, Error> {
+    pub(crate) fn arm(&self, err: &mut Error) -> Result<Deadline, Failed> {
         Ok(or_return!((self.arm)(self.duration), |e| Error::os(
             ErrorKind::Channel,
             e
         )
-        .text("timer")))
+        .text("timer")
+        .put(err)))
     }
 
     /// The error once it has passed.
@@ -331,7 +332,9 @@ mod tests {
     #[test]
     fn the_deadline_bounds_every_wait_together() {
         let (ours, _theirs) = pair().unwrap();
-        let deadline = Timeout::new(Duration::from_millis(20)).arm().unwrap();
+        let deadline = Timeout::new(Duration::from_millis(20))
+            .arm(&mut Error::new(ErrorKind::Died))
+            .unwrap();
         assert_eq!(receive(&ours, &deadline), Err(Errno::TIMEDOUT));
         // Passed once, passed for good: a second wait does not start over.
         assert_eq!(receive(&ours, &deadline), Err(Errno::TIMEDOUT));

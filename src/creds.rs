@@ -6,7 +6,7 @@ use rustix::io::Errno;
 use rustix::process::{getegid, geteuid, getgid, getuid, Gid, Uid};
 use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid, set_thread_uid};
 
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::failure::Failure;
 use crate::users::{self, GroupList, LookupError, UserKey};
 
@@ -89,7 +89,8 @@ pub(crate) struct Credentials<'a> {
     pub(crate) user: Option<User<'a>>,
     pub(crate) group: Option<Group<'a>>,
     pub(crate) groups: Groups<'a>,
-    pub(crate) resolve: fn(&Credentials<'_>) -> Result<Option<Creds>, Error>,
+    /// Puts a failure in the slot it is given.
+    pub(crate) resolve: fn(&Credentials<'_>, &mut Error) -> Result<Option<Creds>, Failed>,
 }
 
 impl Credentials<'_> {
@@ -113,9 +114,17 @@ pub(crate) struct Creds {
     pub(crate) describe: fn(&Creds, Failure) -> Error,
 }
 
+/// [`resolve_ids`], its failure put in `err`.
+fn resolve(c: &Credentials<'_>, err: &mut Error) -> Result<Option<Creds>, Failed> {
+    match resolve_ids(c) {
+        Ok(creds) => Ok(creds),
+        Err(e) => Err(e.put(err)),
+    }
+}
+
 /// Resolves the user, group and supplementary groups, before any chroot; `None`
 /// when there is nothing to change.
-fn resolve(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
+fn resolve_ids(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
     if c.user.is_none() && c.group.is_none() {
         return Ok(None);
     }

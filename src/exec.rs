@@ -12,7 +12,7 @@ use rustix::process::{geteuid, Pid};
 
 use crate::argv::{fill, pidfile_var, Additions, Pointers, Program};
 use crate::channel::Deadline;
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::failure::Failure;
 use crate::launch::{self, Mode, Side};
 use crate::monitor::{self, Supervised};
@@ -38,15 +38,16 @@ pub(crate) fn run(
     readiness: Option<i32>,
     await_notify: bool,
     supervise: Option<Supervised<'_>>,
-) -> Result<Pid, Error> {
+    err: &mut Error,
+) -> Result<Pid, Failed> {
     if (readiness.is_some() || await_notify) && !plan.detach {
         let why = "waiting for a program's readiness needs a detached daemon";
-        return Err(plan.abandon(Error::invalid(why)));
+        return Err(plan.abandon(Error::invalid(why)).put(err));
     }
     if await_notify && readiness.is_some() && supervise.is_some() {
         let why =
             "a supervised program reports readiness on a descriptor or over sd_notify, not both";
-        return Err(plan.abandon(Error::invalid(why)));
+        return Err(plan.abandon(Error::invalid(why)).put(err));
     }
     // A supervised program gets a new pipe from the monitor at each run.
     let mut pipe = None;
@@ -57,12 +58,15 @@ pub(crate) fn run(
         });
         match made {
             Ok(made) => pipe = made,
-            Err(e) => return Err(plan.abandon(e)),
+            Err(e) => return Err(plan.abandon(e).put(err)),
         }
     }
     let listener = match await_notify.then(NotifyListener::new).transpose() {
         Ok(listener) => listener,
-        Err(e) => return Err(plan.abandon(Error::os(ErrorKind::Channel, e).text("notify socket"))),
+        Err(e) => {
+            let e = Error::os(ErrorKind::Channel, e).text("notify socket");
+            return Err(plan.abandon(e).put(err));
+        }
     };
     // Built here, on this stack frame, which lives until `execve`: `envp` points
     // into these buffers.
@@ -79,7 +83,7 @@ pub(crate) fn run(
         detached: plan.detach,
     };
     if let Err(e) = fill(program, &additions, &mut pointers) {
-        return Err(plan.abandon(e));
+        return Err(plan.abandon(e).put(err));
     }
     let (argv, envp) = pointers.arrays();
     let search = crate::search::path_of(program.env);
@@ -88,7 +92,7 @@ pub(crate) fn run(
     let stderr = if plan.detach {
         None
     } else {
-        save_stderr(&mut plan)?
+        save_stderr(&mut plan, err)?
     };
     if let Some(pipe) = &pipe {
         plan.keep(pipe.write.as_raw_fd());
@@ -107,12 +111,12 @@ pub(crate) fn run(
             }),
             stderr,
         };
-        return (supervised.launch)(plan, parts, supervised);
+        return (supervised.launch)(plan, parts, supervised, err);
     }
     let mode = Mode::Exec(program.path);
     let side = match launch::run(&mut plan) {
         Ok(side) => side,
-        Err(failure) => return Err(plan.fail(failure, Some(program.path))),
+        Err(failure) => return Err(plan.fail(failure, Some(program.path)).put(err)),
     };
     match side {
         Side::Daemon { reports, pid } => {
@@ -126,7 +130,7 @@ pub(crate) fn run(
             if let Some(stderr) = &stderr {
                 let _ = sys::redirect(stderr.as_raw_fd(), 2);
             }
-            Err(plan.fail(failure, Some(program.path)))
+            Err(plan.fail(failure, Some(program.path)).put(err))
         }
         Side::Original(launched) => {
             // Our copy of the write end must go, or its end of file never comes.
@@ -134,7 +138,7 @@ pub(crate) fn run(
             let outcome = launched.wait(&plan, mode).and_then(|pid| {
                 await_program(&plan, pipe.as_ref(), listener.as_ref()).map(|()| pid)
             });
-            launched.conclude(&mut plan, outcome, mode)
+            launched.conclude(&mut plan, outcome, mode, err)
         }
     }
 }
@@ -178,13 +182,14 @@ fn open_readiness(number: i32) -> Result<Readiness, Error> {
 
 /// A close-on-exec copy of stderr, kept through the close step; `None` when stderr
 /// is closed.
-fn save_stderr(plan: &mut Plan<'_>) -> Result<Option<OwnedFd>, Error> {
+fn save_stderr(plan: &mut Plan<'_>, err: &mut Error) -> Result<Option<OwnedFd>, Failed> {
     if !sys::is_open(2) {
         return Ok(None);
     }
     // SAFETY: stderr was just seen open; the borrow ends with the call.
     let copy = or_return!(fcntl_dupfd_cloexec(unsafe { sys::borrow(2) }, 3), |e| plan
-        .abandon(Error::os(ErrorKind::Channel, e).text("copying stderr")));
+        .abandon(Error::os(ErrorKind::Channel, e).text("copying stderr"))
+        .put(err));
     plan.keep(copy.as_raw_fd());
     Ok(Some(copy))
 }

@@ -21,7 +21,7 @@ use rustix::process::{
 };
 
 use crate::channel::{self, Report, Verdict};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Failed};
 use crate::failure::Failure;
 use crate::plan::Plan;
 use crate::{fds, steps, sys};
@@ -214,7 +214,8 @@ impl Launched {
         plan: &mut Plan<'_>,
         outcome: Result<Pid, Failure>,
         mode: Mode<'_>,
-    ) -> Result<Pid, Error> {
+        err: &mut Error,
+    ) -> Result<Pid, Failed> {
         let verdict = match &outcome {
             Ok(_) => Verdict::Ready,
             Err(f) if matches!(f.kind, ErrorKind::Failed { .. }) => Verdict::Failed,
@@ -255,7 +256,7 @@ impl Launched {
             Mode::Exec(path) | Mode::Supervise(path) => Some(path),
             _ => None,
         };
-        let err = plan.describe(failure, program);
+        let failed = plan.describe(failure, program).put(err);
         // Exit status 0: the intermediate process acted on the verdict. Anything else
         // (it failed before the second fork, or was killed): the pidfile is ours to
         // put back. ECHILD: the caller ignores SIGCHLD and the kernel reaped it.
@@ -263,9 +264,10 @@ impl Launched {
             if let Some(pidfile) = plan.take_pidfile() {
                 pidfile.disown();
             }
-            return Err(err);
+            return Err(failed);
         }
-        Err(plan.abandon(err))
+        plan.put_back();
+        Err(failed)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::channel::Timeout;
 use crate::creds::Credentials;
-use crate::error::Error;
+use crate::error::{Error, Failed};
 use crate::fds::Keep;
 use crate::path::CPath;
 use crate::pidfile::Locate;
@@ -136,9 +136,9 @@ impl<'a> Options<'a> {
 
     /// Checks the options without touching the system: each setter checks its own
     /// value and records the first invalid one.
-    pub(crate) fn check(&self) -> Result<(), Error> {
-        if let Some(err) = &self.invalid {
-            return Err(err.clone());
+    pub(crate) fn check(&self, err: &mut Error) -> Result<(), Failed> {
+        if let Some(invalid) = &self.invalid {
+            return Err(invalid.clone().put(err));
         }
         // The last disposition given counts, so this is checked here, not by the setter.
         let ignored = self.signals.ignored();
@@ -149,7 +149,7 @@ impl<'a> Options<'a> {
         } else {
             return Ok(());
         };
-        Err(unignorable(signal))
+        Err(unignorable(signal).put(err))
     }
 
     /// The lowest number for a descriptor the daemon keeps until it execs: above the

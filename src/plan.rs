@@ -67,7 +67,7 @@ impl<'a> Plan<'a> {
     }
 
     #[inline(never)]
-    fn put_back(&mut self) {
+    pub(crate) fn put_back(&mut self) {
         if let Some((pidfile, previous)) = self.pidfile.take() {
             pidfile.restore(&previous);
         }

@@ -5,7 +5,7 @@ use rustix::fd::AsRawFd;
 use rustix::io::Errno;
 
 use crate::channel::{self, Deadline};
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::fds;
 use crate::options::Options;
 use crate::pidfile::{Pidfile, Refused};
@@ -21,29 +21,39 @@ use crate::sys;
 /// environment and talks to supervisors itself): it runs only async-signal-safe code
 /// until `execve`, which is sound in a multithreaded process.
 #[inline(never)]
-pub(crate) fn prepare(mut o: Options<'_>, exec: bool) -> Result<Plan<'_>, Error> {
+pub(crate) fn prepare<'a>(
+    mut o: Options<'a>,
+    exec: bool,
+    err: &mut Error,
+) -> Result<Plan<'a>, Failed> {
     // One read of /proc for both: here, so that the callers pass their options on
     // at once rather than building them in each of the branches before.
     let status = procfs::status();
     if !exec {
-        check_threads(status.map(|s| s.threads))?;
+        check_threads(status.map(|s| s.threads), err)?;
     }
     let dispositions = status.map(|s| s.dispositions);
     let detach = o.detach.detaches();
     let floor = o.floor();
     let creds = match &o.creds {
-        Some(c) => (c.resolve)(c)?,
+        Some(c) => (c.resolve)(c, err)?,
         None => None,
     };
     for &fd in o.preserve.as_slice() {
         if !sys::is_open(fd) {
-            return Err(not_open(fd));
+            return Err(not_open(fd).put(err));
         }
     }
     // The pidfile first: a start refused as "already running" must not have created
     // output files.
     let pidfile = match o.pidfile.take() {
-        Some(path) => Some(Pidfile::lock(path, o.pidfile_mode, floor, o.pidfile_dir)?),
+        Some(path) => Some(Pidfile::lock(
+            path,
+            o.pidfile_mode,
+            floor,
+            o.pidfile_dir,
+            err,
+        )?),
         None => None,
     };
     let keep = o.preserve;
@@ -63,9 +73,12 @@ pub(crate) fn prepare(mut o: Options<'_>, exec: bool) -> Result<Plan<'_>, Error>
         channels: None,
     };
     // From here on a failure puts the pidfile back.
-    match open_all(&mut plan, floor, exec) {
+    match open_all(&mut plan, floor, exec, err) {
         Ok(()) => Ok(plan),
-        Err(e) => Err(plan.abandon(e)),
+        Err(failed) => {
+            plan.put_back();
+            Err(failed)
+        }
     }
 }
 
@@ -82,29 +95,30 @@ fn not_open(fd: i32) -> Error {
 /// the lock, so that what it keeps sits together: one `close_range`), the pidfile's
 /// writer, the streams, what the supervisors need, and the deadline.
 #[inline(never)]
-fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool) -> Result<(), Error> {
+fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Result<(), Failed> {
     if let Some((pidfile, _)) = &plan.pidfile {
         let [lock, dir] = pidfile.kept_fds();
         plan.keep(lock);
         plan.keep(dir);
     }
     if plan.detach {
-        let channels = or_return!(open_channels(floor), channel_error);
+        let channels = or_return!(open_channels(floor), |e| channel_error(e).put(err));
         plan.keep(channels.reports.0.as_raw_fd());
         plan.channels = Some(channels);
     }
     if let Some((pidfile, previous)) = &mut plan.pidfile {
         or_return!(pidfile.open_writer(floor, previous), |r: Refused| r
-            .error(pidfile.shown()));
+            .error(pidfile.shown())
+            .put(err));
     }
-    let streams = stdio::open_streams(&plan.o.stdio, plan.o.output_mode, plan.creds.as_ref())?;
+    let streams = stdio::open_streams(&plan.o.stdio, plan.o.output_mode, plan.creds.as_ref(), err)?;
     plan.stdio = streams.sources;
     plan.opened = streams.opened;
     if let Some(s) = &plan.o.supervisors {
-        plan.tellers = (s.find)(s, plan.detach, exec, &mut plan.keep)?;
+        plan.tellers = (s.find)(s, plan.detach, exec, &mut plan.keep, err)?;
     }
     if let Some(timeout) = &plan.o.timeout {
-        plan.deadline = timeout.arm()?;
+        plan.deadline = timeout.arm(err)?;
     }
     Ok(())
 }
@@ -128,9 +142,9 @@ fn open_channels(floor: i32) -> Result<Channels, Errno> {
 /// R5: forking a multithreaded process and then running Rust code is unsound (the
 /// other threads may hold the allocator's lock). Without `/proc` we cannot count
 /// threads, and proceed.
-fn check_threads(threads: Option<u64>) -> Result<(), Error> {
+fn check_threads(threads: Option<u64>, err: &mut Error) -> Result<(), Failed> {
     match threads {
-        Some(n) if n > 1 => Err(Error::new(ErrorKind::Threads).number(n)),
+        Some(n) if n > 1 => Err(Error::new(ErrorKind::Threads).number(n).put(err)),
         _ => Ok(()),
     }
 }

@@ -7,7 +7,7 @@ use rustix::process::Pid;
 use crate::argv::Program;
 use crate::control::Stopped;
 use crate::daemon::Daemon;
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::handles::{Fork, Pending, Running};
 use crate::launch::{self, Mode, Side};
 use crate::monitor::{Supervised, Supervision};
@@ -50,13 +50,14 @@ impl<'a> Daemon<'a> {
     /// ```
     pub fn start_pending(self) -> Pending<'a> {
         let ok_if_running = self.options.ok_if_running;
-        match self.begin(Mode::ExitWhenReady) {
+        let mut err = Error::new(ErrorKind::Died);
+        match self.begin(Mode::ExitWhenReady, &mut err) {
             Ok(Started::Daemon(pending)) => pending,
             Ok(Started::Parent(_)) => exit(0),
-            Err(err) if ok_if_running && matches!(err.kind(), ErrorKind::AlreadyRunning { .. }) => {
+            Err(_) if ok_if_running && matches!(err.kind(), ErrorKind::AlreadyRunning { .. }) => {
                 exit(0)
             }
-            Err(err) => {
+            Err(_) => {
                 crate::error::report(&err);
                 exit(err.exit_code())
             }
@@ -82,10 +83,12 @@ impl<'a> Daemon<'a> {
     /// }
     /// ```
     pub fn fork(self) -> Result<Fork<'a>, Error> {
-        self.begin(Mode::Return).map(|side| match side {
-            Started::Daemon(pending) => Fork::Daemon(pending),
-            Started::Parent(pid) => Fork::Parent(pid),
-        })
+        let mut err = Error::new(ErrorKind::Died);
+        match self.begin(Mode::Return, &mut err) {
+            Ok(Started::Daemon(pending)) => Ok(Fork::Daemon(pending)),
+            Ok(Started::Parent(pid)) => Ok(Fork::Parent(pid)),
+            Err(_) => Err(err),
+        }
     }
 
     /// Daemonizes, then executes `program` in the daemon (the `daemonic` command's
@@ -175,7 +178,10 @@ impl<'a> Daemon<'a> {
         supervised: Option<Supervised<'_>>,
     ) -> Result<Pid, Error> {
         let mut o = self.options;
-        o.check()?;
+        let mut err = Error::new(ErrorKind::Died);
+        if o.check(&mut err).is_err() {
+            return Err(err);
+        }
         if o.await_notify && o.timeout.is_none() {
             o.timeout = Some(crate::channel::Timeout::new(
                 core::time::Duration::from_secs(60),
@@ -188,8 +194,13 @@ impl<'a> Daemon<'a> {
             });
         }
         // No thread check (see `prepare`): the monitor, too, makes only system calls.
-        let plan = prepare(o, true)?;
-        crate::exec::run(plan, program, readiness, await_notify, supervised)
+        let Ok(plan) = prepare(o, true, &mut err) else {
+            return Err(err);
+        };
+        match crate::exec::run(plan, program, readiness, await_notify, supervised, &mut err) {
+            Ok(pid) => Ok(pid),
+            Err(_) => Err(err),
+        }
     }
 
     /// Stops the daemon that holds this daemon's pidfile, following `schedule`, then
@@ -220,11 +231,12 @@ impl<'a> Daemon<'a> {
 
     /// The common start of [`start_pending`](Daemon::start_pending) and
     /// [`fork`](Daemon::fork): check, prepare, launch, and wait for the daemon.
-    fn begin(self, mode: Mode<'_>) -> Result<Started<'a>, Error> {
-        self.options.check()?;
-        let mut plan = prepare(self.options, false)?;
+    /// A failure is put in `err`.
+    fn begin(self, mode: Mode<'_>, err: &mut Error) -> Result<Started<'a>, Failed> {
+        self.options.check(err)?;
+        let mut plan = prepare(self.options, false, err)?;
         match launch::run(&mut plan) {
-            Err(failure) => Err(plan.fail(failure, None)),
+            Err(failure) => Err(plan.fail(failure, None).put(err)),
             Ok(Side::Daemon { pid, reports }) => {
                 let pidfile = plan.take_pidfile();
                 let deferred = plan.creds.take().filter(|_| plan.o.drop_at_ready);
@@ -239,7 +251,7 @@ impl<'a> Daemon<'a> {
             Ok(Side::Original(launched)) => {
                 let outcome = launched.wait(&plan, mode);
                 // With `ExitWhenReady` a ready start ends this process in there.
-                let pid = launched.conclude(&mut plan, outcome, mode)?;
+                let pid = launched.conclude(&mut plan, outcome, mode, err)?;
                 Ok(Started::Parent(pid))
             }
         }

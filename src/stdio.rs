@@ -6,7 +6,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::{fcntl_dupfd_cloexec, Errno};
 
 use crate::creds::Creds;
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::path::{CPath, IntoCPath};
 
 /// The standard streams, by number.
@@ -43,9 +43,16 @@ pub(crate) enum Source<'a> {
     Fd(i32),
 }
 
-/// Opens stream `n` of `all`, whose source is `source`.
-pub(crate) type Open =
-    fn(&[Stdio<'_>; 3], usize, &Source<'_>, u32, Option<&Creds>) -> Result<Opened, Error>;
+/// Opens stream `n` of `all`, whose source is `source`; a failure is put in the
+/// last argument.
+pub(crate) type Open = fn(
+    &[Stdio<'_>; 3],
+    usize,
+    &Source<'_>,
+    u32,
+    Option<&Creds>,
+    &mut Error,
+) -> Result<Opened, Failed>;
 
 /// What a stream gets.
 pub(crate) enum Opened {
@@ -95,7 +102,8 @@ fn open(
     source: &Source<'_>,
     mode: u32,
     creds: Option<&Creds>,
-) -> Result<Opened, Error> {
+    err: &mut Error,
+) -> Result<Opened, Failed> {
     match source {
         Source::File(path) => {
             // stdout and stderr to one file share one descriptor, so their writes
@@ -115,18 +123,20 @@ fn open(
                     .path(path.bytes())
                     .text(" for ")
                     .text(crate::text::nth(STREAMS, n))
+                    .put(err)
             })))
         }
         &Source::Fd(fd) => {
-            let fail = |e| fd_error(e, fd, n);
             if !crate::sys::is_open(fd) {
-                return Err(fail(Errno::BADF).text(" is not open"));
+                return Err(fd_error(Errno::BADF, fd, n).text(" is not open").put(err));
             }
             if fd < 3 && fd as usize != n {
                 // Another stream's number: redirecting that stream first would lose it.
                 // SAFETY: `is_open` just confirmed `fd`; the borrow ends with the call.
                 let copy = fcntl_dupfd_cloexec(unsafe { crate::sys::borrow(fd) }, 3);
-                return Ok(Opened::Own(or_return!(copy, fail)));
+                return Ok(Opened::Own(
+                    or_return!(copy, |e| fd_error(e, fd, n).put(err))
+                ));
             }
             Ok(Opened::Theirs(fd))
         }
@@ -159,7 +169,8 @@ pub(crate) fn open_streams(
     stdio: &[Stdio<'_>; 3],
     mode: u32,
     creds: Option<&Creds>,
-) -> Result<Streams, Error> {
+    err: &mut Error,
+) -> Result<Streams, Failed> {
     let mut streams = Streams {
         sources: [-1; 3],
         opened: [None, None, None],
@@ -173,9 +184,9 @@ pub(crate) fn open_streams(
                     null = fd.as_raw_fd();
                     Opened::Own(fd)
                 }
-                Err(e) => return Err(null_error(e, n)),
+                Err(e) => return Err(null_error(e, n).put(err)),
             },
-            Target::Open(source, open) => open(stdio, n, source, mode, creds)?,
+            Target::Open(source, open) => open(stdio, n, source, mode, creds, err)?,
             Target::Inherit | Target::Invalid => continue,
         };
         streams.sources[n] = match opened {

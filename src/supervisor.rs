@@ -19,7 +19,7 @@ use rustix::net::{
 use rustix::process::{Pid, Uid};
 
 use crate::channel::Deadline;
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::fds::Keep;
 use crate::stack::Stack;
 use crate::sys;
@@ -37,10 +37,11 @@ pub enum NotificationFd<'a> {
     Env(&'a CStr),
 }
 
-/// Finds the supervisors: `(options, detach, exec, descriptors to keep)`.
-/// [`find`] for sd_notify and s6, or `find_activation` for socket activation alone.
+/// Finds the supervisors: `(options, detach, exec, descriptors to keep, error
+/// slot)`. [`find`] for sd_notify and s6, or `find_activation` for socket activation
+/// alone.
 pub(crate) type Find =
-    fn(&Supervisors<'_>, bool, bool, &mut Keep) -> Result<Option<Tellers>, Error>;
+    fn(&Supervisors<'_>, bool, bool, &mut Keep, &mut Error) -> Result<Option<Tellers>, Failed>;
 
 /// The supervisor options of the builder, and the code that acts on them.
 #[derive(Clone, Copy, Debug)]
@@ -87,7 +88,8 @@ pub(crate) fn find(
     detach: bool,
     exec: bool,
     keep: &mut Keep,
-) -> Result<Option<Tellers>, Error> {
+    err: &mut Error,
+) -> Result<Option<Tellers>, Failed> {
     let mut tellers = Tellers {
         socket: None,
         s6_fd: None,
@@ -98,9 +100,8 @@ pub(crate) fn find(
         tellers.socket = match NotifySocket::from_env() {
             Some(Ok(socket)) => Some(socket),
             Some(Err(())) => {
-                return Err(Error::invalid(
-                    "NOTIFY_SOCKET is neither a path nor an @abstract name",
-                ))
+                let why = "NOTIFY_SOCKET is neither a path nor an @abstract name";
+                return Err(Error::invalid(why).put(err));
             }
             None => None,
         };
@@ -108,23 +109,29 @@ pub(crate) fn find(
     if let (false, Some(s6)) = (exec, s.s6) {
         let fd = match s6 {
             NotificationFd::Fd(fd) => fd,
-            NotificationFd::Env(name) => crate::activation::number(name)
-                .and_then(|n| i32::try_from(n).ok())
-                .ok_or_else(|| {
-                    Error::invalid("")
-                        .path(name.to_bytes())
-                        .text(" does not hold a descriptor number")
-                })?,
+            NotificationFd::Env(name) => {
+                let number = crate::activation::number(name).and_then(|n| i32::try_from(n).ok());
+                match number {
+                    Some(fd) => fd,
+                    None => {
+                        return Err(Error::invalid("")
+                            .path(name.to_bytes())
+                            .text(" does not hold a descriptor number")
+                            .put(err))
+                    }
+                }
+            }
         };
         if fd < 3 || !sys::is_open(fd) {
             return Err(Error::invalid("s6 notification descriptor ")
                 .number(fd as u64)
-                .text(" is not open"));
+                .text(" is not open")
+                .put(err));
         }
-        or_return!(keep.insert(fd), too_many);
+        or_return!(keep.insert(fd), |_| too_many().put(err));
         tellers.s6_fd = Some(fd);
     }
-    find_activation(s, detach, exec, keep)?;
+    find_activation(s, detach, exec, keep, err)?;
     Ok(Some(tellers))
 }
 
@@ -136,10 +143,11 @@ fn find_activation(
     detach: bool,
     exec: bool,
     keep: &mut Keep,
-) -> Result<Option<Tellers>, Error> {
+    err: &mut Error,
+) -> Result<Option<Tellers>, Failed> {
     if s.socket_activation && !detach {
         for fd in 3..3 + crate::activation::activated_count().unwrap_or(0) {
-            or_return!(keep.insert(fd), too_many);
+            or_return!(keep.insert(fd), |_| too_many().put(err));
         }
     }
     // The thread check made sure no other thread reads the environment meanwhile;
@@ -155,7 +163,7 @@ fn find_activation(
 }
 
 #[cold]
-fn too_many(_: crate::stack::Full) -> Error {
+fn too_many() -> Error {
     Error::invalid("too many descriptors to preserve")
 }
 

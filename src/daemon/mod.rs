@@ -7,7 +7,7 @@ use rustix::process::Signal;
 
 use crate::channel::Timeout;
 use crate::creds::{Credentials, Group, Groups, User};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::options::{Detach, Options};
 use crate::path::{CPath, IntoCPath, NulError};
 use crate::signals::{Disposition, SignalMap};
@@ -364,6 +364,7 @@ impl<'a> Daemon<'a> {
     /// assert_eq!(err.to_string(), "invalid option: pidfile path contains a NUL byte");
     /// ```
     pub fn check(&self) -> Result<(), Error> {
-        self.options.check()
+        let mut err = Error::new(ErrorKind::Died);
+        self.options.check(&mut err).map_err(|_| err)
     }
 }

@@ -12,7 +12,7 @@ use rustix::process::{Pid, Uid};
 use super::log::{LogFile, Sink, SyslogSink};
 use super::policy::Supervision;
 use crate::argv::Program;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Failed};
 use crate::launch::{self, Mode, Side};
 use crate::plan::Plan;
 use crate::supervisor::{Notified, NotifyListener};
@@ -33,7 +33,7 @@ pub(crate) struct Supervised<'s> {
 }
 
 /// The supervised path's entry: [`launch`].
-pub(crate) type Launch = fn(Plan<'_>, Parts<'_>, Supervised<'_>) -> Result<Pid, Error>;
+pub(crate) type Launch = fn(Plan<'_>, Parts<'_>, Supervised<'_>, &mut Error) -> Result<Pid, Failed>;
 
 /// [`open_log`].
 /// `Some` always: the sink is made in the place it is kept (an `Option` made by the
@@ -82,7 +82,12 @@ pub(crate) struct Parts<'p> {
 
 /// Opens the log, launches, and runs the monitor (in the daemon) or waits for its
 /// report (in the original process, where it returns).
-fn launch(mut plan: Plan<'_>, parts: Parts<'_>, supervised: Supervised<'_>) -> Result<Pid, Error> {
+fn launch(
+    mut plan: Plan<'_>,
+    parts: Parts<'_>,
+    supervised: Supervised<'_>,
+    err: &mut Error,
+) -> Result<Pid, Failed> {
     let policy = supervised.policy;
     let path = parts.program.path;
     // The monitor keeps the writer: it empties the pidfile when it may not remove it.
@@ -93,7 +98,8 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, supervised: Supervised<'_>) -> R
     let timeout = plan.o.timeout.as_ref().map(|t| t.duration);
     if let Some(t) = timeout {
         if let Err(e) = plan.deadline.extend(t + MARGIN) {
-            return Err(plan.abandon(Error::os(ErrorKind::Channel, e).text("timer")));
+            let e = Error::os(ErrorKind::Channel, e).text("timer");
+            return Err(plan.abandon(e).put(err));
         }
     }
     // The monitor, not the original process, hears the program's sd_notify.
@@ -103,14 +109,14 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, supervised: Supervised<'_>) -> R
     let log = match supervised.open_log {
         Some(open) => match open(&mut plan, &policy, parts.readiness) {
             Ok(log) => log,
-            Err(e) => return Err(plan.abandon(e)),
+            Err(e) => return Err(plan.abandon(e).put(err)),
         },
         None => None,
     };
     let mode = Mode::Supervise(path);
     let side = match launch::run(&mut plan) {
         Ok(side) => side,
-        Err(failure) => return Err(plan.fail(failure, Some(path))),
+        Err(failure) => return Err(plan.fail(failure, Some(path)).put(err)),
     };
     match side {
         Side::Daemon { reports, pid } => {
@@ -137,11 +143,11 @@ fn launch(mut plan: Plan<'_>, parts: Parts<'_>, supervised: Supervised<'_>) -> R
             if let Some(stderr) = &parts.stderr {
                 let _ = sys::redirect(stderr.as_raw_fd(), 2);
             }
-            Err(plan.fail(failure, Some(path)))
+            Err(plan.fail(failure, Some(path)).put(err))
         }
         Side::Original(launched) => {
             let outcome = launched.wait(&plan, mode);
-            launched.conclude(&mut plan, outcome, mode)
+            launched.conclude(&mut plan, outcome, mode, err)
         }
     }
 }

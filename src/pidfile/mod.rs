@@ -22,7 +22,7 @@ use rustix::fs::{self, AtFlags, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::path::{CPath, IntoCPath};
 use crate::stack::Stack;
 
@@ -115,7 +115,11 @@ impl<'a> Pidfile<'a> {
             "pidfile path contains a NUL byte"
         ));
         let locate = locator(path.as_c_str(), false);
-        let (mut pidfile, previous) = Pidfile::lock(path, DEFAULT_MODE, 3, locate)?;
+        let mut err = Error::new(ErrorKind::Died);
+        let Ok((mut pidfile, previous)) = Pidfile::lock(path, DEFAULT_MODE, 3, locate, &mut err)
+        else {
+            return Err(err);
+        };
         or_return!(pidfile.open_writer(3, &previous), |r: Refused| r
             .error(pidfile.shown()));
         Ok(pidfile)
@@ -130,7 +134,8 @@ impl<'a> Pidfile<'a> {
         mode: u32,
         floor: i32,
         locate: Option<Locate>,
-    ) -> Result<(Pidfile<'a>, Previous), Error> {
+        err: &mut Error,
+    ) -> Result<(Pidfile<'a>, Previous), Failed> {
         let mut previous = Previous {
             created: false,
             content: Stack::new(),
@@ -148,7 +153,7 @@ impl<'a> Pidfile<'a> {
                 };
                 Ok((pidfile, previous))
             }
-            Err(r) => Err(r.error(path.bytes())),
+            Err(r) => Err(r.error(path.bytes()).put(err)),
         }
     }
 

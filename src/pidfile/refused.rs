@@ -51,54 +51,70 @@ impl Refused {
         }
     }
 
+    /// The error, naming `path`: every refusal is text, perhaps a PID, text, the
+    /// path, and text, so one sequence of pushes makes them all.
     #[cold]
     #[inline(never)]
     pub(crate) fn error(self, path: &[u8]) -> Error {
         use ErrorKind as K;
-        let (kind, frame, errno, why) = match self {
-            Refused::Open(e) => (K::OpenPidfile, frame(K::OpenPidfile), Some(e), ""),
-            Refused::Lock(e) => (K::LockPidfile, frame(K::LockPidfile), Some(e), ""),
-            Refused::Read(e) => (K::ReadPidfile, frame(K::ReadPidfile), Some(e), ""),
-            Refused::Write(e) => (K::WritePidfile, frame(K::WritePidfile), Some(e), ""),
-            Refused::Retry => (
-                K::LockPidfile,
-                frame(K::LockPidfile),
-                Some(Errno::AGAIN),
-                "",
-            ),
-            Refused::Insecure(why) => return insecure(path, why),
-            Refused::Running(pid) => return already_running(pid, path),
-            Refused::Foreign(pid) => return crate::holder::foreign(path, pid),
-            Refused::NoFile => {
-                return Error::invalid("pidfile path ")
-                    .path(path)
-                    .text(" names no file")
+        let os = |kind, e| (kind, Some(e), &b""[..], None, &b""[..], &b""[..]);
+        let (kind, errno, head, pid, middle, tail) = match self {
+            Refused::Open(e) => os(K::OpenPidfile, e),
+            Refused::Lock(e) => os(K::LockPidfile, e),
+            Refused::Read(e) => os(K::ReadPidfile, e),
+            Refused::Write(e) => os(K::WritePidfile, e),
+            Refused::Retry => os(K::LockPidfile, Errno::AGAIN),
+            Refused::Insecure(why) => {
+                let why = crate::text::nth(REFUSALS, usize::from(why));
+                (K::InsecurePidfile, None, &b""[..], None, &b""[..], why)
             }
+            Refused::Running(Some(pid)) => {
+                let kind = K::AlreadyRunning { pid: Some(pid) };
+                (
+                    kind,
+                    None,
+                    &b"pid "[..],
+                    Some(pid),
+                    &b"; pidfile "[..],
+                    &b""[..],
+                )
+            }
+            Refused::Running(None) => (
+                K::AlreadyRunning { pid: None },
+                None,
+                &b"pid unknown; pidfile "[..],
+                None,
+                &b""[..],
+                &b" is locked"[..],
+            ),
+            Refused::Foreign(pid) => return crate::holder::foreign(path, pid),
+            Refused::NoFile => (
+                K::InvalidOption,
+                None,
+                &b"pidfile path "[..],
+                None,
+                &b""[..],
+                &b" names no file"[..],
+            ),
         };
-        Error::framed(kind, frame)
-            .with_errno(errno)
-            .path(path)
-            .text(why)
+        let frame = match kind {
+            K::OpenPidfile => frame(K::OpenPidfile),
+            K::LockPidfile => frame(K::LockPidfile),
+            K::ReadPidfile => frame(K::ReadPidfile),
+            K::WritePidfile => frame(K::WritePidfile),
+            K::InsecurePidfile => frame(K::InsecurePidfile),
+            K::AlreadyRunning { .. } => frame(K::AlreadyRunning { pid: None }),
+            _ => frame(K::InvalidOption),
+        };
+        let mut e = Error::framed(kind, frame).with_errno(errno).text(head);
+        if let Some(pid) = pid {
+            e = e.number(pid.as_raw_nonzero().get() as u64).text(middle);
+        }
+        e.path(path).text(tail)
     }
 }
 
 /// The error for a pidfile refused for reason `why` (an index of [`REFUSALS`]).
 pub(crate) fn insecure(path: &[u8], why: u8) -> Error {
-    let why = crate::text::nth(REFUSALS, usize::from(why));
-    Error::new(ErrorKind::InsecurePidfile).path(path).text(why)
-}
-
-pub(crate) fn already_running(pid: Option<Pid>, path: &[u8]) -> Error {
-    let e = Error::new(ErrorKind::AlreadyRunning { pid });
-    match pid {
-        Some(pid) => e
-            .text("pid ")
-            .number(pid.as_raw_nonzero().get() as u64)
-            .text("; pidfile ")
-            .path(path),
-        None => e
-            .text("pid unknown; pidfile ")
-            .path(path)
-            .text(" is locked"),
-    }
+    Refused::Insecure(why).error(path)
 }

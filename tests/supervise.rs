@@ -901,6 +901,49 @@ fn a_log_with_a_size_cap_rotates_to_file_1_keeping_the_latest_lines() {
     );
 }
 
+/// A read that would take the log past its cap starts the new file only when it has
+/// something for it: a last line that arrives alone (a whole read) is in the log, not
+/// in `FILE.1` with an empty log left behind.
+#[test]
+fn a_rotation_leaves_the_line_that_caused_it_in_the_new_log() {
+    let t = Test::new();
+    let log = t.path("app.log");
+    let go = t.path("go");
+    // 3,000 bytes of lines, then (once the test saw them) one line that passes 4 KiB.
+    let program = t.script(&format!(
+        "i=0; while [ $i -lt 250 ]; do printf 'line %05d\\n' $i; i=$((i+1)); done; \
+         while [ ! -e {go} ]; do sleep 0.01; done; printf '%01500d\\n' 0; exec sleep 1000",
+        go = quoted(&go),
+    ));
+    let log_arg = log.display().to_string();
+    let options = ["--log-file", &log_arg, "--log-max-size", "4k"];
+    let monitor = supervise(&t, &options, &program);
+    wait_until("250 lines in the log", || {
+        let n = lines_of(&log).len();
+        (n == 250).then_some(()).ok_or(format!("{n} lines"))
+    });
+    fs::write(&go, "").unwrap();
+    let rotated = t.path("app.log.1");
+    let long = "0".repeat(1500);
+    wait_until("the long line in a log file", || {
+        let last = |p: &Path| lines_of(p).last().is_some_and(|l| *l == long);
+        (last(&log) || last(&rotated))
+            .then_some(())
+            .ok_or(String::new())
+    });
+    stop_service(&t, monitor);
+    assert_eq!(
+        lines_of(&rotated).len(),
+        250,
+        "FILE.1 holds the first lines"
+    );
+    assert_eq!(
+        lines_of(&log),
+        [long],
+        "the new log holds the line past the cap"
+    );
+}
+
 /// The library refuses a log size cap without a log file (or with syslog), before
 /// anything runs, and leaves the pidfile as it was: here, absent.
 #[test]

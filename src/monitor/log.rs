@@ -126,6 +126,8 @@ pub(crate) struct LogFile<'x> {
     mode: u32,
     size: u64,
     cap: u64,
+    /// Whether the last byte written ended a line (at the start: taken as true).
+    ends_line: bool,
 }
 
 /// The longest file name (Linux's `NAME_MAX`), with room for `.1` and the NUL.
@@ -152,6 +154,7 @@ impl<'x> LogFile<'x> {
         let opened = crate::creds::as_daemon_user(creds, || open_in(&dir, name, mode, floor));
         let file = or_return!(opened, fail);
         Ok(LogFile {
+            ends_line: true,
             size: size_of(&file),
             dir,
             name,
@@ -172,22 +175,34 @@ impl<'x> LogFile<'x> {
     }
 
     /// Writes all of `bytes`, or drops what the file does not take. When they would
-    /// take the file past its cap, the lines they end go to it, then a new file is
-    /// started for the rest: no line is cut in two (unless it spans reads).
+    /// take the file past its cap, the line the file ends in is finished in it, and a
+    /// new file is started for the rest, only if there is a rest: no line is cut in
+    /// two (unless it spans reads), and a rotation never leaves the new file empty.
     pub(super) fn write(&mut self, bytes: &[u8]) {
         let mut rest = bytes;
         if self.size > 0 && self.size.saturating_add(bytes.len() as u64) > self.cap {
-            let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let end = if self.ends_line {
+                0
+            } else {
+                bytes
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |i| i + 1)
+            };
             self.append(&bytes[..end]);
-            self.rotate();
             rest = &bytes[end..];
+            if !rest.is_empty() {
+                self.rotate();
+            }
         }
         self.append(rest);
     }
 
     fn append(&mut self, bytes: &[u8]) {
+        let Some(&last) = bytes.last() else { return };
         crate::sys::write_all(self.file.as_raw_fd(), bytes);
         self.size = self.size.saturating_add(bytes.len() as u64);
+        self.ends_line = last == b'\n';
     }
 
     /// Renames the file `NAME.1` (replacing the last one) and opens `NAME` anew. If

@@ -7,7 +7,7 @@ use rustix::fd::OwnedFd;
 
 use crate::channel::Deadline;
 use crate::creds::Creds;
-use crate::error::{frame, Error, ErrorKind};
+use crate::error::{frame, Error, ErrorKind, Frame};
 use crate::failure::Failure;
 use crate::fds::Keep;
 use crate::options::Options;
@@ -16,6 +16,21 @@ use crate::pidfile::{Pidfile, Previous};
 use crate::stack::Stack;
 use crate::supervisor::Tellers;
 use crate::sys::Dispositions;
+
+/// The frames of the steps only a start that runs a program has: the exec'd and
+/// supervised starts put this in [`Plan::program_frames`], so a plain start links
+/// none of their messages.
+pub(crate) fn program_frame(kind: ErrorKind) -> Frame {
+    use ErrorKind as K;
+    match kind {
+        K::PassFds => frame(K::PassFds),
+        K::Exec => frame(K::Exec),
+        K::NotReady => frame(K::NotReady),
+        K::ReportedFailure => frame(K::ReportedFailure),
+        K::Supervise => frame(K::Supervise),
+        _ => frame(K::Died),
+    }
+}
 
 /// The two socket pairs of a detached start (see [`crate::channel`]).
 pub(crate) struct Channels {
@@ -54,6 +69,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) keep_writer: bool,
     /// The channels, when detaching.
     pub(crate) channels: Option<Channels>,
+    /// The frames of a program's steps ([`program_frame`]), for a start that runs one.
+    pub(crate) program_frames: Option<fn(ErrorKind) -> Frame>,
 }
 
 impl<'a> Plan<'a> {
@@ -102,11 +119,12 @@ impl<'a> Plan<'a> {
         core::mem::forget(core::mem::replace(&mut self.deadline, Deadline::none()));
     }
 
-    /// The error for a start that ran out of time.
+    /// The error for a start that ran out of time (only a start with a timeout
+    /// does).
     pub(crate) fn timed_out(&self) -> Error {
         match &self.o.timeout {
             Some(t) => t.expired(),
-            None => Error::new(ErrorKind::Timeout),
+            None => Error::new(ErrorKind::Died),
         }
     }
 
@@ -124,8 +142,9 @@ impl<'a> Plan<'a> {
                 return (creds.describe)(creds, f);
             }
         }
-        // The frame from a match over the kinds a start reports, not every kind: the
-        // messages of the steps are all this links.
+        // The frame from a match over the kinds every start reports, not every kind:
+        // the messages of the steps are all this links; those of a program's steps
+        // come with it.
         let frame = match f.kind {
             K::Setsid => frame(K::Setsid),
             K::Fork => frame(K::Fork),
@@ -136,15 +155,12 @@ impl<'a> Plan<'a> {
             K::WritePidfile => frame(K::WritePidfile),
             K::RedirectStdio => frame(K::RedirectStdio),
             K::CloseFds => frame(K::CloseFds),
-            K::PassFds => frame(K::PassFds),
-            K::Exec => frame(K::Exec),
             K::Channel => frame(K::Channel),
             K::Failed { .. } => frame(K::Failed { code: 0 }),
             K::Timeout => return self.timed_out(),
-            K::NotReady => frame(K::NotReady),
-            K::ReportedFailure => frame(K::ReportedFailure),
-            K::Supervise => frame(K::Supervise),
-            _ => frame(K::Died),
+            _ => self
+                .program_frames
+                .map_or(frame(K::Died), |frames| frames(f.kind)),
         };
         // The context as bytes, then one path or text call: one place the error moves.
         let path: &[u8] = match f.kind {

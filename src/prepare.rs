@@ -71,6 +71,7 @@ pub(crate) fn prepare<'a>(
         detach,
         keep_writer: false,
         channels: None,
+        program_frames: None,
     };
     // From here on a failure puts the pidfile back.
     match open_all(&mut plan, floor, exec, err) {

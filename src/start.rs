@@ -194,9 +194,10 @@ impl<'a> Daemon<'a> {
             });
         }
         // No thread check (see `prepare`): the monitor, too, makes only system calls.
-        let Ok(plan) = prepare(o, true, &mut err) else {
+        let Ok(mut plan) = prepare(o, true, &mut err) else {
             return Err(err);
         };
+        plan.program_frames = Some(crate::plan::program_frame);
         match crate::exec::run(plan, program, readiness, await_notify, supervised, &mut err) {
             Ok(pid) => Ok(pid),
             Err(_) => Err(err),

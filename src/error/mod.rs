@@ -36,8 +36,7 @@ pub(crate) use or_return;
 #[derive(Debug)]
 pub(crate) struct Failed(());
 
-pub(crate) use frame::frame;
-use frame::Frame;
+pub(crate) use frame::{frame, Frame};
 pub use kind::ErrorKind;
 
 /// How many bytes of context an [`Error`] keeps. Paths are shortened to

@@ -146,7 +146,7 @@ pub(crate) fn receive_verdict(fd: impl AsFd) -> Verdict {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeout {
     pub(crate) duration: Duration,
-    arm: fn(Duration) -> Result<Deadline, Errno>,
+    arm: fn(Duration, &mut Error) -> Result<Deadline, Failed>,
     expired: fn(Duration) -> Error,
 }
 
@@ -154,25 +154,30 @@ impl Timeout {
     pub(crate) fn new(duration: Duration) -> Timeout {
         Timeout {
             duration,
-            arm: Deadline::after,
+            arm: arm_timer,
             expired: |d| Error::new(ErrorKind::Timeout).seconds(d),
         }
     }
 
     /// The deadline, `duration` from now.
     pub(crate) fn arm(&self, err: &mut Error) -> Result<Deadline, Failed> {
-        Ok(or_return!((self.arm)(self.duration), |e| Error::os(
-            ErrorKind::Channel,
-            e
-        )
-        .text("timer")
-        .put(err)))
+        (self.arm)(self.duration, err)
     }
 
     /// The error once it has passed.
     pub(crate) fn expired(&self) -> Error {
         (self.expired)(self.duration)
     }
+}
+
+/// [`Deadline::after`], its failure put in `err`: reached only through a [`Timeout`].
+fn arm_timer(duration: Duration, err: &mut Error) -> Result<Deadline, Failed> {
+    Ok(or_return!(Deadline::after(duration), |e| Error::os(
+        ErrorKind::Channel,
+        e
+    )
+    .text("timer")
+    .put(err)))
 }
 
 /// The start's deadline: a timer armed once, or none.

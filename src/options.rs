@@ -76,6 +76,9 @@ pub(crate) struct Options<'a> {
     pub(crate) drop_at_ready: bool,
     pub(crate) detach: Detach,
     pub(crate) preserve: Keep,
+    /// What checks that the preserved descriptors are open: set with the first one
+    /// ([`prepare::check_preserved`](crate::prepare::check_preserved)).
+    pub(crate) preserved_open: Option<fn(&Keep, &mut Error) -> Result<(), Failed>>,
     pub(crate) pidfile: Option<CPath<'a>>,
     /// What finds the pidfile's directory, when the daemon needs it kept open (a
     /// relative path, a chroot): set by those setters.
@@ -119,6 +122,7 @@ impl<'a> Options<'a> {
             drop_at_ready: false,
             detach: Detach::Always,
             preserve: Keep::new(),
+            preserved_open: None,
             pidfile: None,
             pidfile_dir: None,
             pidfile_mode: crate::pidfile::DEFAULT_MODE,

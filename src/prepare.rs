@@ -6,7 +6,7 @@ use rustix::io::Errno;
 
 use crate::channel::{self, Deadline};
 use crate::error::{or_return, Error, ErrorKind, Failed};
-use crate::fds;
+use crate::fds::{self, Keep};
 use crate::options::Options;
 use crate::pidfile::{Pidfile, Refused};
 use crate::plan::{Channels, Plan};
@@ -39,10 +39,8 @@ pub(crate) fn prepare<'a>(
         Some(c) => (c.resolve)(c, err)?,
         None => None,
     };
-    for &fd in o.preserve.as_slice() {
-        if !sys::is_open(fd) {
-            return Err(not_open(fd).put(err));
-        }
+    if let Some(check) = o.preserved_open {
+        check(&o.preserve, err)?;
     }
     // The pidfile first: a start refused as "already running" must not have created
     // output files.
@@ -80,6 +78,15 @@ pub(crate) fn prepare<'a>(
             plan.put_back();
             Err(failed)
         }
+    }
+}
+
+/// Fails unless every descriptor in `preserve` is open: only
+/// [`Daemon::preserve_fd`](crate::Daemon::preserve_fd) reaches it.
+pub(crate) fn check_preserved(preserve: &Keep, err: &mut Error) -> Result<(), Failed> {
+    match preserve.as_slice().iter().find(|&&fd| !sys::is_open(fd)) {
+        Some(&fd) => Err(not_open(fd).put(err)),
+        None => Ok(()),
     }
 }
 

@@ -242,6 +242,7 @@ impl<'a> Daemon<'a> {
             let e = if fd < 0 { e.text("-") } else { e };
             return self.invalid(e.number(fd.unsigned_abs().into()));
         }
+        self.options.preserved_open = Some(crate::prepare::check_preserved);
         self
     }
 

@@ -273,22 +273,76 @@ fn describe(creds: &Creds, f: Failure) -> Error {
     {
         let this = creds;
         use ErrorKind as K;
-        let e = match f.kind {
-            K::SetGroups => {
-                let mut e = Error::new(K::SetGroups);
-                for (i, gid) in this.groups.as_slice().iter().enumerate() {
-                    e = if i == 0 { e } else { e.text(",") }.number(gid.as_raw().into());
-                }
-                e
-            }
-            K::SetGid => Error::new(K::SetGid).number(this.gid.as_raw().into()),
+        let mut e = match f.kind {
+            K::SetGroups => Error::new(K::SetGroups),
+            K::SetGid => Error::new(K::SetGid),
             K::SetUid => Error::new(K::SetUid),
             _ => Error::new(K::PrivilegesRegained),
         };
-        let e = match f.kind {
-            K::SetUid | K::PrivilegesRegained => e.number(this.uid.map_or(0, Uid::as_raw).into()),
-            _ => e,
-        };
+        match f.kind {
+            K::SetGroups => {
+                for (i, gid) in this.groups.as_slice().iter().enumerate() {
+                    if i > 0 {
+                        e.push_text(b",");
+                    }
+                    e.push_number(gid.as_raw().into());
+                }
+            }
+            K::SetGid => e.push_number(this.gid.as_raw().into()),
+            _ => e.push_number(this.uid.map_or(0, Uid::as_raw).into()),
+        }
         e.with_errno(f.errno)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn a_failed_switch_names_the_ids() {
+        let mut groups = GroupList::new();
+        for gid in [100, 27, 4] {
+            groups.push(Gid::from_raw(gid)).unwrap();
+        }
+        let creds = Creds {
+            uid: Some(Uid::from_raw(1000)),
+            gid: Gid::from_raw(100),
+            groups,
+            apply,
+            describe,
+        };
+        let failed = |kind, errno| {
+            describe(
+                &creds,
+                Failure {
+                    kind,
+                    aux: 0,
+                    errno,
+                },
+            )
+        };
+        let eperm = Some(Errno::PERM);
+        let cases = [
+            (
+                ErrorKind::SetGroups,
+                eperm,
+                "cannot set supplementary groups to 100,27,4: ",
+            ),
+            (ErrorKind::SetGid, eperm, "cannot set group id to 100: "),
+            (ErrorKind::SetUid, eperm, "cannot set user id to 1000: "),
+            (
+                ErrorKind::PrivilegesRegained,
+                None,
+                "root privileges could be regained after dropping them to 1000",
+            ),
+        ];
+        for (kind, errno, start) in cases {
+            let text = failed(kind, errno).to_string();
+            assert!(text.starts_with(start), "{text}");
+            assert_eq!(errno.is_some(), text.contains("(os error 1)"), "{text}");
+        }
     }
 }

@@ -154,13 +154,15 @@ fn any_line(file: BorrowedFd<'_>, found: &dyn Fn(&[u8]) -> bool) -> Result<bool,
 /// names (`pid`), which status, stop and start all refuse to believe.
 #[cold]
 pub(crate) fn foreign(path: &[u8], pid: Option<Pid>) -> Error {
-    let e = Error::new(ErrorKind::ForeignLock).path(path);
+    let mut e = Error::new(ErrorKind::ForeignLock).path(path);
     match pid {
-        Some(pid) => e
-            .text(" is locked, but not by pid ")
-            .number(pid.as_raw_nonzero().get() as u64),
-        None => e.text(" is locked by a process that wrote no PID"),
+        Some(pid) => {
+            e.push_text(b" is locked, but not by pid ");
+            e.push_number(pid.as_raw_nonzero().get() as u64);
+        }
+        None => e.push_text(b" is locked by a process that wrote no PID"),
     }
+    e
 }
 
 #[cfg(test)]

@@ -175,11 +175,12 @@ impl<'a> Plan<'a> {
             },
             _ => &[],
         };
-        let e = Error::framed(f.kind, frame).with_errno(f.errno).path(path);
+        let mut e = Error::framed(f.kind, frame).with_errno(f.errno).path(path);
         match f.kind {
-            K::Failed { code } => e.number(code.into()),
-            K::Signals | K::NotReady => e.number(f.aux.into()),
-            _ => e,
+            K::Failed { code } => e.push_number(code.into()),
+            K::Signals | K::NotReady => e.push_number(f.aux.into()),
+            _ => {}
         }
+        e
     }
 }

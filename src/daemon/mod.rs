@@ -238,9 +238,12 @@ impl<'a> Daemon<'a> {
         let preserve = &mut self.options.preserve;
         let full = preserve.as_slice().len() >= crate::fds::MAX_PRESERVED && !preserve.contains(fd);
         if fd < 0 || full || preserve.insert(fd).is_err() {
-            let e = Error::invalid("cannot preserve descriptor ");
-            let e = if fd < 0 { e.text("-") } else { e };
-            return self.invalid(e.number(fd.unsigned_abs().into()));
+            let mut e = Error::invalid("cannot preserve descriptor ");
+            if fd < 0 {
+                e.push_text(b"-");
+            }
+            e.push_number(fd.unsigned_abs().into());
+            return self.invalid(e);
         }
         self.options.preserved_open = Some(crate::prepare::check_preserved);
         self

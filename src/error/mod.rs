@@ -130,8 +130,9 @@ impl Error {
         self
     }
 
+    /// [`text`](Error::text) in place, for an error built in branches.
     #[inline(never)]
-    fn push_text(&mut self, text: &[u8]) {
+    pub(crate) fn push_text(&mut self, text: &[u8]) {
         let _ = self.context.extend(text);
     }
 
@@ -144,8 +145,9 @@ impl Error {
 
     // Out of line and by reference: a 200-byte error passed by value would be copied
     // in and out at every call.
+    /// [`path`](Error::path) in place.
     #[inline(never)]
-    fn push_path(&mut self, bytes: &[u8]) {
+    pub(crate) fn push_path(&mut self, bytes: &[u8]) {
         if bytes.len() <= PATH_SHOWN {
             let _ = self.context.extend(bytes);
         } else {
@@ -172,8 +174,9 @@ impl Error {
         self
     }
 
+    /// [`number`](Error::number) in place.
     #[inline(never)]
-    fn push_number(&mut self, n: u64) {
+    pub(crate) fn push_number(&mut self, n: u64) {
         let mut buf = [0; 20];
         let _ = self.context.extend(crate::text::decimal(n, &mut buf));
     }
@@ -195,12 +198,16 @@ impl Error {
     }
 
     /// Appends a duration as seconds with milliseconds, `2.500 s`.
-    pub(crate) fn seconds(self, d: core::time::Duration) -> Error {
+    pub(crate) fn seconds(mut self, d: core::time::Duration) -> Error {
         let millis = d.subsec_millis();
-        let e = self.number(d.as_secs()).text(".");
-        let e = if millis < 100 { e.text("0") } else { e };
-        let e = if millis < 10 { e.text("0") } else { e };
-        e.number(millis.into()).text(" s")
+        self.push_number(d.as_secs());
+        self.push_text(match millis {
+            0..=9 => b".00",
+            10..=99 => b".0",
+            _ => b".",
+        });
+        self.push_number(millis.into());
+        self.text(" s")
     }
 
     /// The step that failed.
@@ -342,6 +349,21 @@ mod tests {
         assert!(text.ends_with("aaa: it is a symbolic link"), "{text}");
         assert!(text.contains("aaa...aaa"), "{text}");
         assert!(text.len() < 160, "{text}");
+    }
+
+    #[test]
+    fn seconds_show_three_decimals() {
+        use core::time::Duration;
+        for (millis, shown) in [
+            (5, "2.005 s"),
+            (50, "2.050 s"),
+            (500, "2.500 s"),
+            (0, "2.000 s"),
+        ] {
+            let e =
+                Error::new(ErrorKind::InvalidOption).seconds(Duration::from_millis(2000 + millis));
+            assert!(e.to_string().ends_with(shown), "{e}");
+        }
     }
 
     #[test]

@@ -106,11 +106,15 @@ impl Refused {
             K::AlreadyRunning { .. } => frame(K::AlreadyRunning { pid: None }),
             _ => frame(K::InvalidOption),
         };
-        let mut e = Error::framed(kind, frame).with_errno(errno).text(head);
+        let mut e = Error::framed(kind, frame).with_errno(errno);
+        e.push_text(head);
         if let Some(pid) = pid {
-            e = e.number(pid.as_raw_nonzero().get() as u64).text(middle);
+            e.push_number(pid.as_raw_nonzero().get() as u64);
+            e.push_text(middle);
         }
-        e.path(path).text(tail)
+        e.push_path(path);
+        e.push_text(tail);
+        e
     }
 }
 

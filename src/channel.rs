@@ -147,7 +147,7 @@ pub(crate) fn receive_verdict(fd: impl AsFd) -> Verdict {
 pub(crate) struct Timeout {
     pub(crate) duration: Duration,
     arm: fn(Duration, &mut Error) -> Result<Deadline, Failed>,
-    expired: fn(Duration) -> Error,
+    expired: fn(Duration, &mut Error) -> Failed,
 }
 
 impl Timeout {
@@ -155,7 +155,11 @@ impl Timeout {
         Timeout {
             duration,
             arm: arm_timer,
-            expired: |d| Error::new(ErrorKind::Timeout).seconds(d),
+            expired: |d, err| {
+                Error::fill(err, ErrorKind::Timeout, None)
+                    .push_seconds(d)
+                    .failed()
+            },
         }
     }
 
@@ -165,19 +169,20 @@ impl Timeout {
     }
 
     /// The error once it has passed.
-    pub(crate) fn expired(&self) -> Error {
-        (self.expired)(self.duration)
+    pub(crate) fn expired(&self, err: &mut Error) -> Failed {
+        (self.expired)(self.duration, err)
     }
 }
 
 /// [`Deadline::after`], its failure put in `err`: reached only through a [`Timeout`].
 fn arm_timer(duration: Duration, err: &mut Error) -> Result<Deadline, Failed> {
-    Ok(or_return!(Deadline::after(duration), |e| Error::os(
+    Ok(or_return!(Deadline::after(duration), |e| Error::fill(
+        err,
         ErrorKind::Channel,
-        e
+        Some(e)
     )
-    .text("timer")
-    .put(err)))
+    .push_text(b"timer")
+    .failed()))
 }
 
 /// The start's deadline: a timer armed once, or none.

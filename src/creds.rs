@@ -111,7 +111,7 @@ pub(crate) struct Creds {
     pub(crate) gid: Gid,
     pub(crate) groups: GroupList,
     pub(crate) apply: fn(&Creds) -> Result<(), Failure>,
-    pub(crate) describe: fn(&Creds, Failure) -> Error,
+    pub(crate) describe: fn(&Creds, Failure, &mut Error) -> Failed,
 }
 
 /// [`resolve_ids`], its failure put in `err`.
@@ -269,30 +269,32 @@ pub(crate) fn as_daemon_user<T>(
 }
 
 /// The error for a failed step of [`apply`], naming the ids it failed on.
-fn describe(creds: &Creds, f: Failure) -> Error {
-    {
-        let this = creds;
-        use ErrorKind as K;
-        let mut e = match f.kind {
-            K::SetGroups => Error::new(K::SetGroups),
-            K::SetGid => Error::new(K::SetGid),
-            K::SetUid => Error::new(K::SetUid),
-            _ => Error::new(K::PrivilegesRegained),
-        };
-        match f.kind {
-            K::SetGroups => {
-                for (i, gid) in this.groups.as_slice().iter().enumerate() {
-                    if i > 0 {
-                        e.push_text(b",");
-                    }
-                    e.push_number(gid.as_raw().into());
+fn describe(creds: &Creds, f: Failure, err: &mut Error) -> Failed {
+    use ErrorKind as K;
+    let kind = match f.kind {
+        K::SetGroups | K::SetGid | K::SetUid => f.kind,
+        _ => K::PrivilegesRegained,
+    };
+    let e = match kind {
+        K::SetGroups => Error::fill(err, K::SetGroups, f.errno),
+        K::SetGid => Error::fill(err, K::SetGid, f.errno),
+        K::SetUid => Error::fill(err, K::SetUid, f.errno),
+        _ => Error::fill(err, K::PrivilegesRegained, f.errno),
+    };
+    match kind {
+        K::SetGroups => {
+            for (i, gid) in creds.groups.as_slice().iter().enumerate() {
+                if i > 0 {
+                    e.push_text(b",");
                 }
+                e.push_number(gid.as_raw().into());
             }
-            K::SetGid => e.push_number(this.gid.as_raw().into()),
-            _ => e.push_number(this.uid.map_or(0, Uid::as_raw).into()),
+            e
         }
-        e.with_errno(f.errno)
+        K::SetGid => e.push_number(creds.gid.as_raw().into()),
+        _ => e.push_number(creds.uid.map_or(0, Uid::as_raw).into()),
     }
+    .failed()
 }
 
 #[cfg(test)]
@@ -315,14 +317,17 @@ mod tests {
             describe,
         };
         let failed = |kind, errno| {
-            describe(
+            let mut err = Error::new(ErrorKind::Died);
+            let _ = describe(
                 &creds,
                 Failure {
                     kind,
                     aux: 0,
                     errno,
                 },
-            )
+                &mut err,
+            );
+            err
         };
         let eperm = Some(Errno::PERM);
         let cases = [

@@ -116,7 +116,7 @@ pub(crate) fn run(
     let mode = Mode::Exec(program.path);
     let side = match launch::run(&mut plan) {
         Ok(side) => side,
-        Err(failure) => return Err(plan.fail(failure, Some(program.path)).put(err)),
+        Err(failure) => return Err(plan.fail(failure, Some(program.path), err)),
     };
     match side {
         Side::Daemon { reports, pid } => {
@@ -130,7 +130,7 @@ pub(crate) fn run(
             if let Some(stderr) = &stderr {
                 let _ = sys::redirect(stderr.as_raw_fd(), 2);
             }
-            Err(plan.fail(failure, Some(program.path)).put(err))
+            Err(plan.fail(failure, Some(program.path), err))
         }
         Side::Original(launched) => {
             // Our copy of the write end must go, or its end of file never comes.

@@ -6,7 +6,7 @@ use rustix::process::Pid;
 
 use crate::channel::{self, Report};
 use crate::creds::Creds;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::pidfile::Pidfile;
 use crate::supervisor::Tellers;
 use crate::sys;
@@ -89,7 +89,11 @@ impl<'a> Pending<'a> {
         if let Err(failure) = (creds.apply)(&creds) {
             match &self.reports {
                 Some(reports) => crate::launch::report_failure(reports.as_raw_fd(), failure),
-                None => crate::error::report(&(creds.describe)(&creds, failure)),
+                None => {
+                    let mut err = Error::new(ErrorKind::Died);
+                    let _ = (creds.describe)(&creds, failure, &mut err);
+                    crate::error::report(&err)
+                }
             }
             sys::exit_immediately(1);
         }

@@ -14,7 +14,7 @@ use rustix::fs::{self, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Failed};
 use crate::stack::Stack;
 use crate::text;
 
@@ -154,15 +154,22 @@ fn any_line(file: BorrowedFd<'_>, found: &dyn Fn(&[u8]) -> bool) -> Result<bool,
 /// names (`pid`), which status, stop and start all refuse to believe.
 #[cold]
 pub(crate) fn foreign(path: &[u8], pid: Option<Pid>) -> Error {
-    let mut e = Error::new(ErrorKind::ForeignLock).path(path);
+    let mut err = Error::new(ErrorKind::ForeignLock);
+    let _ = put_foreign(path, pid, &mut err);
+    err
+}
+
+/// [`foreign`], made in `err`.
+#[cold]
+pub(crate) fn put_foreign(path: &[u8], pid: Option<Pid>, err: &mut Error) -> Failed {
+    let e = Error::fill(err, ErrorKind::ForeignLock, None).push_path(path);
     match pid {
-        Some(pid) => {
-            e.push_text(b" is locked, but not by pid ");
-            e.push_number(pid.as_raw_nonzero().get() as u64);
-        }
+        Some(pid) => e
+            .push_text(b" is locked, but not by pid ")
+            .push_number(pid.as_raw_nonzero().get() as u64),
         None => e.push_text(b" is locked by a process that wrote no PID"),
     }
-    e
+    .failed()
 }
 
 #[cfg(test)]

@@ -256,7 +256,7 @@ impl Launched {
             Mode::Exec(path) | Mode::Supervise(path) => Some(path),
             _ => None,
         };
-        let failed = plan.describe(failure, program).put(err);
+        let failed = plan.describe(failure, program, err);
         // Exit status 0: the intermediate process acted on the verdict. Anything else
         // (it failed before the second fork, or was killed): the pidfile is ours to
         // put back. ECHILD: the caller ignores SIGCHLD and the kernel reaped it.

@@ -13,6 +13,9 @@ use rustix::process::{getpid, getppid};
 use crate::stdio::Stdio;
 use crate::supervisor::Supervisors;
 
+/// A check of the preserved descriptors (see [`Options::preserved_open`]).
+pub(crate) type CheckPreserved = fn(&Keep, &mut Error) -> Result<(), Failed>;
+
 /// Whether to fork into the background.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Detach {
@@ -78,7 +81,7 @@ pub(crate) struct Options<'a> {
     pub(crate) preserve: Keep,
     /// What checks that the preserved descriptors are open: set with the first one
     /// ([`prepare::check_preserved`](crate::prepare::check_preserved)).
-    pub(crate) preserved_open: Option<fn(&Keep, &mut Error) -> Result<(), Failed>>,
+    pub(crate) preserved_open: Option<CheckPreserved>,
     pub(crate) pidfile: Option<CPath<'a>>,
     /// What finds the pidfile's directory, when the daemon needs it kept open (a
     /// relative path, a chroot): set by those setters.

@@ -7,7 +7,7 @@ use rustix::fd::OwnedFd;
 
 use crate::channel::Deadline;
 use crate::creds::Creds;
-use crate::error::{frame, Error, ErrorKind, Frame};
+use crate::error::{frame, Error, ErrorKind, Failed, Frame};
 use crate::failure::Failure;
 use crate::fds::Keep;
 use crate::options::Options;
@@ -92,9 +92,10 @@ impl<'a> Plan<'a> {
 
     /// After a failure of the start in the original process: the error that names
     /// what failed, and the pidfile put back.
-    pub(crate) fn fail(&mut self, f: Failure, program: Option<&CStr>) -> Error {
-        let err = self.describe(f, program);
-        self.abandon(err)
+    pub(crate) fn fail(&mut self, f: Failure, program: Option<&CStr>, err: &mut Error) -> Failed {
+        let failed = self.describe(f, program, err);
+        self.put_back();
+        failed
     }
 
     /// Adds one of our own descriptors to those the daemon keeps.
@@ -121,10 +122,10 @@ impl<'a> Plan<'a> {
 
     /// The error for a start that ran out of time (only a start with a timeout
     /// does).
-    pub(crate) fn timed_out(&self) -> Error {
+    pub(crate) fn timed_out(&self, err: &mut Error) -> Failed {
         match &self.o.timeout {
-            Some(t) => t.expired(),
-            None => Error::new(ErrorKind::Died),
+            Some(t) => t.expired(err),
+            None => Error::fill(err, ErrorKind::Died, None).failed(),
         }
     }
 
@@ -135,11 +136,11 @@ impl<'a> Plan<'a> {
 
     /// The error for a step that failed after the fork, naming what it failed on
     /// (`program` is the path an exec'd program was given).
-    pub(crate) fn describe(&self, f: Failure, program: Option<&CStr>) -> Error {
+    pub(crate) fn describe(&self, f: Failure, program: Option<&CStr>, err: &mut Error) -> Failed {
         use ErrorKind as K;
         if let K::SetGroups | K::SetGid | K::SetUid | K::PrivilegesRegained = f.kind {
             if let Some(creds) = &self.creds {
-                return (creds.describe)(creds, f);
+                return (creds.describe)(creds, f, err);
             }
         }
         // The frame from a match over the kinds every start reports, not every kind:
@@ -157,7 +158,7 @@ impl<'a> Plan<'a> {
             K::CloseFds => frame(K::CloseFds),
             K::Channel => frame(K::Channel),
             K::Failed { .. } => frame(K::Failed { code: 0 }),
-            K::Timeout => return self.timed_out(),
+            K::Timeout => return self.timed_out(err),
             _ => self
                 .program_frames
                 .map_or(frame(K::Died), |frames| frames(f.kind)),
@@ -175,12 +176,12 @@ impl<'a> Plan<'a> {
             },
             _ => &[],
         };
-        let mut e = Error::framed(f.kind, frame).with_errno(f.errno).path(path);
+        let e = Error::fill_framed(err, f.kind, f.errno, frame).push_path(path);
         match f.kind {
             K::Failed { code } => e.push_number(code.into()),
             K::Signals | K::NotReady => e.push_number(f.aux.into()),
-            _ => {}
+            _ => e,
         }
-        e
+        .failed()
     }
 }

@@ -85,18 +85,19 @@ pub(crate) fn prepare<'a>(
 /// [`Daemon::preserve_fd`](crate::Daemon::preserve_fd) reaches it.
 pub(crate) fn check_preserved(preserve: &Keep, err: &mut Error) -> Result<(), Failed> {
     match preserve.as_slice().iter().find(|&&fd| !sys::is_open(fd)) {
-        Some(&fd) => Err(not_open(fd).put(err)),
+        Some(&fd) => Err(not_open(fd, err)),
         None => Ok(()),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn not_open(fd: i32) -> Error {
-    Error::os(ErrorKind::InvalidOption, Errno::BADF)
-        .text("descriptor ")
-        .number(fd as u64)
-        .text(" to preserve is not open")
+fn not_open(fd: i32, err: &mut Error) -> Failed {
+    Error::fill(err, ErrorKind::InvalidOption, Some(Errno::BADF))
+        .push_text(b"descriptor ")
+        .push_number(fd as u64)
+        .push_text(b" to preserve is not open")
+        .failed()
 }
 
 /// What the daemon keeps of the pidfile, the channels (the daemon's end right after
@@ -110,14 +111,13 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Res
         plan.keep(dir);
     }
     if plan.detach {
-        let channels = or_return!(open_channels(floor), |e| channel_error(e).put(err));
+        let channels = or_return!(open_channels(floor), |e| channel_error(e, err));
         plan.keep(channels.reports.0.as_raw_fd());
         plan.channels = Some(channels);
     }
     if let Some((pidfile, previous)) = &mut plan.pidfile {
         or_return!(pidfile.open_writer(floor, previous), |r: Refused| r
-            .error(pidfile.shown())
-            .put(err));
+            .put(pidfile.shown(), err));
     }
     let streams = stdio::open_streams(&plan.o.stdio, plan.o.output_mode, plan.creds.as_ref(), err)?;
     plan.stdio = streams.sources;
@@ -133,8 +133,10 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Res
 
 #[cold]
 #[inline(never)]
-fn channel_error(e: Errno) -> Error {
-    Error::os(ErrorKind::Channel, e).text("socketpair")
+fn channel_error(e: Errno, err: &mut Error) -> Failed {
+    Error::fill(err, ErrorKind::Channel, Some(e))
+        .push_text(b"socketpair")
+        .failed()
 }
 
 /// The report channel (the daemon's end below the original's) and the verdict
@@ -152,7 +154,9 @@ fn open_channels(floor: i32) -> Result<Channels, Errno> {
 /// threads, and proceed.
 fn check_threads(threads: Option<u64>, err: &mut Error) -> Result<(), Failed> {
     match threads {
-        Some(n) if n > 1 => Err(Error::new(ErrorKind::Threads).number(n).put(err)),
+        Some(n) if n > 1 => Err(Error::fill(err, ErrorKind::Threads, None)
+            .push_number(n)
+            .failed()),
         _ => Ok(()),
     }
 }

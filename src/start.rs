@@ -237,7 +237,7 @@ impl<'a> Daemon<'a> {
         self.options.check(err)?;
         let mut plan = prepare(self.options, false, err)?;
         match launch::run(&mut plan) {
-            Err(failure) => Err(plan.fail(failure, None).put(err)),
+            Err(failure) => Err(plan.fail(failure, None, err)),
             Ok(Side::Daemon { pid, reports }) => {
                 let pidfile = plan.take_pidfile();
                 let deferred = plan.creds.take().filter(|_| plan.o.drop_at_ready);

@@ -119,23 +119,25 @@ fn open(
             let opened =
                 crate::creds::as_daemon_user(creds, || open_file(path.as_c_str(), flags, mode));
             Ok(Opened::Own(or_return!(opened, |e| {
-                Error::os(ErrorKind::OpenStdio, e)
-                    .path(path.bytes())
-                    .text(" for ")
-                    .text(crate::text::nth(STREAMS, n))
-                    .put(err)
+                Error::fill(err, ErrorKind::OpenStdio, Some(e))
+                    .push_path(path.bytes())
+                    .push_text(b" for ")
+                    .push_text(crate::text::nth(STREAMS, n))
+                    .failed()
             })))
         }
         &Source::Fd(fd) => {
             if !crate::sys::is_open(fd) {
-                return Err(fd_error(Errno::BADF, fd, n).text(" is not open").put(err));
+                return Err(fd_error(Errno::BADF, fd, n, err)
+                    .push_text(b" is not open")
+                    .failed());
             }
             if fd < 3 && fd as usize != n {
                 // Another stream's number: redirecting that stream first would lose it.
                 // SAFETY: `is_open` just confirmed `fd`; the borrow ends with the call.
                 let copy = fcntl_dupfd_cloexec(unsafe { crate::sys::borrow(fd) }, 3);
                 return Ok(Opened::Own(
-                    or_return!(copy, |e| fd_error(e, fd, n).put(err))
+                    or_return!(copy, |e| fd_error(e, fd, n, err).failed())
                 ));
             }
             Ok(Opened::Theirs(fd))
@@ -184,7 +186,7 @@ pub(crate) fn open_streams(
                     null = fd.as_raw_fd();
                     Opened::Own(fd)
                 }
-                Err(e) => return Err(null_error(e, n).put(err)),
+                Err(e) => return Err(null_error(e, n, err)),
             },
             Target::Open(source, open) => open(stdio, n, source, mode, creds, err)?,
             Target::Inherit | Target::Invalid => continue,
@@ -206,18 +208,19 @@ pub(crate) fn open_streams(
 /// give it.
 #[cold]
 #[inline(never)]
-fn fd_error(e: Errno, fd: i32, n: usize) -> Error {
-    Error::os(ErrorKind::InvalidOption, e)
-        .text("descriptor ")
-        .number(fd as u64)
-        .text(" for ")
-        .text(crate::text::nth(STREAMS, n))
+fn fd_error(e: Errno, fd: i32, n: usize, err: &mut Error) -> &mut Error {
+    Error::fill(err, ErrorKind::InvalidOption, Some(e))
+        .push_text(b"descriptor ")
+        .push_number(fd as u64)
+        .push_text(b" for ")
+        .push_text(crate::text::nth(STREAMS, n))
 }
 
 #[cold]
 #[inline(never)]
-fn null_error(e: Errno, n: usize) -> Error {
-    Error::os(ErrorKind::OpenStdio, e)
-        .text("/dev/null for ")
-        .text(crate::text::nth(STREAMS, n))
+fn null_error(e: Errno, n: usize, err: &mut Error) -> Failed {
+    Error::fill(err, ErrorKind::OpenStdio, Some(e))
+        .push_text(b"/dev/null for ")
+        .push_text(crate::text::nth(STREAMS, n))
+        .failed()
 }

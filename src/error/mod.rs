@@ -84,16 +84,6 @@ impl Error {
         }
     }
 
-    /// An error of `kind` with this frame (for a caller that picks frames itself).
-    pub(crate) const fn framed(kind: ErrorKind, frame: Frame) -> Error {
-        Error {
-            kind,
-            errno: None,
-            frame,
-            context: Stack::new(),
-        }
-    }
-
     /// A failed system call of step `kind`.
     #[inline(always)]
     pub(crate) const fn os(kind: ErrorKind, errno: Errno) -> Error {
@@ -108,6 +98,37 @@ impl Error {
     /// An invalid option, explained by `why`.
     pub(crate) fn invalid(why: &'static str) -> Error {
         Error::new(ErrorKind::InvalidOption).text(why)
+    }
+
+    /// Makes `slot` a new error of `kind` with `errno`, in place (a 200-byte value
+    /// built elsewhere and put would be copied), for pushes and then
+    /// [`failed`](Error::failed). Inlined, so the frame is picked where `kind` is known.
+    #[inline(always)]
+    pub(crate) fn fill(slot: &mut Error, kind: ErrorKind, errno: Option<Errno>) -> &mut Error {
+        slot.kind = kind;
+        slot.errno = errno;
+        slot.frame = frame(kind);
+        slot.context.truncate(0);
+        slot
+    }
+
+    /// [`fill`](Error::fill) with a frame the caller picked.
+    pub(crate) fn fill_framed(
+        slot: &mut Error,
+        kind: ErrorKind,
+        errno: Option<Errno>,
+        frame: Frame,
+    ) -> &mut Error {
+        slot.kind = kind;
+        slot.errno = errno;
+        slot.frame = frame;
+        slot.context.truncate(0);
+        slot
+    }
+
+    /// The [`Failed`] that says this error is filled in.
+    pub(crate) fn failed(&mut self) -> Failed {
+        Failed(())
     }
 
     /// Puts this error in `slot`, for `return Err(error.put(slot))`.
@@ -132,8 +153,9 @@ impl Error {
 
     /// [`text`](Error::text) in place, for an error built in branches.
     #[inline(never)]
-    pub(crate) fn push_text(&mut self, text: &[u8]) {
+    pub(crate) fn push_text(&mut self, text: &[u8]) -> &mut Error {
         let _ = self.context.extend(text);
+        self
     }
 
     /// Appends a path or a name, shortened in the middle if it is long.
@@ -147,7 +169,7 @@ impl Error {
     // in and out at every call.
     /// [`path`](Error::path) in place.
     #[inline(never)]
-    pub(crate) fn push_path(&mut self, bytes: &[u8]) {
+    pub(crate) fn push_path(&mut self, bytes: &[u8]) -> &mut Error {
         if bytes.len() <= PATH_SHOWN {
             let _ = self.context.extend(bytes);
         } else {
@@ -165,6 +187,7 @@ impl Error {
             let _ = self.context.extend(b"...");
             let _ = self.context.extend(&bytes[tail..]);
         }
+        self
     }
 
     /// Appends a number in decimal.
@@ -176,9 +199,10 @@ impl Error {
 
     /// [`number`](Error::number) in place.
     #[inline(never)]
-    pub(crate) fn push_number(&mut self, n: u64) {
+    pub(crate) fn push_number(&mut self, n: u64) -> &mut Error {
         let mut buf = [0; 20];
         let _ = self.context.extend(crate::text::decimal(n, &mut buf));
+        self
     }
 
     /// Appends a number in octal (a umask, a mode).
@@ -198,16 +222,16 @@ impl Error {
     }
 
     /// Appends a duration as seconds with milliseconds, `2.500 s`.
-    pub(crate) fn seconds(mut self, d: core::time::Duration) -> Error {
+    pub(crate) fn push_seconds(&mut self, d: core::time::Duration) -> &mut Error {
         let millis = d.subsec_millis();
-        self.push_number(d.as_secs());
-        self.push_text(match millis {
-            0..=9 => b".00",
-            10..=99 => b".0",
-            _ => b".",
-        });
-        self.push_number(millis.into());
-        self.text(" s")
+        self.push_number(d.as_secs())
+            .push_text(match millis {
+                0..=9 => b".00",
+                10..=99 => b".0",
+                _ => b".",
+            })
+            .push_number(millis.into())
+            .push_text(b" s")
     }
 
     /// The step that failed.
@@ -360,8 +384,8 @@ mod tests {
             (500, "2.500 s"),
             (0, "2.000 s"),
         ] {
-            let e =
-                Error::new(ErrorKind::InvalidOption).seconds(Duration::from_millis(2000 + millis));
+            let mut e = Error::new(ErrorKind::InvalidOption);
+            e.push_seconds(Duration::from_millis(2000 + millis));
             assert!(e.to_string().ends_with(shown), "{e}");
         }
     }

@@ -116,7 +116,7 @@ fn launch(
     let mode = Mode::Supervise(path);
     let side = match launch::run(&mut plan) {
         Ok(side) => side,
-        Err(failure) => return Err(plan.fail(failure, Some(path)).put(err)),
+        Err(failure) => return Err(plan.fail(failure, Some(path), err)),
     };
     match side {
         Side::Daemon { reports, pid } => {
@@ -143,7 +143,7 @@ fn launch(
             if let Some(stderr) = &parts.stderr {
                 let _ = sys::redirect(stderr.as_raw_fd(), 2);
             }
-            Err(plan.fail(failure, Some(path)).put(err))
+            Err(plan.fail(failure, Some(path), err))
         }
         Side::Original(launched) => {
             let outcome = launched.wait(&plan, mode);

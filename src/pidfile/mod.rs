@@ -153,7 +153,7 @@ impl<'a> Pidfile<'a> {
                 };
                 Ok((pidfile, previous))
             }
-            Err(r) => Err(r.error(path.bytes()).put(err)),
+            Err(r) => Err(r.put(path.bytes(), err)),
         }
     }
 

@@ -3,7 +3,7 @@
 use rustix::io::Errno;
 use rustix::process::Pid;
 
-use crate::error::{frame, Error, ErrorKind};
+use crate::error::{frame, Error, ErrorKind, Failed};
 
 /// Why a pidfile was not taken, until it becomes an [`Error`] naming the path: eight
 /// bytes, so the steps return it in registers.
@@ -51,11 +51,19 @@ impl Refused {
         }
     }
 
-    /// The error, naming `path`: every refusal is text, perhaps a PID, text, the
-    /// path, and text, so one sequence of pushes makes them all.
+    /// The error, naming `path`, as a value (for the control functions, which
+    /// return it).
+    pub(crate) fn error(self, path: &[u8]) -> Error {
+        let mut err = Error::new(ErrorKind::Died);
+        let _ = self.put(path, &mut err);
+        err
+    }
+
+    /// The error, naming `path`, made in `err`: every refusal is text, perhaps a
+    /// PID, text, the path, and text, so one sequence of pushes makes them all.
     #[cold]
     #[inline(never)]
-    pub(crate) fn error(self, path: &[u8]) -> Error {
+    pub(crate) fn put(self, path: &[u8], err: &mut Error) -> Failed {
         use ErrorKind as K;
         let os = |kind, e| (kind, Some(e), &b""[..], None, &b""[..], &b""[..]);
         let (kind, errno, head, pid, middle, tail) = match self {
@@ -87,7 +95,7 @@ impl Refused {
                 &b""[..],
                 &b" is locked"[..],
             ),
-            Refused::Foreign(pid) => return crate::holder::foreign(path, pid),
+            Refused::Foreign(pid) => return crate::holder::put_foreign(path, pid, err),
             Refused::NoFile => (
                 K::InvalidOption,
                 None,
@@ -106,15 +114,12 @@ impl Refused {
             K::AlreadyRunning { .. } => frame(K::AlreadyRunning { pid: None }),
             _ => frame(K::InvalidOption),
         };
-        let mut e = Error::framed(kind, frame).with_errno(errno);
-        e.push_text(head);
+        let e = Error::fill_framed(err, kind, errno, frame).push_text(head);
         if let Some(pid) = pid {
-            e.push_number(pid.as_raw_nonzero().get() as u64);
-            e.push_text(middle);
+            e.push_number(pid.as_raw_nonzero().get() as u64)
+                .push_text(middle);
         }
-        e.push_path(path);
-        e.push_text(tail);
-        e
+        e.push_path(path).push_text(tail).failed()
     }
 }
 

@@ -31,8 +31,9 @@ pub(crate) use or_return;
 /// A step failed and put its [`Error`] in the slot its caller passed: `?` on a
 /// `Result<T, Failed>` moves no error. (Returned by value, the 200-byte error was
 /// copied again at every `?` between the step and the start: 728 bytes of the
-/// minimal daemon.) Only [`Error::put`] makes one, so the slot always holds the
-/// error that was put.
+/// minimal daemon.) Only [`Error::put`] and [`Error::failed`] (after
+/// [`Error::fill`] made the error in the slot) make one, so the slot always holds
+/// the error that was made.
 #[derive(Debug)]
 pub(crate) struct Failed(());
 

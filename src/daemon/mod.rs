@@ -340,7 +340,7 @@ impl<'a> Daemon<'a> {
 
     /// How long the whole start may take until the daemon is ready. When it passes,
     /// the daemon is killed and the start fails with
-    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout). Default: no limit.
+    /// [`ErrorKind::Timeout`]. Default: no limit.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = Some(Timeout::new(timeout));

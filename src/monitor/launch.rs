@@ -32,7 +32,7 @@ pub(crate) struct Supervised<'s> {
     open_log: Option<OpenLog>,
 }
 
-/// The supervised path's entry: [`launch`].
+/// The supervised path's entry: [`launch()`].
 pub(crate) type Launch = fn(Plan<'_>, Parts<'_>, Supervised<'_>, &mut Error) -> Result<Pid, Failed>;
 
 /// [`open_log`].

@@ -117,7 +117,7 @@ struct Monitor<'x, 'f> {
     /// Ending the service: what is left is being signalled (SIGKILL once `killing`).
     ending: bool,
     killing: bool,
-    /// Armed for [`QUICK`] at each run: still running at its end means a quick run.
+    /// Armed for [`QUICK`](policy::QUICK) at each run: still running at its end means a quick run.
     /// (A timer, not a clock: reading the clock would link the vDSO's parser.)
     run_timer: OwnedFd,
     pause: Duration,

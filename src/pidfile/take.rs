@@ -27,7 +27,7 @@ pub(crate) struct Previous {
     pub(super) mode: Option<u32>,
 }
 
-/// Finds the file's directory (see [`where_is`]) and takes the file, starting over
+/// Finds the file's directory (see [`locator`]) and takes the file, starting over
 /// (64 times at most) while the path keeps changing under us.
 #[inline(never)]
 pub(super) fn locate_and_take(
@@ -222,7 +222,7 @@ pub(super) fn open_writer(
     Ok(writer)
 }
 
-/// Finds a pidfile's directory, for [`Pidfile::lock`]: only a relative path or a
+/// Finds a pidfile's directory, for [`Pidfile::lock`](super::Pidfile::lock): only a relative path or a
 /// daemon that chroots needs one (see [`locator`]).
 pub(crate) type Locate = fn(&CStr, usize, i32) -> Result<OwnedFd, Refused>;
 
@@ -273,7 +273,7 @@ pub(super) fn same_file(a: &Stat, b: &Stat) -> bool {
 /// The checks of start-stop-daemon 1.19.3 and FreeBSD pidfile(3) on an opened pidfile:
 /// a regular file with one link, owned by root or us, with none of the `writable`
 /// mode bits (group and others for a starter, others for a reader) set.
-/// `Err` holds the reason, an index of [`REFUSALS`].
+/// `Err` holds the reason, an index of [`REFUSALS`](super::refused::REFUSALS).
 pub(crate) fn check(st: &Stat, writable: u32) -> Result<(), u8> {
     match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile => {}

@@ -42,6 +42,7 @@ pub const DAEMONIZE: &str = "peer-daemonize";
 pub const FORK: &str = "peer-fork";
 pub const C: &str = "c-double-fork";
 pub const C_FAIR: &str = "c-fair-limit";
+pub const FLOOR: &str = "no_std_floor";
 pub const CLI: &str = "daemonic";
 
 /// The example package: the minimal program, the full one, the capability variants.
@@ -51,7 +52,7 @@ const fn cargo(manifest: &'static str, bin: &'static str) -> Source {
     Source::Cargo { manifest, bin }
 }
 
-pub const ALL: [Program; 10] = [
+pub const ALL: [Program; 11] = [
     Program {
         name: NO_STD,
         what: "daemonic from `#![no_std]` `#![no_main]`: pidfile, defaults, `start()` \
@@ -120,6 +121,14 @@ pub const ALL: [Program; 10] = [
         source: Source::C("size-report/programs/c-fair-limit/main.c"),
         daemonizes: true,
         baseline: None,
+    },
+    Program {
+        name: FLOOR,
+        what: "Rust, the floor: what `no_std_daemon` does, with the same checks, written \
+               flat for this report (`size-report/programs/no_std_floor`)",
+        source: cargo("size-report/programs/no_std_floor/Cargo.toml", FLOOR),
+        daemonizes: true,
+        baseline: Some(NO_STD_BASELINE),
     },
     Program {
         name: CLI,

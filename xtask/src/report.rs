@@ -151,6 +151,12 @@ fn chart(m: &Measured) -> String {
     push("daemonic command".into(), bytes(CLI), true, Some(CLI_LIMIT));
     let daemonize = added(programs::DAEMONIZE);
     push(format!("{STD}: added to std"), added(STD), true, daemonize);
+    push(
+        format!("{}: the floor", programs::FLOOR),
+        bytes(programs::FLOOR),
+        false,
+        None,
+    );
     push(C_FAIR.into(), bytes(C_FAIR), false, None);
     push(programs::C.into(), bytes(programs::C), false, None);
     push(NO_STD_BASELINE.into(), bytes(NO_STD_BASELINE), false, None);
@@ -186,9 +192,14 @@ fn method() -> String {
            `c-double-fork` does the classic double fork the same way, without stdio. \
            None of them closes inherited descriptors, resets signals or waits for the \
            daemon to be ready: they do less than daemonic. `{C_FAIR}` does all that \
-           daemonic's minimal start does, and nothing more: the fair limit.\n\
+           daemonic's minimal start does, and nothing more: the fair limit. `{floor}` \
+           does what `no_std_daemon` does with the same checks, in Rust, written flat \
+           (one function for the start, its state in `static mut`s, shorter messages) to \
+           show how far below the library's bytes the same work can go: the floor \
+           the size budget was set against.\n\
          - Peers are dev-only: each program is its own cargo workspace under \
            `size-report/programs/`, never a dependency of the library.\n",
-        strace::METHOD
+        strace::METHOD,
+        floor = programs::FLOOR,
     )
 }

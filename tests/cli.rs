@@ -13,7 +13,7 @@ mod support {
 }
 
 use support::cli::{invocation, os, qemu_reserved_signals, skip_unless_root};
-use support::files::{find_tool, flock_free, other_group};
+use support::files::{copy_executable, find_tool, flock_free, other_group, write_executable};
 use support::output::{run_with_limit, Output};
 use support::proc::{is_root, Proc};
 use support::test::Test;
@@ -529,8 +529,7 @@ fn a_bare_program_name_is_looked_up_in_the_programs_path() {
     let bin = t.path("bin");
     fs::create_dir(&bin).unwrap();
     let prog = bin.join("myprog");
-    fs::write(&prog, "#!/bin/sh\nexec /bin/sleep \"$1\"\n").unwrap();
-    fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&prog, "#!/bin/sh\nexec /bin/sleep \"$1\"\n", 0o755);
     let path = format!("PATH=/nonexistent:{}", bin.display());
     let out = t.start(
         &["--env", &path],
@@ -554,9 +553,8 @@ fn the_program_is_found_as_execvp_finds_it() {
         fs::create_dir(dir).unwrap();
     }
     let script = "#!/bin/sh\nexec /bin/sleep \"$1\"\n";
-    fs::write(a.join("myprog"), script).unwrap();
-    fs::write(b.join("myprog"), script).unwrap();
-    fs::set_permissions(b.join("myprog"), fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&a.join("myprog"), script, 0o644);
+    write_executable(&b.join("myprog"), script, 0o755);
     let path = format!("PATH={}:{}", a.display(), b.display());
     let mut cases = vec![
         // Not executable at all in a: b's.
@@ -801,7 +799,7 @@ fn build_chroot(root: &Path) -> bool {
     for file in files {
         let target = root.join(file.strip_prefix("/").unwrap());
         fs::create_dir_all(target.parent().unwrap()).unwrap();
-        if fs::copy(&file, &target).is_err() {
+        if !copy_executable(&file, &target) {
             return false;
         }
     }
@@ -959,8 +957,7 @@ fn notify_fd_accepts_any_free_descriptor_number() {
 
 fn bad_interpreter(t: &Test) -> PathBuf {
     let script = t.path("bad-interp.sh");
-    fs::write(&script, "#!/nonexistent/interpreter\n").unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&script, "#!/nonexistent/interpreter\n", 0o755);
     script
 }
 

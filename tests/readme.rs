@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::cli::{bin, skip_unless_root, SD_NOTIFY_SEND};
-use support::files::{find_tool, pidfile_pid};
+use support::files::{find_tool, pidfile_pid, write_executable};
 use support::output::{run_with_limit, Output, Spawned};
 use support::proc::Proc;
 use support::test::Test;
@@ -66,8 +66,7 @@ fn app(t: &Test) -> PathBuf {
          exec /bin/sleep {}\n",
         t.marker
     );
-    fs::write(&path, script).unwrap();
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    write_executable(&path, &script, 0o755);
     path
 }
 
@@ -225,8 +224,7 @@ fn service_dir(t: &Test, dir: &Path, run: &str, log_run: &str) {
         (dir.join("run"), substitute(t, run)),
         (dir.join("log/run"), log_run.into()),
     ] {
-        fs::write(&file, text).unwrap();
-        fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&file, &text, 0o755);
     }
 }
 

@@ -161,3 +161,30 @@ pub fn other_group() -> (String, u32) {
         .map(|(name, gid, _)| (name, gid))
         .expect("a group in /etc/group other than 0, 4, 27 and nobody's")
 }
+
+/// Writes an executable file (`mode`) holding `text`, through sh(1), so that no
+/// descriptor writing it ever exists in the test process. One would leak into any
+/// child another test thread forks meanwhile (close-on-exec closes it only at that
+/// child's exec), and executing a file someone has open for writing fails with
+/// ETXTBSY ("Text file busy"), as CI once saw.
+pub fn write_executable(path: &Path, text: &str, mode: u32) {
+    let status = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "printf '%s' \"$1\" > \"$2\" && chmod \"$3\" \"$2\"",
+            "sh",
+            text,
+        ])
+        .arg(path)
+        .arg(format!("{mode:o}"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "writing {}: {status}", path.display());
+}
+
+/// Copies the executable `from` to `to` with cp(1), for the same reason as
+/// [`write_executable`]. False if it could not.
+pub fn copy_executable(from: &Path, to: &Path) -> bool {
+    let status = Command::new("cp").arg(from).arg(to).status();
+    status.is_ok_and(|s| s.success())
+}

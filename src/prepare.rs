@@ -119,9 +119,14 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Res
         or_return!(pidfile.open_writer(floor, previous), |r: Refused| r
             .put(pidfile.shown(), err));
     }
-    let streams = stdio::open_streams(&plan.o.stdio, plan.o.output_mode, plan.creds.as_ref(), err)?;
-    plan.stdio = streams.sources;
-    plan.opened = streams.opened;
+    stdio::open_streams(
+        &plan.o.stdio,
+        plan.o.output_mode,
+        plan.creds.as_ref(),
+        &mut plan.stdio,
+        &mut plan.opened,
+        err,
+    )?;
     if let Some(s) = &plan.o.supervisors {
         plan.tellers = (s.find)(s, plan.detach, exec, &mut plan.keep, err)?;
     }

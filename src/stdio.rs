@@ -158,25 +158,18 @@ fn open_path(path: &CStr, flags: OFlags, mode: u32) -> Result<OwnedFd, Errno> {
     crate::fds::above_stdio(rustix::fs::open(path, flags, Mode::from_raw_mode(mode))?)
 }
 
-/// The descriptor each standard stream gets (-1: left as it is), and those we
-/// opened for them.
-pub(crate) struct Streams {
-    pub(crate) sources: [i32; 3],
-    pub(crate) opened: [Option<OwnedFd>; 3],
-}
-
-/// Opens `/dev/null` (once, for every stream that goes there) and the streams' files.
+/// Opens `/dev/null` (once, for every stream that goes there) and the streams' files,
+/// into the plan's `sources` (the descriptor each stream gets; -1: left as it is) and
+/// `opened` (those we opened), in place: a returned pair would be copied in.
 /// Files are opened as the daemon's user would be allowed to (`creds`).
 pub(crate) fn open_streams(
     stdio: &[Stdio<'_>; 3],
     mode: u32,
     creds: Option<&Creds>,
+    sources: &mut [i32; 3],
+    opened_fds: &mut [Option<OwnedFd>; 3],
     err: &mut Error,
-) -> Result<Streams, Failed> {
-    let mut streams = Streams {
-        sources: [-1; 3],
-        opened: [None, None, None],
-    };
+) -> Result<(), Failed> {
     let mut null = -1;
     for n in 0..3 {
         let opened = match &stdio[n].0 {
@@ -191,17 +184,17 @@ pub(crate) fn open_streams(
             Target::Open(source, open) => open(stdio, n, source, mode, creds, err)?,
             Target::Inherit | Target::Invalid => continue,
         };
-        streams.sources[n] = match opened {
+        sources[n] = match opened {
             Opened::Own(fd) => {
                 let raw = fd.as_raw_fd();
-                streams.opened[n] = Some(fd);
+                opened_fds[n] = Some(fd);
                 raw
             }
             Opened::Theirs(fd) => fd,
-            Opened::SameAs(other) => streams.sources[other],
+            Opened::SameAs(other) => sources[other],
         };
     }
-    Ok(streams)
+    Ok(())
 }
 
 /// The error for descriptor `fd`, given for stream `n`. Out of line: two paths

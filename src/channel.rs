@@ -48,14 +48,20 @@ const READY: u8 = 2;
 const FAILED: u8 = 3;
 const CODE: u8 = 4;
 
-/// Creates a socket pair: (one end, the other end).
-pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
-    socketpair(
+/// Creates a socket pair, both ends at `floor` or above: (one end, the other end).
+/// Out of line: each channel's pair shares one copy.
+#[inline(never)]
+pub(crate) fn pair(floor: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
+    let (a, b) = socketpair(
         AddressFamily::UNIX,
         SocketType::SEQPACKET,
         SocketFlags::CLOEXEC,
         None,
-    )
+    )?;
+    Ok((
+        crate::fds::at_or_above(a, floor)?,
+        crate::fds::at_or_above(b, floor)?,
+    ))
 }
 
 /// Sends `report`. Errors are ignored: nobody is left to tell.
@@ -300,7 +306,7 @@ mod tests {
 
     #[test]
     fn reports_round_trip() {
-        let (ours, theirs) = pair().unwrap();
+        let (ours, theirs) = pair(3).unwrap();
         let pid = Pid::from_raw(4242).unwrap();
         let reports = [
             Report::Failed {
@@ -328,7 +334,7 @@ mod tests {
 
     #[test]
     fn verdicts_and_their_end_of_file() {
-        let (a, b) = pair().unwrap();
+        let (a, b) = pair(3).unwrap();
         send_verdict(&a, Verdict::Ready);
         send_verdict(&a, Verdict::Failed);
         send_verdict(&a, Verdict::Kill);
@@ -341,7 +347,7 @@ mod tests {
 
     #[test]
     fn the_deadline_bounds_every_wait_together() {
-        let (ours, _theirs) = pair().unwrap();
+        let (ours, _theirs) = pair(3).unwrap();
         let deadline = Timeout::new(Duration::from_millis(20))
             .arm(&mut Error::new(ErrorKind::Died))
             .unwrap();
@@ -349,7 +355,7 @@ mod tests {
         // Passed once, passed for good: a second wait does not start over.
         assert_eq!(receive(&ours, &deadline), Err(Errno::TIMEDOUT));
         deadline.extend(Duration::from_secs(60)).unwrap();
-        let (a, b) = pair().unwrap();
+        let (a, b) = pair(3).unwrap();
         send_report(&a, Report::Code(1));
         assert_eq!(receive(&b, &deadline), Ok(Report::Code(1)));
     }

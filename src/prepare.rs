@@ -6,7 +6,7 @@ use rustix::io::Errno;
 
 use crate::channel::{self, Deadline};
 use crate::error::{or_return, Error, ErrorKind, Failed};
-use crate::fds::{self, Keep};
+use crate::fds::Keep;
 use crate::options::Options;
 use crate::pidfile::{Pidfile, Refused};
 use crate::plan::{Channels, Plan};
@@ -147,10 +147,8 @@ fn channel_error(e: Errno, err: &mut Error) -> Failed {
 /// The report channel (the daemon's end below the original's) and the verdict
 /// channel, at `floor` or above.
 fn open_channels(floor: i32) -> Result<Channels, Errno> {
-    let (a, b) = channel::pair()?;
-    let reports = (fds::at_or_above(a, floor)?, fds::at_or_above(b, floor)?);
-    let (c, d) = channel::pair()?;
-    let verdicts = (fds::at_or_above(c, floor)?, fds::at_or_above(d, floor)?);
+    let reports = channel::pair(floor)?;
+    let verdicts = channel::pair(floor)?;
     Ok(Channels { reports, verdicts })
 }
 

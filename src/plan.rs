@@ -78,6 +78,28 @@ pub(crate) struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
+    /// The plan before [`prepare`](crate::prepare::prepare) fills it: the options, and
+    /// nothing resolved or opened. Inlined, so that the caller builds it in place.
+    #[inline(always)]
+    pub(crate) fn new(o: Options<'a>) -> Plan<'a> {
+        Plan {
+            keep: o.preserve,
+            o,
+            dispositions: None,
+            pidfile: None,
+            creds: None,
+            stdio: [-1; 3],
+            opened: [None, None, None],
+            guard_closes: Stack::new(),
+            tellers: None,
+            deadline: Deadline::none(),
+            detach: false,
+            keep_writer: false,
+            channels: None,
+            program_frames: None,
+        }
+    }
+
     /// After a failed start, in the original process: the pidfile is put back as it
     /// was and unlocked. Inlined, so that the error passes through in place (out of
     /// line, each call would copy it in and out); the putting back is a call.

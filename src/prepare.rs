@@ -4,10 +4,9 @@
 use rustix::fd::AsRawFd;
 use rustix::io::Errno;
 
-use crate::channel::{self, Deadline};
+use crate::channel;
 use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::fds::Keep;
-use crate::options::Options;
 use crate::pidfile::{Pidfile, Refused};
 use crate::plan::{Channels, Plan};
 use crate::procfs;
@@ -20,65 +19,39 @@ use crate::sys;
 /// environment. `exec`: the daemon will execute a program (which gets its
 /// environment and talks to supervisors itself): it runs only async-signal-safe code
 /// until `execve`, which is sound in a multithreaded process.
+/// Fills `plan` (made by [`Plan::new`] in the caller's frame, so that neither the
+/// options nor the plan are copied on the way) or fails with the pidfile put back.
 #[inline(never)]
-pub(crate) fn prepare<'a>(
-    mut o: Options<'a>,
-    exec: bool,
-    err: &mut Error,
-) -> Result<Plan<'a>, Failed> {
+pub(crate) fn prepare(plan: &mut Plan<'_>, exec: bool, err: &mut Error) -> Result<(), Failed> {
     // One read of /proc for both: here, so that the callers pass their options on
     // at once rather than building them in each of the branches before.
     let status = procfs::status();
     if !exec {
         check_threads(status.map(|s| s.threads), err)?;
     }
-    let dispositions = status.map(|s| s.dispositions);
-    let detach = o.detach.detaches();
+    plan.dispositions = status.map(|s| s.dispositions);
+    let o = &mut plan.o;
+    plan.detach = o.detach.detaches();
     let floor = o.floor();
-    let creds = match &o.creds {
-        Some(c) => (c.resolve)(c, err)?,
-        None => None,
-    };
+    if let Some(c) = &o.creds {
+        plan.creds = (c.resolve)(c, err)?;
+    }
     if let Some(check) = o.preserved_open {
         check(&o.preserve, err)?;
     }
     // The pidfile first: a start refused as "already running" must not have created
     // output files.
-    let pidfile = match o.pidfile.take() {
-        Some(path) => Some(Pidfile::lock(
+    if let Some(path) = o.pidfile.take() {
+        plan.pidfile = Some(Pidfile::lock(
             path,
             o.pidfile_mode,
             floor,
             o.pidfile_dir,
             err,
-        )?),
-        None => None,
-    };
-    let keep = o.preserve;
-    let mut plan = Plan {
-        o,
-        dispositions,
-        pidfile,
-        creds,
-        stdio: [-1; 3],
-        opened: [None, None, None],
-        keep,
-        guard_closes: crate::stack::Stack::new(),
-        tellers: None,
-        deadline: Deadline::none(),
-        detach,
-        keep_writer: false,
-        channels: None,
-        program_frames: None,
-    };
-    // From here on a failure puts the pidfile back.
-    match open_all(&mut plan, floor, exec, err) {
-        Ok(()) => Ok(plan),
-        Err(failed) => {
-            plan.put_back();
-            Err(failed)
-        }
+        )?);
     }
+    // From here on a failure puts the pidfile back.
+    open_all(plan, floor, exec, err).inspect_err(|_| plan.put_back())
 }
 
 /// Fails unless every descriptor in `preserve` is open: only

@@ -11,6 +11,7 @@ use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::handles::{Fork, Pending, Running};
 use crate::launch::{self, Mode, Side};
 use crate::monitor::{Supervised, Supervision};
+use crate::plan::Plan;
 use crate::prepare::prepare;
 use crate::schedule::Schedule;
 
@@ -194,9 +195,10 @@ impl<'a> Daemon<'a> {
             });
         }
         // No thread check (see `prepare`): the monitor, too, makes only system calls.
-        let Ok(mut plan) = prepare(o, true, &mut err) else {
+        let mut plan = Plan::new(o);
+        if prepare(&mut plan, true, &mut err).is_err() {
             return Err(err);
-        };
+        }
         plan.program_frames = Some(crate::plan::program_frame);
         match crate::exec::run(plan, program, readiness, await_notify, supervised, &mut err) {
             Ok(pid) => Ok(pid),
@@ -235,7 +237,8 @@ impl<'a> Daemon<'a> {
     /// A failure is put in `err`.
     fn begin(self, mode: Mode<'_>, err: &mut Error) -> Result<Started<'a>, Failed> {
         self.options.check(err)?;
-        let mut plan = prepare(self.options, false, err)?;
+        let mut plan = Plan::new(self.options);
+        prepare(&mut plan, false, err)?;
         match launch::run(&mut plan) {
             Err(failure) => Err(plan.fail(failure, None, err)),
             Ok(Side::Daemon { pid, reports }) => {

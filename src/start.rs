@@ -243,7 +243,11 @@ impl<'a> Daemon<'a> {
             Err(failure) => Err(plan.fail(failure, None, err)),
             Ok(Side::Daemon { pid, reports }) => {
                 let pidfile = plan.take_pidfile();
-                let deferred = plan.creds.take().filter(|_| plan.o.drop_at_ready);
+                // Not `take().filter()`, which copies the 1 KB credentials once more.
+                let deferred = match plan.o.drop_at_ready {
+                    true => plan.creds.take(),
+                    false => None,
+                };
                 Ok(Started::Daemon(Pending::new(
                     reports,
                     pid,

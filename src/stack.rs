@@ -44,12 +44,16 @@ impl<T: Copy, const N: usize> Stack<T, N> {
 
     /// Inserts `item` at `index`, shifting the rest up.
     pub(crate) fn insert(&mut self, index: usize, item: T) -> Result<(), Full> {
-        if self.len == N {
-            return Err(Full);
-        }
+        // The items and the first free slot (none: full): within this slice the
+        // compiler sees every index in bounds, so the shift has no checks or panics.
+        let slots = self.items.get_mut(..=self.len).ok_or(Full)?;
         let index = index.min(self.len);
-        self.items.copy_within(index..self.len, index + 1);
-        self.items[index] = MaybeUninit::new(item);
+        let mut i = self.len;
+        while i > index {
+            slots[i] = slots[i - 1];
+            i -= 1;
+        }
+        slots[index] = MaybeUninit::new(item);
         self.len += 1;
         Ok(())
     }

@@ -157,17 +157,20 @@ impl<const N: usize> Line<N> {
     /// Appends bytes as text: valid UTF-8 as it is, other bytes and ASCII control
     /// characters as `\xNN`, so nothing can hide or break the line.
     pub(crate) fn shown(&mut self, bytes: &[u8]) -> &mut Self {
-        let mut i = 0;
-        while let Some(&b) = bytes.get(i) {
-            let len = utf8_len(&bytes[i..]);
-            if len > 0 {
-                self.raw(&bytes[i..i + len]);
-                i += len;
-            } else {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
-                self.raw(&[b'\\', b'x', hi, lo]);
-                i += 1;
+        // Over the rest as a slice, split where a character ends: no index to check.
+        let mut rest = bytes;
+        while let Some((&b, after)) = rest.split_first() {
+            match rest.split_at_checked(utf8_len(rest)) {
+                Some((char, more)) if !char.is_empty() => {
+                    self.raw(char);
+                    rest = more;
+                }
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
+                    self.raw(&[b'\\', b'x', hi, lo]);
+                    rest = after;
+                }
             }
         }
         self

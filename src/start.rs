@@ -27,7 +27,9 @@ impl<'a> Daemon<'a> {
     /// let _running = daemonic::Daemon::new().pidfile("/run/app.pid").start();
     /// // Only the daemon gets here.
     /// ```
-    pub fn start(self) -> Running<'a> {
+    pub fn start(mut self) -> Running<'a> {
+        // No moment as root here: the steps drop privileges, as without the option.
+        self.options.drop_at_ready = false;
         let mut pending = self.start_pending();
         // Nothing to report a supervisor's failure to here: `start_pending` shows it.
         let _ = pending.tell();
@@ -183,6 +185,9 @@ impl<'a> Daemon<'a> {
         if o.check(&mut err).is_err() {
             return Err(err);
         }
+        // The program (or the monitor) gets no moment as root: the steps drop
+        // privileges before it runs, as without `drop_privileges_at_ready`.
+        o.drop_at_ready = false;
         if o.await_notify && o.timeout.is_none() {
             o.timeout = Some(crate::channel::Timeout::new(
                 core::time::Duration::from_secs(60),

@@ -79,6 +79,8 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
     user_drops_root_groups,
     user_and_group,
     privileges_dropped_at_ready,
+    start_drops_at_once_with_drop_at_ready,
+    exec_drops_at_once_with_drop_at_ready,
     a_failed_drop_at_ready_fails_the_start,
     group_only_as_root,
     supplementary_groups_list,
@@ -569,6 +571,52 @@ fn privileges_dropped_at_ready() -> Outcome {
             assert_eq!(p.fd_flags(fd) & libc::O_ACCMODE, libc::O_RDONLY, "fd {fd}");
         }
     }
+    Passed
+}
+
+/// `drop_privileges_at_ready` gives only `start_pending` and `fork` a moment as root:
+/// with `start` the drop comes at once, as without the option. (`start` used to defer
+/// the drop and never make it: the daemon ran on as root.)
+fn start_drops_at_once_with_drop_at_ready() -> Outcome {
+    require_root!(SETID);
+    let (uid, gid) = passwd_entry(NOBODY);
+    let scenario = Scenario {
+        call: Start,
+        drop_at_ready: true,
+        ..nobody()
+    };
+    assert_identity(scenario, uid, gid, &initgroups(NOBODY, gid));
+    Passed
+}
+
+/// The same for `exec`: the program runs as the user from its first instruction.
+/// (The steps deferred the drop, and nothing made it: the program ran as root.)
+fn exec_drops_at_once_with_drop_at_ready() -> Outcome {
+    require_root!(SETID);
+    let (uid, gid) = passwd_entry(NOBODY);
+    let t = Test::new();
+    let pidfile = std::ffi::CString::new(t.pidfile().to_str().unwrap()).unwrap();
+    let marker = std::ffi::CString::new(t.marker.as_str()).unwrap();
+    let args = [c"sleep", marker.as_c_str()];
+    let program = daemonic::Program {
+        path: c"/bin/sleep",
+        args: &args,
+        env: &[],
+    };
+    let started = daemonic::Daemon::new()
+        .pidfile(pidfile.as_c_str())
+        .user(NOBODY)
+        .drop_privileges_at_ready(true)
+        .exec(&program);
+    let pid = started.expect("exec starts").as_raw_nonzero().get();
+    let p = Proc(pid);
+    let ids = (p.ids("Uid"), p.ids("Gid"));
+    kill(pid, libc::SIGKILL);
+    assert_eq!(
+        ids,
+        (vec![uid; 4], vec![gid; 4]),
+        "the program's uid and gid"
+    );
     Passed
 }
 

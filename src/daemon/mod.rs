@@ -198,8 +198,9 @@ impl<'a> Daemon<'a> {
     /// python-daemon's order and `daemonize`'s `privileged_action` allow. A drop that
     /// fails fails the start: the original process says why, the daemon exits.
     /// Only [`start_pending`](Daemon::start_pending) and [`fork`](Daemon::fork) give
-    /// the daemon that moment; with [`start`](Daemon::start) and
-    /// [`exec`](Daemon::exec) the drop comes at once, as without this option.
+    /// the daemon that moment; with [`start`](Daemon::start), [`exec`](Daemon::exec)
+    /// and [`supervise`](Daemon::supervise) the drop comes at once, among the steps,
+    /// as without this option.
     ///
     /// ```no_run
     /// let pending = daemonic::Daemon::new()

@@ -142,9 +142,15 @@ pub(crate) enum Content {
     Other,
 }
 
-/// Reads what a pidfile holds: the one reader of pidfile content.
+/// Reads what a pidfile holds: the one reader of pidfile content. Only [`read_all`]
+/// parses a runs line: the starter's and stop's reads want none.
 pub(crate) fn read(file: impl AsFd) -> Result<Content, Errno> {
-    read_all(file).map(|(content, _)| content)
+    let mut buf = [0u8; CONTENT_CAP + 1];
+    let n = rustix::io::pread(file, &mut buf, 0)?;
+    Ok(match buf.get(..n).filter(|_| n <= CONTENT_CAP) {
+        Some(content) => split(content).0,
+        None => Content::Other,
+    })
 }
 
 /// [`read`], and the runs line if there is one.
@@ -169,6 +175,14 @@ pub(crate) fn parse(content: &[u8]) -> Content {
 }
 
 fn parse_all(content: &[u8]) -> (Content, Option<Runs>) {
+    match split(content) {
+        (Content::Pid(pid), rest) => (Content::Pid(pid), Runs::parse(rest)),
+        (content, _) => (content, None),
+    }
+}
+
+/// The content, and the lines after a PID's (digits and whitespace), unparsed.
+fn split(content: &[u8]) -> (Content, &[u8]) {
     // Blank lines may come before the PID's (FHS readers are tolerant).
     let content = content.trim_ascii_start();
     let (first, rest) = match content.iter().position(|&b| b == b'\n') {
@@ -184,10 +198,10 @@ fn parse_all(content: &[u8]) -> (Content, Option<Runs>) {
                 .iter()
                 .all(|b| b.is_ascii_digit() || b.is_ascii_whitespace()) =>
         {
-            (Content::Pid(pid), Runs::parse(rest))
+            (Content::Pid(pid), rest)
         }
-        Content::Empty if rest.is_empty() => (Content::Empty, None),
-        Content::Pid(_) | Content::Empty | Content::Other => (Content::Other, None),
+        Content::Empty if rest.is_empty() => (Content::Empty, rest),
+        Content::Pid(_) | Content::Empty | Content::Other => (Content::Other, rest),
     }
 }
 

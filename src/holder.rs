@@ -19,22 +19,46 @@ use crate::stack::Stack;
 use crate::text;
 
 /// ` MAJ:MIN:INO ` as the kernel's lock lines show a file (`%02x:%02x:%lu`), with the
-/// spaces that surround it there, so that it never matches a longer number.
-struct FileId(Stack<u8, 48>);
+/// spaces that surround it there, so that it never matches a longer number: the
+/// text is `buf[at..]`.
+struct FileId {
+    buf: [u8; 64],
+    at: usize,
+}
 
 impl FileId {
+    /// Written backwards, at most 1 + 8 + 1 + 8 + 1 + 20 + 1 = 40 bytes.
     fn of(st: &Stat) -> FileId {
-        let mut id = Stack::new();
         let dev = st.st_dev;
-        let _ = id.push(b' ');
-        hex2(&mut id, fs::major(dev));
-        let _ = id.push(b':');
-        hex2(&mut id, fs::minor(dev));
-        let _ = id.push(b':');
-        let mut digits = [0; 20];
-        let _ = id.extend(text::decimal(st.st_ino, &mut digits));
-        let _ = id.push(b' ');
-        FileId(id)
+        let mut id = FileId {
+            buf: [b' '; 64],
+            at: 63,
+        };
+        id.put(st.st_ino, false, b':');
+        id.put(fs::minor(dev).into(), true, b':');
+        id.put(fs::major(dev).into(), true, b' ');
+        id
+    }
+
+    /// Puts `n` and then `before` in front of the text: in decimal, or in at least two
+    /// lowercase hexadecimal digits (`%02x`). (The mask spares the bounds checks: the
+    /// text never comes near 64 bytes.)
+    #[inline(never)]
+    fn put(&mut self, mut n: u64, hex: bool, before: u8) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let (base, width) = if hex { (16, 2) } else { (10, 1) };
+        let end = self.at;
+        while n > 0 || end - self.at < width {
+            self.at -= 1;
+            self.buf[self.at & 63] = DIGITS[(n % base) as usize & 15];
+            n /= base;
+        }
+        self.at -= 1;
+        self.buf[self.at & 63] = before;
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.buf[self.at & 63..]
     }
 
     /// Whether `line` (one of `/proc/locks` or of a `fdinfo` file) is an exclusive
@@ -43,22 +67,8 @@ impl FileId {
     /// waiting for the lock (`N: -> FLOCK ...`, in `/proc/locks`) holds nothing.
     fn locked_by(&self, line: &[u8]) -> bool {
         let has = |part: &[u8]| line.windows(part.len()).any(|w| w == part);
-        has(b" FLOCK ") && has(b" WRITE ") && has(self.0.as_slice()) && !has(b" -> ")
+        has(b" FLOCK ") && has(b" WRITE ") && has(self.text()) && !has(b" -> ")
     }
-}
-
-/// At least two lowercase hexadecimal digits, as `%02x`.
-fn hex2(out: &mut Stack<u8, 48>, n: u32) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 8];
-    let mut i = digits.len();
-    let mut n = n;
-    while n > 0 || i > digits.len() - 2 {
-        i -= 1;
-        digits[i] = HEX[(n & 15) as usize];
-        n >>= 4;
-    }
-    let _ = out.extend(&digits[i..]);
 }
 
 /// Whether process `pid` holds an exclusive `flock` on the file `st` describes.
@@ -217,7 +227,7 @@ mod tests {
     #[test]
     fn a_lock_line_names_the_file() {
         let id = FileId::of(&stat(fs::makedev(0xfe, 0), 10010710));
-        assert_eq!(id.0.as_slice(), b" fe:00:10010710 ");
+        assert_eq!(id.text(), b" fe:00:10010710 ");
         assert!(id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF"));
         assert!(id.locked_by(b"lock:\t1: FLOCK  ADVISORY  WRITE 8139 fe:00:10010710 0 EOF"));
         // A waiter, a prober's shared lock, a POSIX lock, another file, a longer inode.
@@ -228,6 +238,8 @@ mod tests {
         assert!(!id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:100107100 0 EOF"));
         assert!(!id.locked_by(b"1: FLOCK  ADVISORY  WRITE 8139 fe:00:110010710 0 EOF"));
         let big = FileId::of(&stat(fs::makedev(259, 3), 7));
-        assert_eq!(big.0.as_slice(), b" 103:03:7 ");
+        assert_eq!(big.text(), b" 103:03:7 ");
+        let most = FileId::of(&stat(fs::makedev(u32::MAX, u32::MAX), u64::MAX));
+        assert_eq!(most.text(), b" ffffffff:ffffffff:18446744073709551615 ");
     }
 }

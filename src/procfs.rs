@@ -63,13 +63,15 @@ pub(crate) fn status() -> Option<Status> {
     )
     .ok()?;
     let mut buf = [0u8; 4096];
-    let len = loop {
+    let read = loop {
         match rustix::io::read(&file, &mut buf) {
             Err(Errno::INTR) => continue,
-            other => break other.ok()?,
+            other => break other,
         }
     };
-    let text = &buf[..len];
+    // Closed here, at one place, rather than on each of the ways out below.
+    drop(file);
+    let text = &buf[..read.ok()?];
     let field = |name: &[u8]| {
         let line = text
             .split(|&b| b == b'\n')

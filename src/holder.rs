@@ -16,7 +16,6 @@ use rustix::process::Pid;
 
 use crate::error::{Error, ErrorKind, Failed};
 use crate::stack::Stack;
-use crate::text;
 
 /// ` MAJ:MIN:INO ` as the kernel's lock lines show a file (`%02x:%02x:%lu`), with the
 /// spaces that surround it there, so that it never matches a longer number: the
@@ -83,15 +82,9 @@ pub(crate) fn holds(pid: Pid, st: &Stat) -> Result<bool, Errno> {
 
 fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
     let id = FileId::of(st);
-    let mut path = Stack::<u8, 40>::new();
-    let mut digits = [0; 20];
-    let _ = path.extend(b"/proc/");
-    let _ = path.extend(text::decimal(
-        pid.as_raw_nonzero().get() as u64,
-        &mut digits,
-    ));
-    let _ = path.extend(b"/fdinfo\0");
-    let dir_path = text::c_str(path.as_slice()).ok_or(Errno::INVAL)?;
+    let mut path = Stack::new();
+    let pid = pid.as_raw_nonzero().get() as u64;
+    let dir_path = crate::procfs::path(&mut path, b"/proc/", pid, b"/fdinfo\0");
     let found = crate::procfs::numeric_entries(dir_path, |_, name, dir| {
         // A descriptor closed since the listing is not ours to worry about, whether
         // before our open or before our read (which then fails with ENOENT): the

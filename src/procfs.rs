@@ -8,6 +8,8 @@ use rustix::fs::{self, Mode, OFlags, RawDir};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
+use crate::stack::Stack;
+
 /// Calls `each` with every numeric entry of the directory at `path` (its number and
 /// its name) and the directory itself (so a walk over `/proc/self/fd` can skip it,
 /// or open an entry), until `each` breaks: `Ok(Some(value))` then, else `Ok(None)`.
@@ -33,6 +35,17 @@ pub(crate) fn numeric_entries<T>(
         }
     }
     Ok(None)
+}
+
+/// `head`, `n` in decimal and `tail` (which ends with the NUL) in `buf`, as a C
+/// string: a path such as `/proc/PID/fdinfo`. One copy of the code for every such
+/// path. Empty if it does not fit, which no caller's does.
+pub(crate) fn path<'b>(buf: &'b mut Stack<u8, 40>, head: &[u8], n: u64, tail: &[u8]) -> &'b CStr {
+    let mut digits = [0; 20];
+    let _ = buf.extend(head);
+    let _ = buf.extend(crate::text::decimal(n, &mut digits));
+    let _ = buf.extend(tail);
+    crate::text::c_str(buf.as_slice()).unwrap_or_default()
 }
 
 fn parse_number(name: &[u8]) -> Option<i32> {

@@ -196,12 +196,9 @@ pub(super) fn open_writer(
     previous: &Previous,
 ) -> Result<OwnedFd, Refused> {
     let flags = OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-    let mut path = Stack::<u8, 32>::new();
-    let mut digits = [0; 20];
-    let _ = path.extend(b"/proc/self/fd/");
-    let _ = path.extend(crate::text::decimal(locked.as_raw_fd() as u64, &mut digits));
-    let _ = path.push(0);
-    let via_proc = crate::text::c_str(path.as_slice()).unwrap_or_default();
+    let mut path = Stack::new();
+    let fd = locked.as_raw_fd() as u64;
+    let via_proc = crate::procfs::path(&mut path, b"/proc/self/fd/", fd, b"\0");
     let writer = match fs::open(via_proc, flags, Mode::empty()) {
         Ok(writer) => writer,
         Err(Errno::NOENT | Errno::NOTDIR) => {

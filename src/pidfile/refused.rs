@@ -26,7 +26,8 @@ pub(crate) enum Refused {
     Retry,
 }
 
-/// Why a file is not a pidfile to trust, each ended by a NUL ([`crate::text::nth`]).
+/// Why a file is not a pidfile to trust, each ended by a NUL ([`crate::text::nth`]),
+/// and after them the other texts of [`Refused::put`]'s errors, by index.
 pub(crate) const REFUSALS: &[u8] = concat!(
     ": it is a symbolic link\0",
     ": it is a directory\0",
@@ -36,11 +37,24 @@ pub(crate) const REFUSALS: &[u8] = concat!(
     ": it is writable by others\0",
     ": it is writable by its group\0",
     ": it holds something other than a PID\0",
+    "\0",
+    "pid \0",
+    "pid unknown; pidfile \0",
+    "pidfile path \0",
+    " is locked\0",
+    " names no file\0",
 )
 .as_bytes();
 pub(super) const SYMLINK: u8 = 0;
 pub(super) const DIRECTORY: u8 = 1;
 pub(super) const NOT_PIDLIKE: u8 = 7;
+const NONE: u8 = 8;
+const PID: u8 = 9;
+const PID_UNKNOWN: u8 = 10;
+const PATH: u8 = 11;
+const LOCKED: u8 = 12;
+const NO_FILE: u8 = 13;
+const _: () = assert!(crate::text::count(REFUSALS) == 14);
 
 impl Refused {
     /// The failed system call's errno (`EINVAL` for a refusal that has none).
@@ -59,71 +73,95 @@ impl Refused {
         err
     }
 
-    /// The error, naming `path`, made in `err`: every refusal is text, perhaps a
-    /// PID, text, the path, and text, so one sequence of pushes makes them all.
+    /// The error, naming `path`, made in `err`: every refusal is its kind's frame,
+    /// a text (perhaps followed by a PID), the path and a text, the texts picked
+    /// by their index in [`REFUSALS`], so that one sequence of pushes makes them all.
     #[cold]
     #[inline(never)]
     pub(crate) fn put(self, path: &[u8], err: &mut Error) -> Failed {
         use ErrorKind as K;
-        let os = |kind, e| (kind, Some(e), &b""[..], None, &b""[..], &b""[..]);
-        let (kind, errno, head, pid, middle, tail) = match self {
+        let os = |kind, e| (kind, frame(kind), Some(e), NONE, NONE);
+        let (kind, frame, errno, head, tail) = match self {
             Refused::Open(e) => os(K::OpenPidfile, e),
             Refused::Lock(e) => os(K::LockPidfile, e),
             Refused::Read(e) => os(K::ReadPidfile, e),
             Refused::Write(e) => os(K::WritePidfile, e),
             Refused::Retry => os(K::LockPidfile, Errno::AGAIN),
             Refused::Insecure(why) => {
-                let why = crate::text::nth(REFUSALS, usize::from(why));
-                (K::InsecurePidfile, None, &b""[..], None, &b""[..], why)
+                let kind = K::InsecurePidfile;
+                (kind, frame(kind), None, NONE, why)
             }
-            Refused::Running(Some(pid)) => {
-                let kind = K::AlreadyRunning { pid: Some(pid) };
-                (
-                    kind,
-                    None,
-                    &b"pid "[..],
-                    Some(pid),
-                    &b"; pidfile "[..],
-                    &b""[..],
-                )
+            Refused::Running(pid) => {
+                let frame = frame(K::AlreadyRunning { pid: None });
+                let head = if pid.is_some() { PID } else { PID_UNKNOWN };
+                let tail = if pid.is_some() { NONE } else { LOCKED };
+                (K::AlreadyRunning { pid }, frame, None, head, tail)
             }
-            Refused::Running(None) => (
-                K::AlreadyRunning { pid: None },
-                None,
-                &b"pid unknown; pidfile "[..],
-                None,
-                &b""[..],
-                &b" is locked"[..],
-            ),
             Refused::Foreign(pid) => return crate::holder::put_foreign(path, pid, err),
-            Refused::NoFile => (
-                K::InvalidOption,
-                None,
-                &b"pidfile path "[..],
-                None,
-                &b""[..],
-                &b" names no file"[..],
-            ),
+            Refused::NoFile => {
+                let kind = K::InvalidOption;
+                (kind, frame(kind), None, PATH, NO_FILE)
+            }
         };
-        let frame = match kind {
-            K::OpenPidfile => frame(K::OpenPidfile),
-            K::LockPidfile => frame(K::LockPidfile),
-            K::ReadPidfile => frame(K::ReadPidfile),
-            K::WritePidfile => frame(K::WritePidfile),
-            K::InsecurePidfile => frame(K::InsecurePidfile),
-            K::AlreadyRunning { .. } => frame(K::AlreadyRunning { pid: None }),
-            _ => frame(K::InvalidOption),
-        };
-        let e = Error::fill_framed(err, kind, errno, frame).push_text(head);
-        if let Some(pid) = pid {
+        let text = |i: u8| crate::text::nth(REFUSALS, usize::from(i));
+        let e = Error::fill_framed(err, kind, errno, frame).push_text(text(head));
+        if let Refused::Running(Some(pid)) = self {
             e.push_number(pid.as_raw_nonzero().get() as u64)
-                .push_text(middle);
+                .push_text(b"; pidfile ");
         }
-        e.push_path(path).push_text(tail).failed()
+        e.push_path(path).push_text(text(tail)).failed()
     }
 }
 
 /// The error for a pidfile refused for reason `why` (an index of [`REFUSALS`]).
 pub(crate) fn insecure(path: &[u8], why: u8) -> Error {
     Refused::Insecure(why).error(path)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn each_refusal_reads_as_it_always_has() {
+        let pid = Pid::from_raw(42);
+        let shown = |r: Refused| r.error(b"/run/a.pid").to_string();
+        let cases = [
+            (
+                Refused::Running(pid),
+                "already running (pid 42; pidfile /run/a.pid)",
+            ),
+            (
+                Refused::Running(None),
+                "already running (pid unknown; pidfile /run/a.pid is locked)",
+            ),
+            (
+                Refused::NoFile,
+                "invalid option: pidfile path /run/a.pid names no file",
+            ),
+            (
+                Refused::Insecure(NOT_PIDLIKE),
+                "refusing pidfile /run/a.pid: it holds something other than a PID",
+            ),
+            (
+                Refused::Foreign(pid),
+                "pidfile /run/a.pid is locked, but not by pid 42",
+            ),
+        ];
+        for (refused, text) in cases {
+            assert_eq!(shown(refused), text);
+        }
+        let open = shown(Refused::Open(Errno::ACCESS));
+        assert!(
+            open.starts_with("cannot open pidfile /run/a.pid: "),
+            "{open}"
+        );
+        let retry = shown(Refused::Retry);
+        assert!(
+            retry.starts_with("cannot lock pidfile /run/a.pid: "),
+            "{retry}"
+        );
+    }
 }

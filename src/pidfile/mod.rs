@@ -188,14 +188,13 @@ impl<'a> Pidfile<'a> {
     /// between fork and return.
     pub(crate) fn write_pid(&self, pid: Pid) -> Result<(), Errno> {
         let writer = self.writer.as_ref().ok_or(Errno::BADF)?;
-        let mut digits = [0u8; 20];
-        let mut text = Stack::<u8, 21>::new();
-        let _ = text.extend(crate::text::decimal(
-            pid.as_raw_nonzero().get() as u64,
-            &mut digits,
-        ));
-        let _ = text.push(b'\n');
-        let text = text.as_slice();
+        // The digits end where the newline starts: no copy.
+        let mut line = [b'\n'; 21];
+        let Some((digits, _)) = line.split_first_chunk_mut::<20>() else {
+            unreachable!("21 bytes hold 20")
+        };
+        let n = crate::text::decimal(pid.as_raw_nonzero().get() as u64, digits).len();
+        let text = &line[20 - n..];
         if rustix::io::pwrite(writer, text, 0)? != text.len() {
             return Err(Errno::IO);
         }

@@ -56,6 +56,9 @@ pub(super) fn locate_and_take(
 
 /// One attempt at taking the file: open (creating it exclusively with `mode` if
 /// absent), check, lock, check that the path still names it, read what it held.
+// Out of line, like the cold paths below: inlined into the retry loop, each makes
+// the loop spill more registers than its call costs.
+#[inline(never)]
 fn take(
     at: BorrowedFd<'_>,
     name: &CStr,
@@ -128,6 +131,7 @@ fn take(
 /// its owner can open it and someone holds it locked (`/proc/locks` tells anyone),
 /// that is its daemon, already running.
 #[cold]
+#[inline(never)]
 fn not_ours(at: BorrowedFd<'_>, name: &CStr) -> Refused {
     match fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) if st.st_mode & 0o077 == 0 && crate::holder::locked(&st) == Some(true) => {
@@ -156,6 +160,7 @@ fn unlink_created(at: BorrowedFd<'_>, name: &CStr, ours: &Stat) {
 /// named PID does not hold is a starter's, which has not written its PID yet (or not
 /// yet replaced a dead daemon's). As `control` judges it.
 #[cold]
+#[inline(never)]
 fn locked_by(file: &OwnedFd, st: &Stat) -> Refused {
     let content = read(file);
     if let Ok(Content::Pid(pid)) = content {

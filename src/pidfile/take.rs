@@ -82,7 +82,11 @@ fn take(
         },
         Err(e) => return Err(refused_open(e)),
     };
-    let st = fs::fstat(&file).map_err(Refused::Open)?;
+    // A match: `map_err(..)?` copies the whole `Stat` out of one `Result` into another.
+    let st = match fs::fstat(&file) {
+        Ok(st) => st,
+        Err(e) => return Err(Refused::Open(e)),
+    };
     let file = match crate::fds::at_or_above(file, floor) {
         Ok(file) => file,
         Err(e) => {

@@ -183,8 +183,9 @@ fn parse_all(content: &[u8]) -> (Content, Option<Runs>) {
 
 /// The content, and the lines after a PID's (digits and whitespace), unparsed.
 fn split(content: &[u8]) -> (Content, &[u8]) {
-    // Blank lines may come before the PID's (FHS readers are tolerant).
-    let content = content.trim_ascii_start();
+    // Blank lines may come before the PID's (FHS readers are tolerant). Trimmed at
+    // both ends by the one `trim`: what follows the first line is trimmed anyway.
+    let content = crate::text::trim(content);
     let (first, rest) = match content.iter().position(|&b| b == b'\n') {
         Some(at) => (&content[..at], crate::text::trim(&content[at + 1..])),
         None => (content, &[][..]),

@@ -194,16 +194,19 @@ fn split(content: &[u8]) -> (Content, &[u8]) {
     // rewrite may see a mix of two lines, digits where digits were. It says how runs
     // went, no more; only the PID line must be exact.
     match parse_pid(first) {
-        Content::Pid(pid)
-            if rest
-                .iter()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_whitespace()) =>
-        {
-            (Content::Pid(pid), rest)
-        }
+        Content::Pid(pid) if pidlike(rest) => (Content::Pid(pid), rest),
         Content::Empty if rest.is_empty() => (Content::Empty, rest),
         Content::Pid(_) | Content::Empty | Content::Other => (Content::Other, rest),
     }
+}
+
+/// Whether `bytes` are only digits and whitespace, as a pidfile's lines are. Out of
+/// line: the start's check and the reader share it.
+#[inline(never)]
+pub(crate) fn pidlike(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|b| b.is_ascii_digit() || b.is_ascii_whitespace())
 }
 
 fn parse_pid(content: &[u8]) -> Content {

@@ -9,7 +9,7 @@ use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CW
 use rustix::io::Errno;
 use rustix::process::{geteuid, getpid};
 
-use super::content::{read, Content, CONTENT_CAP};
+use super::content::{pidlike, read, Content, CONTENT_CAP};
 use super::refused::{Refused, DIRECTORY, NOT_PIDLIKE, SYMLINK};
 use crate::stack::Stack;
 
@@ -118,8 +118,7 @@ fn take(
         // must not touch.
         let mut buf = [0u8; CONTENT_CAP + 1];
         let n = rustix::io::pread(&file, &mut buf, 0).map_err(Refused::Read)?;
-        let pidlike = |b: &u8| b.is_ascii_digit() || b.is_ascii_whitespace();
-        if n > CONTENT_CAP || !buf[..n].iter().all(pidlike) {
+        if n > CONTENT_CAP || !pidlike(&buf[..n]) {
             return Err(Refused::Insecure(NOT_PIDLIKE));
         }
         let _ = previous.content.extend(&buf[..n]);

@@ -5,7 +5,7 @@
 
 use core::ffi::CStr;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, Stat, CWD};
+use rustix::fs::{self, AtFlags, FlockOperation, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
 use rustix::process::{geteuid, getpid};
 
@@ -280,9 +280,10 @@ pub(super) fn same_file(a: &Stat, b: &Stat) -> bool {
 /// mode bits (group and others for a starter, others for a reader) set.
 /// `Err` holds the reason, an index of [`REFUSALS`](super::refused::REFUSALS).
 pub(crate) fn check(st: &Stat, writable: u32) -> Result<(), u8> {
-    match FileType::from_raw_mode(st.st_mode) {
-        FileType::RegularFile => {}
-        FileType::Directory => return Err(DIRECTORY),
+    // The type bits compared as numbers: `FileType::from_raw_mode` is a call.
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => {}
+        libc::S_IFDIR => return Err(DIRECTORY),
         _ => return Err(2),
     }
     if st.st_nlink != 1 {

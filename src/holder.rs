@@ -8,9 +8,10 @@
 //! locked at all comes from `/proc/locks`, so that asking never makes a starter's or a
 //! remover's lock attempt fail.
 
+use core::ffi::CStr;
 use core::ops::ControlFlow;
 use rustix::fd::{AsFd, BorrowedFd};
-use rustix::fs::{self, Mode, OFlags, Stat};
+use rustix::fs::{self, Mode, OFlags, Stat, CWD};
 use rustix::io::Errno;
 use rustix::process::Pid;
 
@@ -56,6 +57,21 @@ impl FileId {
         self.buf[self.at & 63] = before;
     }
 
+    /// Whether a line of the file `name` in `at` that starts with `prefix` is a lock
+    /// on this file ([`locked_by`](FileId::locked_by)); `None` when it does not open.
+    /// One function for `/proc/locks` and the `fdinfo` files.
+    fn listed_in(
+        &self,
+        at: BorrowedFd<'_>,
+        name: &CStr,
+        prefix: &[u8],
+    ) -> Option<Result<bool, Errno>> {
+        let file = fs::openat(at, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+        Some(any_line(file.as_fd(), &|line| {
+            line.starts_with(prefix) && self.locked_by(line)
+        }))
+    }
+
     fn text(&self) -> &[u8] {
         &self.buf[self.at & 63..]
     }
@@ -89,15 +105,9 @@ fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
         // A descriptor closed since the listing is not ours to worry about, whether
         // before our open or before our read (which then fails with ENOENT): the
         // process is not gone for that.
-        let Ok(info) = fs::openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        else {
-            return ControlFlow::Continue(());
-        };
-        match any_line(info.as_fd(), &|line| {
-            line.starts_with(b"lock:") && id.locked_by(line)
-        }) {
-            Ok(false) | Err(Errno::NOENT) => ControlFlow::Continue(()),
-            done => ControlFlow::Break(done),
+        match id.listed_in(dir, name, b"lock:") {
+            None | Some(Ok(false) | Err(Errno::NOENT)) => ControlFlow::Continue(()),
+            Some(done) => ControlFlow::Break(done),
         }
     })?;
     found.unwrap_or(Ok(false))
@@ -107,14 +117,7 @@ fn holds_raw(pid: Pid, st: &Stat) -> Result<bool, Errno> {
 /// `/proc/locks`; `None` without `/proc`. A shared lock is a prober's, never a
 /// daemon's, and does not count.
 pub(crate) fn locked(st: &Stat) -> Option<bool> {
-    let id = FileId::of(st);
-    let locks = fs::open(
-        c"/proc/locks",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
-    any_line(locks.as_fd(), &|line| id.locked_by(line)).ok()
+    FileId::of(st).listed_in(CWD, c"/proc/locks", b"")?.ok()
 }
 
 /// The longest line [`any_line`] looks at: a lock line is under 100 bytes, and a
@@ -122,7 +125,7 @@ pub(crate) fn locked(st: &Stat) -> Option<bool> {
 const LINE_CAP: usize = 128;
 
 /// Reads `file` to its end in pieces and says whether `found` holds for any line.
-/// (`dyn`, so that the one loop serves both callers.)
+/// (`dyn`: one loop, whatever the test.)
 fn any_line(file: BorrowedFd<'_>, found: &dyn Fn(&[u8]) -> bool) -> Result<bool, Errno> {
     let mut buf = [0u8; 4096];
     let mut line = [0u8; LINE_CAP];

@@ -147,6 +147,7 @@ fn not_ours(at: BorrowedFd<'_>, name: &CStr) -> Refused {
 /// Removes the file we just created and could not keep, if the path still names it
 /// (a starter that opened it meanwhile sees it unlinked after its lock and retries).
 #[cold]
+#[inline(never)]
 fn unlink_created(at: BorrowedFd<'_>, name: &CStr, ours: &Stat) {
     if let Ok(now) = fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW) {
         if same_file(&now, ours) {

@@ -137,7 +137,8 @@ fn any_line(file: BorrowedFd<'_>, found: &dyn Fn(&[u8]) -> bool) -> Result<bool,
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
         };
-        for &b in &buf[..n] {
+        // `take`, not `&buf[..n]`: no bounds check (`read` returns at most 4096).
+        for &b in buf.iter().take(n) {
             if b == b'\n' {
                 if len <= LINE_CAP && found(&line[..len]) {
                     return Ok(true);

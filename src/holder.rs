@@ -81,7 +81,8 @@ impl FileId {
     /// (the kernel's `lock_get_status`: every field between spaces). A request still
     /// waiting for the lock (`N: -> FLOCK ...`, in `/proc/locks`) holds nothing.
     fn locked_by(&self, line: &[u8]) -> bool {
-        let has = |part: &[u8]| line.windows(part.len()).any(|w| w == part);
+        // (`max(1)`: every part is longer, and `windows` then has no zero to refuse.)
+        let has = |part: &[u8]| line.windows(part.len().max(1)).any(|w| w == part);
         has(b" FLOCK ") && has(b" WRITE ") && has(self.text()) && !has(b" -> ")
     }
 }

@@ -84,7 +84,7 @@ pub(crate) fn status() -> Option<Status> {
     };
     // Closed here, at one place, rather than on each of the ways out below.
     drop(file);
-    let text = &buf[..read.ok()?];
+    let text = buf.get(..read.ok()?)?;
     let field = |name: &[u8]| {
         let line = text
             .split(|&b| b == b'\n')

@@ -187,7 +187,11 @@ fn split(content: &[u8]) -> (Content, &[u8]) {
     // both ends by the one `trim`: what follows the first line is trimmed anyway.
     let content = crate::text::trim(content);
     let (first, rest) = match content.iter().position(|&b| b == b'\n') {
-        Some(at) => (&content[..at], crate::text::trim(&content[at + 1..])),
+        // The newline stays with the rest, which the trim drops it from.
+        Some(at) => {
+            let (first, rest) = content.split_at(at);
+            (first, crate::text::trim(rest))
+        }
         None => (content, &[][..]),
     };
     // The runs line is the monitor's record, rewritten in place: a read racing a

@@ -81,6 +81,7 @@ const TESTS: &[(&str, support::runner::TestFn)] = tests![
     privileges_dropped_at_ready,
     start_drops_at_once_with_drop_at_ready,
     exec_drops_at_once_with_drop_at_ready,
+    supervise_drops_at_once_with_drop_at_ready,
     a_failed_drop_at_ready_fails_the_start,
     group_only_as_root,
     supplementary_groups_list,
@@ -617,6 +618,42 @@ fn exec_drops_at_once_with_drop_at_ready() -> Outcome {
         (vec![uid; 4], vec![gid; 4]),
         "the program's uid and gid"
     );
+    Passed
+}
+
+/// And for `supervise`: the monitor and the program it runs are the user's. (Both
+/// ran as root.)
+fn supervise_drops_at_once_with_drop_at_ready() -> Outcome {
+    require_root!(SETID);
+    let (uid, gid) = passwd_entry(NOBODY);
+    let t = Test::new();
+    let pidfile = std::ffi::CString::new(t.pidfile().to_str().unwrap()).unwrap();
+    let marker = std::ffi::CString::new(t.marker.as_str()).unwrap();
+    let args = [c"sleep", marker.as_c_str()];
+    let program = daemonic::Program {
+        path: c"/bin/sleep",
+        args: &args,
+        env: &[],
+    };
+    let started = daemonic::Daemon::new()
+        .pidfile(pidfile.as_c_str())
+        .user(NOBODY)
+        .drop_privileges_at_ready(true)
+        .supervise(&program, daemonic::Supervision::new());
+    let monitor = started.expect("supervise starts").as_raw_nonzero().get();
+    let child = wait_until("the monitor's program", || {
+        support::proc::all_pids()
+            .into_iter()
+            .find(|&pid| Proc(pid).try_stat().is_some_and(|s| s.ppid == monitor))
+            .ok_or_else(|| "none yet".to_string())
+    });
+    let ids = |pid| (Proc(pid).ids("Uid"), Proc(pid).ids("Gid"));
+    let (of_monitor, of_program) = (ids(monitor), ids(child));
+    kill(monitor, libc::SIGTERM);
+    support::wait::wait_gone(monitor);
+    let nobody = (vec![uid; 4], vec![gid; 4]);
+    assert_eq!(of_monitor, nobody, "the monitor's uid and gid");
+    assert_eq!(of_program, nobody, "the program's uid and gid");
     Passed
 }
 

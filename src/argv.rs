@@ -3,7 +3,7 @@
 
 use core::ffi::{c_char, CStr};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, Failed};
 use crate::stack::Stack;
 
 /// A program for [`Daemon::exec`](crate::Daemon::exec): its path, its arguments
@@ -48,17 +48,20 @@ impl Pointers {
         }
     }
 
-    fn push(&mut self, s: &CStr) -> Result<(), Error> {
+    /// The error, if any, is made in `err`: built as a value it would be copied.
+    fn push(&mut self, s: &CStr, err: &mut Error) -> Result<(), Failed> {
         // The slots for the two nulls are not counted.
         let nulls = usize::from(self.envp_at != 0);
-        if self.ptrs.len() - nulls == MAX_POINTERS {
-            return Err(Error::invalid(
-                "more than 1024 arguments and environment entries",
-            ));
-        }
-        self.ptrs
-            .push(s.as_ptr())
-            .map_err(|_| Error::invalid("too many arguments"))
+        let why: &[u8] = if self.ptrs.len() - nulls == MAX_POINTERS {
+            b"more than 1024 arguments and environment entries"
+        } else if self.ptrs.push(s.as_ptr()).is_err() {
+            b"too many arguments"
+        } else {
+            return Ok(());
+        };
+        Err(Error::fill(err, ErrorKind::InvalidOption, None)
+            .push_text(why)
+            .failed())
     }
 
     fn end_argv(&mut self) {
@@ -92,7 +95,8 @@ pub(crate) fn fill(
     program: &Program<'_>,
     additions: &Additions<'_>,
     pointers: &mut Pointers,
-) -> Result<(), Error> {
+    err: &mut Error,
+) -> Result<(), Failed> {
     let replaced = |entry: &&CStr| {
         let e = entry.to_bytes();
         e.starts_with(PIDFILE_FD_VAR)
@@ -103,12 +107,12 @@ pub(crate) fn fill(
                     .any(|v| e.starts_with(v)))
     };
     for arg in program.args {
-        pointers.push(arg)?;
+        pointers.push(arg, err)?;
     }
     pointers.end_argv();
     let ours = additions.notify_socket.iter().chain(&additions.pidfile_fd);
     for entry in program.env.iter().filter(|e| !replaced(e)).chain(ours) {
-        pointers.push(entry)?;
+        pointers.push(entry, err)?;
     }
     Ok(())
 }
@@ -126,7 +130,6 @@ pub(crate) fn pidfile_var(fd: i32, buf: &mut Stack<u8, 48>) -> &CStr {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::error::ErrorKind;
 
     fn strings(ptrs: &[*const c_char]) -> std::vec::Vec<&CStr> {
         let (last, rest) = ptrs.split_last().unwrap();
@@ -153,7 +156,8 @@ mod tests {
             detached: true,
         };
         let mut pointers = Pointers::new();
-        fill(&program, &additions, &mut pointers).unwrap();
+        let mut err = Error::new(ErrorKind::Died);
+        fill(&program, &additions, &mut pointers, &mut err).unwrap();
         let (argv, envp) = pointers.arrays();
         assert_eq!(strings(argv), [c"true", c"-x"]);
         assert_eq!(
@@ -178,13 +182,14 @@ mod tests {
                 env: &many[1..],
             };
             let mut pointers = Pointers::new();
-            match fill(&program, &additions, &mut pointers) {
+            let mut err = Error::new(ErrorKind::Died);
+            match fill(&program, &additions, &mut pointers, &mut err) {
                 Ok(()) => {
                     assert!(fits);
                     let (argv, envp) = pointers.arrays();
                     assert_eq!((argv.len(), envp.len()), (2, MAX_POINTERS));
                 }
-                Err(err) => {
+                Err(_) => {
                     assert!(!fits);
                     assert_eq!(err.kind(), ErrorKind::InvalidOption);
                 }

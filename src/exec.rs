@@ -40,33 +40,37 @@ pub(crate) fn run(
     supervise: Option<Supervised<'_>>,
     err: &mut Error,
 ) -> Result<Pid, Failed> {
+    // Each error is made in the slot (built as a value it would be copied), then the
+    // pidfile is put back.
     if (readiness.is_some() || await_notify) && !plan.detach {
         let why = "waiting for a program's readiness needs a detached daemon";
-        return Err(plan.abandon(Error::invalid(why)).put(err));
+        return Err(invalid(&mut plan, why, err));
     }
     if await_notify && readiness.is_some() && supervise.is_some() {
         let why =
             "a supervised program reports readiness on a descriptor or over sd_notify, not both";
-        return Err(plan.abandon(Error::invalid(why)).put(err));
+        return Err(invalid(&mut plan, why, err));
     }
     // A supervised program gets a new pipe from the monitor at each run.
     let mut pipe = None;
     if let Some(n) = readiness {
-        let made = check_number(&plan, n).and_then(|()| match supervise {
-            Some(_) => Ok(None),
-            None => open_readiness(n).map(Some),
-        });
-        match made {
-            Ok(made) => pipe = made,
-            Err(e) => return Err(plan.abandon(e).put(err)),
+        if plan.keep.contains(n) {
+            Error::fill(err, ErrorKind::InvalidOption, None)
+                .push_text(b"readiness descriptor ")
+                .push_number(n as u64)
+                .push_text(b" is a standard stream or a kept descriptor");
+            return Err(abandon(&mut plan, err));
+        }
+        if supervise.is_none() {
+            match open_readiness(n) {
+                Ok(made) => pipe = Some(made),
+                Err(e) => return Err(channel_error(&mut plan, e, b"pipe", err)),
+            }
         }
     }
     let listener = match await_notify.then(NotifyListener::new).transpose() {
         Ok(listener) => listener,
-        Err(e) => {
-            let e = Error::os(ErrorKind::Channel, e).text("notify socket");
-            return Err(plan.abandon(e).put(err));
-        }
+        Err(e) => return Err(channel_error(&mut plan, e, b"notify socket", err)),
     };
     // Built here, on this stack frame, which lives until `execve`: `envp` points
     // into these buffers.
@@ -82,8 +86,8 @@ pub(crate) fn run(
         notify_socket: listener.as_ref().map(|l| l.variable(&mut socket_var)),
         detached: plan.detach,
     };
-    if let Err(e) = fill(program, &additions, &mut pointers) {
-        return Err(plan.abandon(e).put(err));
+    if fill(program, &additions, &mut pointers, err).is_err() {
+        return Err(abandon(&mut plan, err));
     }
     let (argv, envp) = pointers.arrays();
     let search = crate::search::path_of(program.env);
@@ -156,28 +160,37 @@ pub(crate) fn no_room(number: i32, limit: u64) -> Error {
         .text(" (ulimit -n)")
 }
 
-/// Checks that the readiness number is free: not a standard stream, not a descriptor
-/// the daemon keeps.
-fn check_number(plan: &Plan<'_>, number: i32) -> Result<(), Error> {
-    if plan.keep.contains(number) {
-        return Err(Error::invalid("readiness descriptor ")
-            .number(number as u64)
-            .text(" is a standard stream or a kept descriptor"));
-    }
-    Ok(())
-}
-
 /// Creates the readiness pipe for a free `number`; its write end above it.
-fn open_readiness(number: i32) -> Result<Readiness, Error> {
+fn open_readiness(number: i32) -> Result<Readiness, Errno> {
     let floor = number.saturating_add(1);
-    let pipe = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .and_then(|(r, w)| Ok((fds::above_stdio(r)?, fds::at_or_above(w, floor)?)));
-    let (read, write) = or_return!(pipe, |e| Error::os(ErrorKind::Channel, e).text("pipe"));
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     Ok(Readiness {
-        read,
-        write,
+        read: fds::above_stdio(r)?,
+        write: fds::at_or_above(w, floor)?,
         number,
     })
+}
+
+/// An invalid combination, explained by `why`, in the slot; the pidfile put back.
+#[cold]
+#[inline(never)]
+fn invalid(plan: &mut Plan<'_>, why: &str, err: &mut Error) -> Failed {
+    Error::fill(err, ErrorKind::InvalidOption, None).push_text(why.as_bytes());
+    abandon(plan, err)
+}
+
+/// A channel that could not be made, `what`, in the slot; the pidfile put back.
+#[cold]
+#[inline(never)]
+fn channel_error(plan: &mut Plan<'_>, e: Errno, what: &[u8], err: &mut Error) -> Failed {
+    Error::fill(err, ErrorKind::Channel, Some(e)).push_text(what);
+    abandon(plan, err)
+}
+
+/// The error is in the slot: puts the pidfile back.
+fn abandon(plan: &mut Plan<'_>, err: &mut Error) -> Failed {
+    plan.put_back();
+    err.failed()
 }
 
 /// A close-on-exec copy of stderr, kept through the close step; `None` when stderr
@@ -187,9 +200,9 @@ fn save_stderr(plan: &mut Plan<'_>, err: &mut Error) -> Result<Option<OwnedFd>, 
         return Ok(None);
     }
     // SAFETY: stderr was just seen open; the borrow ends with the call.
-    let copy = or_return!(fcntl_dupfd_cloexec(unsafe { sys::borrow(2) }, 3), |e| plan
-        .abandon(Error::os(ErrorKind::Channel, e).text("copying stderr"))
-        .put(err));
+    let copy = or_return!(fcntl_dupfd_cloexec(unsafe { sys::borrow(2) }, 3), |e| {
+        channel_error(plan, e, b"copying stderr", err)
+    });
     plan.keep(copy.as_raw_fd());
     Ok(Some(copy))
 }

@@ -188,7 +188,7 @@ fn channel_error(plan: &mut Plan<'_>, e: Errno, what: &[u8], err: &mut Error) ->
 }
 
 /// The error is in the slot: puts the pidfile back.
-fn abandon(plan: &mut Plan<'_>, err: &mut Error) -> Failed {
+pub(crate) fn abandon(plan: &mut Plan<'_>, err: &mut Error) -> Failed {
     plan.put_back();
     err.failed()
 }

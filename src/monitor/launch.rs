@@ -9,7 +9,7 @@ use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::process::{Pid, Uid};
 
-use super::log::{LogFile, Sink, SyslogSink};
+use super::log::{LogFile, Sink, SyslogSink, DEV_LOG};
 use super::policy::Supervision;
 use crate::argv::Program;
 use crate::error::{Error, ErrorKind, Failed};
@@ -38,8 +38,12 @@ pub(crate) type Launch = fn(Plan<'_>, Parts<'_>, Supervised<'_>, &mut Error) -> 
 /// [`open_log`].
 /// `Some` always: the sink is made in the place it is kept (an `Option` made by the
 /// caller would be a second copy, on the frame the monitor runs on).
-type OpenLog =
-    for<'s> fn(&mut Plan<'_>, &Supervision<'s>, Option<i32>) -> Result<Option<Sink<'s>>, Error>;
+type OpenLog = for<'s> fn(
+    &mut Plan<'_>,
+    &Supervision<'s>,
+    Option<i32>,
+    &mut Error,
+) -> Result<Option<Sink<'s>>, Failed>;
 
 impl<'s> Supervised<'s> {
     /// Inlined into `supervise`'s caller: a policy without a log there links none of
@@ -98,6 +102,7 @@ fn launch(
     let timeout = plan.o.timeout.as_ref().map(|t| t.duration);
     if let Some(t) = timeout {
         if let Err(e) = plan.deadline.extend(t + MARGIN) {
+            // `Plan::abandon` (its last user) copies the error: a rare failure.
             let e = Error::os(ErrorKind::Channel, e).text("timer");
             return Err(plan.abandon(e).put(err));
         }
@@ -107,9 +112,9 @@ fn launch(
         plan.keep(notify.listener.socket().as_raw_fd());
     }
     let log = match supervised.open_log {
-        Some(open) => match open(&mut plan, &policy, parts.readiness) {
+        Some(open) => match open(&mut plan, &policy, parts.readiness, err) {
             Ok(log) => log,
-            Err(e) => return Err(plan.abandon(e).put(err)),
+            Err(_) => return Err(crate::exec::abandon(&mut plan, err)),
         },
         None => None,
     };
@@ -153,29 +158,51 @@ fn launch(
 }
 
 /// The log the policy asks for, opened before the fork (its descriptors kept above
-/// the readiness number).
+/// the readiness number). The error is made in the slot: a value would be copied.
 fn open_log<'s>(
     plan: &mut Plan<'_>,
     policy: &Supervision<'s>,
     readiness: Option<i32>,
-) -> Result<Option<Sink<'s>>, Error> {
+    err: &mut Error,
+) -> Result<Option<Sink<'s>>, Failed> {
     let floor = readiness.map_or(3, |n| n.saturating_add(1));
-    let sink = match (policy.log_file, &policy.syslog) {
-        (Some(_), Some(_)) => return Err(Error::invalid("a log file or syslog, not both")),
+    let why: &[u8] = match (policy.log_file, &policy.syslog) {
+        (Some(_), Some(_)) => b"a log file or syslog, not both",
         (Some(path), None) => {
             let (mode, creds) = (plan.o.output_mode, plan.creds.as_ref());
             let cap = policy.log_max_size.map_or(u64::MAX, |cap| cap.get());
-            Sink::file(LogFile::open(path, mode, cap, creds, floor)?)
+            match LogFile::open(path, mode, cap, creds, floor) {
+                Ok(file) => return Ok(Some(kept(plan, Sink::file(file)))),
+                Err(e) => return Err(log_error(err, e, path.to_bytes(), b" (the log)")),
+            }
         }
         (None, Some(syslog)) if policy.log_max_size.is_none() => {
-            Sink::syslog(SyslogSink::open(syslog, floor)?)
+            match SyslogSink::open(syslog, floor) {
+                Ok(socket) => return Ok(Some(kept(plan, Sink::syslog(socket)))),
+                Err(e) => return Err(log_error(err, e, DEV_LOG.to_bytes(), b" (syslog)")),
+            }
         }
         // `Supervised::new` asks for a log only when the policy names one: what is
         // left is a cap, with syslog or with nothing.
-        (None, _) => return Err(Error::invalid("a log size cap without a log file")),
+        (None, _) => b"a log size cap without a log file",
     };
+    Err(Error::fill(err, ErrorKind::InvalidOption, None)
+        .push_text(why)
+        .failed())
+}
+
+/// A log that could not be opened, in the slot.
+fn log_error(err: &mut Error, e: Errno, path: &[u8], what: &[u8]) -> Failed {
+    Error::fill(err, ErrorKind::OpenStdio, Some(e))
+        .push_path(path)
+        .push_text(what)
+        .failed()
+}
+
+/// The sink, its descriptors kept.
+fn kept<'s>(plan: &mut Plan<'_>, sink: Sink<'s>) -> Sink<'s> {
     for fd in sink.fds().into_iter().filter(|&fd| fd >= 0) {
         plan.keep(fd);
     }
-    Ok(Some(sink))
+    sink
 }

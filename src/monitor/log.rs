@@ -17,7 +17,6 @@ use rustix::io::Errno;
 
 use super::policy::Syslog;
 use crate::creds::Creds;
-use crate::error::{or_return, Error, ErrorKind};
 use crate::fds;
 use crate::stack::Stack;
 
@@ -142,17 +141,11 @@ impl<'x> LogFile<'x> {
         cap: u64,
         creds: Option<&Creds>,
         floor: i32,
-    ) -> Result<LogFile<'x>, Error> {
-        let fail = |e| {
-            Error::os(ErrorKind::OpenStdio, e)
-                .path(path.to_bytes())
-                .text(" (the log)")
-        };
-        let name_at = or_return!(crate::pidfile::name_at(path).ok_or(Errno::ISDIR), fail);
+    ) -> Result<LogFile<'x>, Errno> {
+        let name_at = crate::pidfile::name_at(path).ok_or(Errno::ISDIR)?;
         let name = crate::text::c_suffix(path, name_at);
-        let dir = or_return!(crate::pidfile::open_parent(path, name_at, floor), fail);
-        let opened = crate::creds::as_daemon_user(creds, || open_in(&dir, name, mode, floor));
-        let file = or_return!(opened, fail);
+        let dir = crate::pidfile::open_parent(path, name_at, floor)?;
+        let file = crate::creds::as_daemon_user(creds, || open_in(&dir, name, mode, floor))?;
         Ok(LogFile {
             ends_line: true,
             size: size_of(&file),
@@ -251,7 +244,7 @@ fn drain(pipe: &OwnedFd, sink: &mut Out<'_>, pid: i32) {
 /// The longest line sent as one message; a longer one is cut into several.
 const LINE: usize = 1024;
 /// Where syslog listens.
-const DEV_LOG: &CStr = c"/dev/log";
+pub(super) const DEV_LOG: &CStr = c"/dev/log";
 /// Every line's severity (as FreeBSD's daemon(8)).
 const NOTICE: u8 = 5;
 
@@ -267,15 +260,9 @@ pub(crate) struct SyslogSink<'x> {
 
 impl<'x> SyslogSink<'x> {
     /// Connects to `/dev/log`, at `floor` or above.
-    pub(crate) fn open(syslog: &Syslog<'x>, floor: i32) -> Result<SyslogSink<'x>, Error> {
-        let fail = |e| {
-            Error::os(ErrorKind::OpenStdio, e)
-                .path(DEV_LOG.to_bytes())
-                .text(" (syslog)")
-        };
-        let socket = or_return!(connect().and_then(|s| fds::at_or_above(s, floor)), fail);
+    pub(crate) fn open(syslog: &Syslog<'x>, floor: i32) -> Result<SyslogSink<'x>, Errno> {
         Ok(SyslogSink {
-            socket,
+            socket: connect().and_then(|s| fds::at_or_above(s, floor))?,
             tag: syslog.tag,
             priority: (syslog.facility as u8) << 3 | NOTICE,
             line: Stack::new(),

@@ -7,7 +7,7 @@ use rustix::fs::{self, FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use rustix::process::{getpid, Pid};
 
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::holder;
 use crate::pidfile::{self, Content, Runs};
 
@@ -41,12 +41,19 @@ pub(super) struct Seen {
     pub(super) holder: Holder,
 }
 
-/// Opens the pidfile and says which PID it names and who holds its lock.
-pub(super) fn look(path: &CStr) -> Result<Option<Seen>, Error> {
-    let Some((file, st, (content, runs))) = open_pidfile(path)? else {
+/// Opens the pidfile and says which PID it names and who holds its lock. Errors are
+/// made in `err`, the caller's slot: returned by value, each `?` copied one.
+pub(super) fn look(path: &CStr, err: &mut Error) -> Result<Option<Seen>, Failed> {
+    let Some((file, st, (content, runs))) = open_pidfile(path, err)? else {
         return Ok(None);
     };
-    let pid = or_return!(named(content), |()| malformed(path));
+    let pid = or_return!(named(content), |()| Error::fill(
+        err,
+        ErrorKind::MalformedPidfile,
+        None
+    )
+    .push_path(path.to_bytes())
+    .failed());
     let empty = content == Content::Empty;
     if let Some(pid) = pid {
         match holder::holds(pid, &st) {
@@ -62,15 +69,20 @@ pub(super) fn look(path: &CStr) -> Result<Option<Seen>, Error> {
                 }));
             }
             Ok(false) | Err(Errno::SRCH) => {}
-            Err(e) => return Err(unseen(path, e)),
+            Err(e) => return Err(unseen(path, e, err)),
         }
     }
     let locked = match holder::locked(&st) {
         Some(locked) => locked,
         // Without /proc: a shared lock for an instant (a starter waits it out).
         None => {
-            or_return!(probe(&file), |e| Error::os(ErrorKind::LockPidfile, e)
-                .path(path.to_bytes()))
+            or_return!(probe(&file), |e| Error::fill(
+                err,
+                ErrorKind::LockPidfile,
+                Some(e)
+            )
+            .push_path(path.to_bytes())
+            .failed())
         }
     };
     // Only its owner and root can open a file no one else may read, so a lock on it
@@ -92,14 +104,15 @@ pub(super) fn look(path: &CStr) -> Result<Option<Seen>, Error> {
 }
 
 /// We may not look at who holds the lock (another user's daemon, for anyone but root).
-pub(super) fn unseen(path: &CStr, e: Errno) -> Error {
-    Error::os(ErrorKind::ReadPidfile, e)
-        .path(path.to_bytes())
-        .text(": cannot see who holds its lock")
+pub(super) fn unseen(path: &CStr, e: Errno, err: &mut Error) -> Failed {
+    read_error(path, e, err)
+        .push_text(b": cannot see who holds its lock")
+        .failed()
 }
 
-pub(super) fn malformed(path: &CStr) -> Error {
-    Error::new(ErrorKind::MalformedPidfile).path(path.to_bytes())
+/// The pidfile could not be read.
+pub(super) fn read_error<'e>(path: &CStr, e: Errno, err: &'e mut Error) -> &'e mut Error {
+    Error::fill(err, ErrorKind::ReadPidfile, Some(e)).push_path(path.to_bytes())
 }
 
 /// What a pidfile holds: its content, and a monitor's runs line.
@@ -108,25 +121,25 @@ pub(super) type Read = (Content, Option<Runs>);
 /// Opens a pidfile to read it: `Ok(None)` when there is none. Refuses, as
 /// start-stop-daemon does, a symlink, a hard link, something other than a regular
 /// file, a file owned by a user other than root or us, or one writable by others.
-pub(super) fn open_pidfile(path: &CStr) -> Result<Option<(OwnedFd, Stat, Read)>, Error> {
+fn open_pidfile(path: &CStr, err: &mut Error) -> Result<Option<(OwnedFd, Stat, Read)>, Failed> {
     let bytes = path.to_bytes();
-    let fail = |e| Error::os(ErrorKind::ReadPidfile, e).path(bytes);
     let flags =
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
     let file = match fs::open(path, flags, Mode::empty()) {
         Ok(file) => file,
         Err(Errno::NOENT) => return Ok(None),
-        Err(Errno::LOOP) => return Err(pidfile::insecure(bytes, 0)),
-        Err(e) => return Err(fail(e)),
+        Err(Errno::LOOP) => return Err(pidfile::insecure(bytes, 0).put(err)),
+        Err(e) => return Err(read_error(path, e, err).failed()),
     };
-    let st = or_return!(fs::fstat(&file), fail);
+    let st = or_return!(fs::fstat(&file), |e| read_error(path, e, err).failed());
     if st.st_nlink == 0 {
         return Ok(None); // removed since our open
     }
-    or_return!(pidfile::check(&st, 0o002), |why| pidfile::insecure(
-        bytes, why
-    ));
-    let content = or_return!(pidfile::read_all(&file), fail);
+    if let Err(why) = pidfile::check(&st, 0o002) {
+        return Err(pidfile::insecure(bytes, why).put(err));
+    }
+    let content = or_return!(pidfile::read_all(&file), |e| read_error(path, e, err)
+        .failed());
     Ok(Some((file, st, content)))
 }
 

@@ -2,7 +2,7 @@
 
 use rustix::process::Pid;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::holder;
 use crate::path::IntoCPath;
 use crate::pidfile::Runs;
@@ -75,7 +75,8 @@ pub fn status<'a>(path: impl IntoCPath<'a>) -> Status {
         Err(_) => return Status::Unknown(nul_error()),
     };
     let path = path.as_c_str();
-    match look(path) {
+    let mut err = Error::new(ErrorKind::Died);
+    match look(path, &mut err) {
         Ok(None) => Status::NotRunning,
         Ok(Some(seen)) => match seen.holder {
             Holder::Named(pid) => Status::Running {
@@ -93,6 +94,6 @@ pub fn status<'a>(path: impl IntoCPath<'a>) -> Status {
             Holder::Nobody => Status::Stale { pid: seen.pid },
             Holder::Other => Status::Unknown(holder::foreign(path.to_bytes(), seen.pid)),
         },
-        Err(err) => Status::Unknown(err),
+        Err(_) => Status::Unknown(err),
     }
 }

@@ -9,13 +9,13 @@ use rustix::io::Errno;
 use rustix::process::{kill_process, pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 
 use crate::channel;
-use crate::error::{or_return, Error, ErrorKind};
+use crate::error::{or_return, Error, ErrorKind, Failed};
 use crate::holder;
 use crate::path::IntoCPath;
 use crate::pidfile::{self, Content};
 use crate::schedule::{Schedule, Step};
 
-use super::look::{look, nul_error, unseen, Holder};
+use super::look::{look, nul_error, read_error, unseen, Holder};
 
 /// How a [`stop`] ended, with start-stop-daemon's exit codes
 /// ([`exit_code`](Stopped::exit_code)).
@@ -93,8 +93,16 @@ const PAUSE: Duration = Duration::from_millis(10);
 /// ```
 pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped, Error> {
     let path = or_return!(path.into_c_path(), |_| nul_error());
-    let path = path.as_c_str();
-    let Some(target) = find_target(path)? else {
+    let mut err = Error::new(ErrorKind::Died);
+    match stop_in(path.as_c_str(), schedule, &mut err) {
+        Ok(stopped) => Ok(stopped),
+        Err(_) => Err(err),
+    }
+}
+
+/// [`stop`], its error made in `err`: returned by value, each `?` copied one.
+fn stop_in(path: &CStr, schedule: &Schedule, err: &mut Error) -> Result<Stopped, Failed> {
+    let Some(target) = find_target(path, err)? else {
         return Ok(Stopped::NotRunning);
     };
     let pid = target.pid;
@@ -105,14 +113,14 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
             Step::Signal(signal) => match target.signal(signal) {
                 Ok(()) => {}
                 // Gone already: a stop is what we wanted.
-                Err(Errno::SRCH) => return target.exited(path),
-                Err(e) => return Err(kill_error(e, pid)),
+                Err(Errno::SRCH) => return target.exited(path, err),
+                Err(e) => return Err(kill_error(e, pid, err)),
             },
-            Step::Wait(wait) => {
-                if or_return!(target.wait_exit(wait), |e| read_error(path, e)) {
-                    return target.exited(path);
-                }
-            }
+            Step::Wait(wait) => match target.wait_exit(wait) {
+                Ok(true) => return target.exited(path, err),
+                Ok(false) => {}
+                Err(e) => return Err(read_error(path, e, err).failed()),
+            },
         }
         position += 1;
         if position == steps.len() {
@@ -128,14 +136,11 @@ pub fn stop<'a>(path: impl IntoCPath<'a>, schedule: &Schedule) -> Result<Stopped
     })
 }
 
-fn read_error(path: &CStr, e: Errno) -> Error {
-    Error::os(ErrorKind::ReadPidfile, e).path(path.to_bytes())
-}
-
-fn kill_error(e: Errno, pid: Pid) -> Error {
-    Error::os(ErrorKind::Kill, e)
-        .text("pid ")
-        .number(pid.as_raw_nonzero().get() as u64)
+fn kill_error(e: Errno, pid: Pid, err: &mut Error) -> Failed {
+    Error::fill(err, ErrorKind::Kill, Some(e))
+        .push_text(b"pid ")
+        .push_number(pid.as_raw_nonzero().get() as u64)
+        .failed()
 }
 
 /// A daemon found through its locked pidfile.
@@ -149,7 +154,7 @@ struct Target {
 
 /// Finds the daemon to stop: `None` if there is no pidfile or nobody holds its lock.
 /// Only a process that holds the lock on the very file that names it is a target.
-fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
+fn find_target(path: &CStr, err: &mut Error) -> Result<Option<Target>, Failed> {
     let mut waited = Duration::ZERO;
     let mut again = || {
         let more = waited < PID_WAIT;
@@ -158,15 +163,15 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
         more
     };
     loop {
-        let Some(seen) = look(path)? else {
+        let Some(seen) = look(path, err)? else {
             return Ok(None);
         };
         let pid = match seen.holder {
             Holder::Nobody => return Ok(None),
-            Holder::Other => return Err(holder::foreign(path.to_bytes(), seen.pid)),
+            Holder::Other => return Err(holder::foreign(path.to_bytes(), seen.pid).put(err)),
             // A daemon is starting and has not written its PID yet.
             Holder::Starting if again() => continue,
-            Holder::Starting => return Err(starting(path)),
+            Holder::Starting => return Err(starting(path, err)),
             Holder::Named(pid) => pid,
         };
         let pidfd = match pidfd_open(pid, PidfdFlags::empty()) {
@@ -174,13 +179,14 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
             Err(Errno::NOSYS) => None,
             // Gone since we looked: look again.
             Err(Errno::SRCH) => continue,
-            Err(e) => return Err(kill_error(e, pid)),
+            Err(e) => return Err(kill_error(e, pid, err)),
         };
         // Now that the pidfd pins the process, check that the pidfile still vouches
         // for it: the same file names it, and it still holds the lock.
-        let read = or_return!(pidfile::read(&seen.file), |e| read_error(path, e));
+        let read = or_return!(pidfile::read(&seen.file), |e| read_error(path, e, err)
+            .failed());
         let same = read == Content::Pid(pid);
-        let holds = or_return!(holder::holds(pid, &seen.st), |e| unseen(path, e));
+        let holds = or_return!(holder::holds(pid, &seen.st), |e| unseen(path, e, err));
         if same && holds {
             return Ok(Some(Target {
                 pid,
@@ -195,23 +201,26 @@ fn find_target(path: &CStr) -> Result<Option<Target>, Error> {
     }
 }
 
-fn starting(path: &CStr) -> Error {
-    Error::new(ErrorKind::MalformedPidfile)
-        .path(path.to_bytes())
-        .text(" names no PID yet: the daemon is still starting")
+fn starting(path: &CStr, err: &mut Error) -> Failed {
+    Error::fill(err, ErrorKind::MalformedPidfile, None)
+        .push_path(path.to_bytes())
+        .push_text(b" names no PID yet: the daemon is still starting")
+        .failed()
 }
 
 impl Target {
     /// The daemon is gone: remove the pidfile it left, or say why it stays.
-    fn exited(self, path: &CStr) -> Result<Stopped, Error> {
+    fn exited(self, path: &CStr, err: &mut Error) -> Result<Stopped, Failed> {
         match pidfile::remove_stale(path, self.pid) {
             Ok(()) => Ok(Stopped::Exited { pid: self.pid }),
+            // By value, as `with_errno` (its last user) makes it.
             Err(e) => Err(Error::new(ErrorKind::RemovePidfile)
                 .with_errno(Some(e))
                 .path(path.to_bytes())
                 .text(" (the daemon, pid ")
                 .number(self.pid.as_raw_nonzero().get() as u64)
-                .text(", stopped)")),
+                .text(", stopped)")
+                .put(err)),
         }
     }
 

@@ -114,43 +114,30 @@ pub(crate) struct Creds {
     pub(crate) describe: fn(&Creds, Failure, &mut Error) -> Failed,
 }
 
-/// [`resolve_ids`], its failure put in `err`.
-fn resolve(c: &Credentials<'_>, err: &mut Error) -> Result<Option<Creds>, Failed> {
-    match resolve_ids(c) {
-        Ok(creds) => Ok(creds),
-        Err(e) => Err(e.put(err)),
-    }
-}
-
 /// Resolves the user, group and supplementary groups, before any chroot; `None`
-/// when there is nothing to change.
-fn resolve_ids(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
+/// when there is nothing to change. Errors are made in `err` (a value would be
+/// copied into it).
+fn resolve(c: &Credentials<'_>, err: &mut Error) -> Result<Option<Creds>, Failed> {
     if c.user.is_none() && c.group.is_none() {
         return Ok(None);
     }
-    let lookup = |file: &CStr, e: LookupError| match e {
-        LookupError::Io(errno) => Error::os(ErrorKind::ReadAccounts, errno).path(file.to_bytes()),
-        LookupError::LineTooLong => Error::new(ErrorKind::ReadAccounts)
-            .path(file.to_bytes())
-            .text(": a line is too long"),
-        LookupError::TooManyGroups => Error::invalid("more than ")
-            .number(users::MAX_GROUPS as u64)
-            .text(" supplementary groups"),
-    };
     let account = match c.user {
         Some(User::Name(name)) => Some(
             match or_return!(
                 users::find_user(PASSWD, UserKey::Name(name.as_bytes())),
-                |e| lookup(PASSWD, e)
+                |e| lookup(PASSWD, e, err)
             ) {
                 Some(account) => account,
-                None => return Err(Error::new(ErrorKind::UnknownUser).path(name.as_bytes())),
+                None => {
+                    Error::fill(err, ErrorKind::UnknownUser, None).push_path(name.as_bytes());
+                    return Err(err.failed());
+                }
             },
         ),
         // A numeric user needs no file: a scratch image may have no /etc/passwd.
         Some(User::Id(uid)) => match users::find_user(PASSWD, UserKey::Id(Uid::from_raw(uid))) {
             Err(LookupError::Io(Errno::NOENT)) => None,
-            found => or_return!(found, |e| lookup(PASSWD, e)),
+            found => or_return!(found, |e| lookup(PASSWD, e, err)),
         },
         None => None,
     };
@@ -162,19 +149,23 @@ fn resolve_ids(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
     let gid = match c.group {
         Some(Group::Name(name)) => {
             match or_return!(users::find_group(GROUP, name.as_bytes()), |e| lookup(
-                GROUP, e
+                GROUP, e, err
             )) {
                 Some(gid) => gid,
-                None => return Err(Error::new(ErrorKind::UnknownGroup).path(name.as_bytes())),
+                None => {
+                    Error::fill(err, ErrorKind::UnknownGroup, None).push_path(name.as_bytes());
+                    return Err(err.failed());
+                }
             }
         }
         Some(Group::Id(g)) => Gid::from_raw(g),
         None => match account {
             Some(a) => a.gid(),
             None => {
-                return Err(Error::new(ErrorKind::UnknownUser)
-                    .number(uid.map_or(0, Uid::as_raw).into())
-                    .text(": no /etc/passwd entry to take a group from; set a group"));
+                Error::fill(err, ErrorKind::UnknownUser, None)
+                    .push_number(uid.map_or(0, Uid::as_raw).into())
+                    .push_text(b": no /etc/passwd entry to take a group from; set a group");
+                return Err(err.failed());
             }
         },
     };
@@ -186,7 +177,7 @@ fn resolve_ids(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
     match c.groups {
         Groups::List(list) => {
             for &g in list {
-                or_return!(groups.push(Gid::from_raw(g)), |e| lookup(GROUP, e));
+                or_return!(groups.push(Gid::from_raw(g)), |e| lookup(GROUP, e, err));
             }
         }
         Groups::Empty => {}
@@ -200,9 +191,9 @@ fn resolve_ids(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
                 // No entry, or no /etc/group: the group alone.
                 Err(LookupError::Io(Errno::NOENT)) => {
                     groups.clear();
-                    or_return!(groups.push(gid), |e| lookup(GROUP, e));
+                    or_return!(groups.push(gid), |e| lookup(GROUP, e, err));
                 }
-                Err(e) => return Err(lookup(GROUP, e)),
+                Err(e) => return Err(lookup(GROUP, e, err)),
             }
         }
     }
@@ -213,6 +204,25 @@ fn resolve_ids(c: &Credentials<'_>) -> Result<Option<Creds>, Error> {
         apply,
         describe,
     }))
+}
+
+/// A failed read of the accounts `file`, in `err`.
+#[cold]
+#[inline(never)]
+fn lookup(file: &CStr, e: LookupError, err: &mut Error) -> Failed {
+    match e {
+        LookupError::Io(errno) => {
+            Error::fill(err, ErrorKind::ReadAccounts, Some(errno)).push_path(file.to_bytes())
+        }
+        LookupError::LineTooLong => Error::fill(err, ErrorKind::ReadAccounts, None)
+            .push_path(file.to_bytes())
+            .push_text(b": a line is too long"),
+        LookupError::TooManyGroups => Error::fill(err, ErrorKind::InvalidOption, None)
+            .push_text(b"more than ")
+            .push_number(users::MAX_GROUPS as u64)
+            .push_text(b" supplementary groups"),
+    }
+    .failed()
 }
 
 /// The privilege drop, after the fork: groups first (needs CAP_SETGID), then the gid,

@@ -246,17 +246,13 @@ fn current_umask() -> u32 {
 fn daemon<'a>(o: &Options<'a>) -> Daemon<'a> {
     // Decided once: the streams' default depends on it. In the foreground (a
     // supervisor's or a container's child) the program keeps the streams it was
-    // given, so its logs reach journald, svlogd or `docker logs`; detached, they go
-    // to /dev/null.
-    let detach = o.detach.detaches();
-    let mut d = Daemon::new().detach(if detach {
-        Detach::Always
-    } else {
-        Detach::Never
-    });
-    if !detach {
+    // given, so its logs reach journald, svlogd or `docker logs`; detached (the
+    // builder's default), they go to /dev/null.
+    let mut d = Daemon::new();
+    if !o.detach.detaches() {
         // Socket activation's descriptors too: LISTEN_PID stays true across the exec.
         d = d
+            .detach(Detach::Never)
             .stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())

@@ -217,11 +217,12 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
 /// the command's own descriptor (opening the name would fail for a socket, as
 /// journald's); else a file.
 fn stream(value: &CStr) -> Stdio<'_> {
-    let fd = match value.to_bytes() {
-        b"inherit" => return Stdio::inherit(),
-        b"/dev/stdout" => Some(1),
-        b"/dev/stderr" => Some(2),
-        v => v
+    // A table: one loop, not a comparison per name.
+    let v = value.to_bytes();
+    let fd = match args::find(b"inherit\0/dev/stdout\0/dev/stderr\0", v) {
+        Some(0) => return Stdio::inherit(),
+        Some(i) => Some(i as i32),
+        None => v
             .strip_prefix(b"/dev/fd/")
             .and_then(|n| args::decimal(n, i32::MAX as u64))
             .map(|n| n as i32),

@@ -17,8 +17,8 @@ use options::Opt;
 #[cfg(test)]
 use options::MAX_REPEATS;
 pub use options::{Command, Options, Usage};
-use values::{apply, find};
-pub use values::{decimal, split};
+use values::apply;
+pub use values::{decimal, find, split};
 
 /// The commands' names, each ended by a NUL, and what each names.
 const COMMAND_NAMES: &[u8] = b"start\0stop\0status\0restart\0--help\0-h\0help\0--version\0-V\0";

@@ -89,9 +89,9 @@ fn stop_command(o: &Options<'_>, default: Option<&str>) -> i32 {
         None => Ok(Schedule::signal(o.signal)),
     }
     .and_then(|schedule| stop(pidfile, &schedule));
-    let stopped = match stopped {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
+    let stopped = match &stopped {
+        Ok(s) => *s,
+        Err(e) => return fail(e),
     };
     let mut line = Line::new();
     match stopped {
@@ -202,13 +202,14 @@ fn start(o: &Options<'_>, env: sys::Environ) -> i32 {
     } else {
         d.exec(&program)
     };
-    match started {
+    // By reference: the error is not moved out of the result (a copy).
+    match &started {
         Ok(_) => 0,
         Err(e) if matches!(e.kind(), ErrorKind::AlreadyRunning { .. }) && o.oknodo => {
-            info(o, Line::new().error(&e));
+            info(o, Line::new().error(e));
             0
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(e),
     }
 }
 

@@ -281,9 +281,17 @@ fn await_newline(fd: impl AsFd, deadline: &Deadline) -> Result<bool, Errno> {
         let mut buf = [0u8; 64];
         match rustix::io::read(fd, &mut buf) {
             Ok(0) => return Ok(false),
-            Ok(n) if buf[..n].contains(&b'\n') => return Ok(true),
+            Ok(n) if crate::exec::has_newline(&buf[..n]) => return Ok(true),
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Whether `bytes` hold a newline: a byte loop, not `contains`, which links a
+/// `memchr` of several hundred bytes.
+#[allow(clippy::manual_contains)]
+#[inline(never)]
+pub(crate) fn has_newline(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b == b'\n')
 }

@@ -43,16 +43,13 @@ impl Line {
         let mut rest = bytes;
         while let Some(&b) = rest.first() {
             let len = match b {
-                0x20..=0x7e => 1,
-                0xc2..=0xdf => 2,
-                0xe0..=0xef => 3,
-                0xf0..=0xf4 => 4,
-                _ => 0,
+                0..=0x1f | 0x7f => 0,
+                _ => char_len(rest),
             };
-            match rest.get(..len) {
-                Some(seq) if len > 0 && core::str::from_utf8(seq).is_ok() => {
+            match rest.split_at_checked(len) {
+                Some((seq, more)) if len > 0 => {
                     self.raw(seq);
-                    rest = &rest[len..];
+                    rest = more;
                 }
                 _ => {
                     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -105,6 +102,46 @@ impl Line {
     }
 }
 
+/// The length of the UTF-8 character `bytes` starts with, or 0 if they do not start
+/// with one. By hand: `core::str::from_utf8` is 500 bytes of code.
+fn char_len(bytes: &[u8]) -> usize {
+    let (len, min) = match bytes.first() {
+        Some(0..=0x7f) => return 1,
+        Some(0xc2..=0xdf) => (2, 0x80),
+        Some(0xe0..=0xef) => (3, 0x800),
+        Some(0xf0..=0xf4) => (4, 0x1_0000),
+        _ => return 0,
+    };
+    let Some(seq) = bytes.get(..len) else {
+        return 0;
+    };
+    let mut c = u32::from(seq[0]) & (0x7f >> len);
+    for &b in &seq[1..] {
+        if b & 0xc0 != 0x80 {
+            return 0;
+        }
+        c = c << 6 | u32::from(b & 0x3f);
+    }
+    // Overlong forms, surrogates and beyond U+10FFFF are not characters.
+    if c < min || (0xd800..0xe000).contains(&c) || c > 0x10_ffff {
+        return 0;
+    }
+    len
+}
+
+/// `bytes` as a `str` if they are UTF-8.
+pub fn text(bytes: &[u8]) -> Option<&str> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        rest = match char_len(rest) {
+            0 => return None,
+            len => rest.get(len..)?,
+        };
+    }
+    // SAFETY: every character of `bytes` was just checked to be UTF-8.
+    Some(unsafe { core::str::from_utf8_unchecked(bytes) })
+}
+
 /// A line that starts `daemonic: `, for errors.
 pub fn error_line() -> Line {
     let mut line = Line::new();
@@ -147,6 +184,37 @@ mod tests {
         let mut line = Line::new();
         line.shown(b"\xc3(\xc0\xaf");
         assert_eq!(line.as_bytes(), b"\\xc3(\\xc0\\xaf");
+    }
+
+    #[test]
+    fn text_accepts_what_from_utf8_accepts() {
+        let same =
+            |b: &[u8]| assert_eq!(text(b).is_some(), core::str::from_utf8(b).is_ok(), "{b:x?}");
+        for a in 0..=255u8 {
+            same(&[a]);
+            for b in 0..=255u8 {
+                same(&[a, b]);
+                same(&[b'x', a, b, b'y']);
+            }
+        }
+        for a in 0xe0..=0xefu8 {
+            for b in 0..=255u8 {
+                for c in [0x00, 0x7f, 0x80, 0xbf, 0xc0] {
+                    same(&[a, b, c]);
+                }
+            }
+        }
+        for a in 0xf0..=0xf7u8 {
+            for b in 0..=255u8 {
+                for (c, d) in [(0x80, 0x80), (0xbf, 0xbf), (0x80, 0x7f), (0x00, 0x80)] {
+                    same(&[a, b, c, d]);
+                }
+            }
+        }
+        assert_eq!(
+            text("caf\u{e9} \u{1f600}".as_bytes()),
+            Some("caf\u{e9} \u{1f600}")
+        );
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub(super) fn apply<'a>(
             o.timeout = Some(seconds(bytes).ok_or(Usage::about(why, c))?);
         }
         Opt::Signal => {
-            let signal = core::str::from_utf8(bytes).ok().and_then(parse_signal);
+            let signal = crate::out::text(bytes).and_then(parse_signal);
             o.signal = signal.ok_or(Usage::about("unknown signal", c))?;
         }
         Opt::Retry => o.retry = Some(utf8(bytes, c)?),
@@ -145,7 +145,7 @@ fn group_of<'a>(bytes: &'a [u8], c: &'a CStr) -> Result<Group<'a>, Usage<'a>> {
 
 /// `bytes` (part of argument `c`) as text, for the library's `&str` parameters.
 fn utf8<'a>(bytes: &'a [u8], c: &'a CStr) -> Result<&'a str, Usage<'a>> {
-    core::str::from_utf8(bytes).map_err(|_| Usage::about("not UTF-8:", c))
+    crate::out::text(bytes).ok_or(Usage::about("not UTF-8:", c))
 }
 
 /// `bytes` around the first `at`, if there is one.

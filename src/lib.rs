@@ -167,6 +167,14 @@ mod steps;
 #[doc(hidden)]
 pub mod fuzzing;
 
+/// For the `daemonic` command, which shows bytes as this crate does: the length of
+/// the printable UTF-8 character `bytes` (not empty) starts with, or 0. Not part of
+/// the API.
+#[doc(hidden)]
+pub fn __printable_len(bytes: &[u8]) -> usize {
+    text::utf8_len(bytes)
+}
+
 pub use activation::{listen_fds, watchdog_interval};
 pub use argv::Program;
 pub use control::{status, stop, Status, Stopped};

@@ -101,9 +101,9 @@ pub(crate) fn trim(text: &[u8]) -> &[u8] {
     text.trim_ascii()
 }
 
-/// The length of the printable character `bytes` starts with (UTF-8, but no ASCII
-/// control character), or 0. A few lines instead of `core::str::from_utf8`.
-fn utf8_len(bytes: &[u8]) -> usize {
+/// The length of the printable character `bytes` (not empty) starts with (UTF-8, but
+/// no ASCII control character), or 0. A few lines instead of `core::str::from_utf8`.
+pub(crate) fn utf8_len(bytes: &[u8]) -> usize {
     let (len, min) = match bytes[0] {
         0x20..=0x7e => return 1,
         0xc2..=0xdf => (2, 0x80),

@@ -42,10 +42,7 @@ impl Line {
     pub fn shown(&mut self, bytes: &[u8]) -> &mut Line {
         let mut rest = bytes;
         while let Some(&b) = rest.first() {
-            let len = match b {
-                0..=0x1f | 0x7f => 0,
-                _ => char_len(rest),
-            };
+            let len = daemonic::__printable_len(rest);
             match rest.split_at_checked(len) {
                 Some((seq, more)) if len > 0 => {
                     self.raw(seq);
@@ -102,31 +99,14 @@ impl Line {
     }
 }
 
-/// The length of the UTF-8 character `bytes` starts with, or 0 if they do not start
-/// with one. By hand: `core::str::from_utf8` is 500 bytes of code.
+/// The length of the UTF-8 character `bytes` (not empty) starts with, ASCII control
+/// characters included, or 0: the library's check, not `core::str::from_utf8` (500
+/// bytes of code).
 fn char_len(bytes: &[u8]) -> usize {
-    let (len, min) = match bytes.first() {
-        Some(0..=0x7f) => return 1,
-        Some(0xc2..=0xdf) => (2, 0x80),
-        Some(0xe0..=0xef) => (3, 0x800),
-        Some(0xf0..=0xf4) => (4, 0x1_0000),
-        _ => return 0,
-    };
-    let Some(seq) = bytes.get(..len) else {
-        return 0;
-    };
-    let mut c = u32::from(seq[0]) & (0x7f >> len);
-    for &b in &seq[1..] {
-        if b & 0xc0 != 0x80 {
-            return 0;
-        }
-        c = c << 6 | u32::from(b & 0x3f);
+    match bytes[0] {
+        0..=0x7f => 1,
+        _ => daemonic::__printable_len(bytes),
     }
-    // Overlong forms, surrogates and beyond U+10FFFF are not characters.
-    if c < min || (0xd800..0xe000).contains(&c) || c > 0x10_ffff {
-        return 0;
-    }
-    len
 }
 
 /// `bytes` as a `str` if they are UTF-8.

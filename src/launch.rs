@@ -160,9 +160,7 @@ fn guard(plan: &mut Plan<'_>, daemon: Pid) -> ! {
         let _ = rustix::process::kill_process(daemon, Signal::KILL);
         let _ = waitpid(Some(daemon), WaitOptions::empty());
     }
-    if let Some((pidfile, previous)) = plan.pidfile.take() {
-        pidfile.restore(&previous);
-    }
+    plan.put_back();
     if verdict == Verdict::Gone {
         // Nobody is left to kill what the daemon forked: our process group is its,
         // and the signal ends us too, which is all that is left to do.

@@ -86,7 +86,7 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Res
     if plan.detach {
         let channels = or_return!(open_channels(floor), |e| channel_error(e, err));
         plan.keep(channels.reports.0.as_raw_fd());
-        plan.channels = Some(channels);
+        fill_empty(&mut plan.channels, Some(channels));
     }
     if let Some((pidfile, previous)) = &mut plan.pidfile {
         or_return!(pidfile.open_writer(floor, previous), |r: Refused| r
@@ -104,9 +104,15 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Res
         plan.tellers = (s.find)(s, plan.detach, exec, &mut plan.keep, err)?;
     }
     if let Some(timeout) = &plan.o.timeout {
-        plan.deadline = timeout.arm(err)?;
+        fill_empty(&mut plan.deadline, timeout.arm(err)?);
     }
     Ok(())
+}
+
+/// Puts `value` in a slot of the plan that [`Plan::new`] left empty: forgetting
+/// what was there, nothing, spares the code that would drop it.
+fn fill_empty<T>(slot: &mut T, value: T) {
+    core::mem::forget(core::mem::replace(slot, value));
 }
 
 #[cold]

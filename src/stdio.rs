@@ -187,7 +187,8 @@ pub(crate) fn open_streams(
         sources[n] = match opened {
             Opened::Own(fd) => {
                 let raw = fd.as_raw_fd();
-                opened_fds[n] = Some(fd);
+                // Each slot starts empty and is filled once: nothing to drop.
+                core::mem::forget(opened_fds[n].replace(fd));
                 raw
             }
             Opened::Theirs(fd) => fd,

@@ -34,7 +34,7 @@ pub(crate) fn prepare(plan: &mut Plan<'_>, exec: bool, err: &mut Error) -> Resul
     plan.detach = o.detach.detaches();
     let floor = o.floor();
     if let Some(c) = &o.creds {
-        plan.creds = (c.resolve)(c, err)?;
+        fill_empty(&mut plan.creds, (c.resolve)(c, err)?);
     }
     if let Some(check) = o.preserved_open {
         check(&o.preserve, err)?;
@@ -42,13 +42,8 @@ pub(crate) fn prepare(plan: &mut Plan<'_>, exec: bool, err: &mut Error) -> Resul
     // The pidfile first: a start refused as "already running" must not have created
     // output files.
     if let Some(path) = o.pidfile.take() {
-        plan.pidfile = Some(Pidfile::lock(
-            path,
-            o.pidfile_mode,
-            floor,
-            o.pidfile_dir,
-            err,
-        )?);
+        let taken = Pidfile::lock(path, o.pidfile_mode, floor, o.pidfile_dir, err)?;
+        fill_empty(&mut plan.pidfile, Some(taken));
     }
     // From here on a failure puts the pidfile back.
     open_all(plan, floor, exec, err).inspect_err(|_| plan.put_back())
@@ -101,7 +96,8 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Res
         err,
     )?;
     if let Some(s) = &plan.o.supervisors {
-        plan.tellers = (s.find)(s, plan.detach, exec, &mut plan.keep, err)?;
+        let tellers = (s.find)(s, plan.detach, exec, &mut plan.keep, err)?;
+        fill_empty(&mut plan.tellers, tellers);
     }
     if let Some(timeout) = &plan.o.timeout {
         fill_empty(&mut plan.deadline, timeout.arm(err)?);

@@ -55,7 +55,9 @@ pub(crate) enum Side {
 
 /// Becomes the daemon: in the foreground by running the steps here; detached by
 /// forking. A failure is returned in the original process, which then abandons the
-/// plan ([`Plan::fail`]).
+/// plan ([`Plan::fail`]). Out of line: inlined, its `Side` is built and matched
+/// in the caller's frame, which costs more than the call.
+#[inline(never)]
 pub(crate) fn run(plan: &mut Plan<'_>) -> Result<Side, Failure> {
     if !plan.detach {
         let pid = getpid();

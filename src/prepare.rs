@@ -21,7 +21,6 @@ use crate::sys;
 /// until `execve`, which is sound in a multithreaded process.
 /// Fills `plan` (made by [`Plan::new`] in the caller's frame, so that neither the
 /// options nor the plan are copied on the way) or fails with the pidfile put back.
-#[inline(never)]
 pub(crate) fn prepare(plan: &mut Plan<'_>, exec: bool, err: &mut Error) -> Result<(), Failed> {
     // One read of /proc for both: here, so that the callers pass their options on
     // at once rather than building them in each of the branches before.

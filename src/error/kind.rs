@@ -70,16 +70,8 @@ pub enum ErrorKind {
     RedirectStdio,
     /// Closing inherited descriptors failed.
     CloseFds,
-    /// Handing descriptors to the program ([`Daemon::exec`](crate::Daemon::exec)) failed.
-    PassFds,
-    /// `execve` failed: the program is missing, not executable, or its interpreter is.
-    Exec,
-    /// The program closed its readiness descriptor without writing a newline.
-    NotReady,
-    /// The program reported failure through `sd_notify`'s `ERRNO=`.
-    ReportedFailure,
-    /// A supervisor (systemd, s6) could not be told the daemon's state.
-    Notify,
+    // The ends of a start next to the steps: `Plan::describe`'s matches over both
+    // then jump through shorter tables.
     /// The daemon closed the readiness channel without reporting (it died or dropped
     /// its [`Pending`](crate::Pending)).
     Died,
@@ -91,6 +83,16 @@ pub enum ErrorKind {
     },
     /// The daemon did not report readiness in time and was killed.
     Timeout,
+    /// Handing descriptors to the program ([`Daemon::exec`](crate::Daemon::exec)) failed.
+    PassFds,
+    /// `execve` failed: the program is missing, not executable, or its interpreter is.
+    Exec,
+    /// The program closed its readiness descriptor without writing a newline.
+    NotReady,
+    /// The program reported failure through `sd_notify`'s `ERRNO=`.
+    ReportedFailure,
+    /// A supervisor (systemd, s6) could not be told the daemon's state.
+    Notify,
     /// The pidfile is locked, but not by the process it names: nothing it says can be
     /// believed (by status, stop and start).
     ForeignLock,

@@ -28,7 +28,10 @@ pub(crate) fn prepare(plan: &mut Plan<'_>, exec: bool, err: &mut Error) -> Resul
     if !exec {
         check_threads(status.map(|s| s.threads), err)?;
     }
-    plan.dispositions = status.map(|s| s.dispositions);
+    // Only when known: `Plan::new` left `None`, and the copy of a mapped option costs.
+    if let Some(s) = &status {
+        plan.dispositions = Some(s.dispositions);
+    }
     let o = &mut plan.o;
     plan.detach = o.detach.detaches();
     let floor = o.floor();

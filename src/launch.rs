@@ -245,9 +245,7 @@ impl Launched {
         };
         let failure = match outcome {
             Ok(pid) => {
-                if let Some(pidfile) = plan.take_pidfile() {
-                    pidfile.disown();
-                }
+                plan.disown_pidfile();
                 return Ok(pid);
             }
             Err(failure) => failure,
@@ -261,9 +259,7 @@ impl Launched {
         // (it failed before the second fork, or was killed): the pidfile is ours to
         // put back. ECHILD: the caller ignores SIGCHLD and the kernel reaped it.
         if matches!(&status, Ok(Some((_, s))) if s.exit_status() == Some(0)) {
-            if let Some(pidfile) = plan.take_pidfile() {
-                pidfile.disown();
-            }
+            plan.disown_pidfile();
             return Err(failed);
         }
         plan.put_back();

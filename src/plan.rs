@@ -155,6 +155,15 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// The pidfile is the daemon's now: this process lets go of its copy. Out of
+    /// line: both ends of a start that waited call it.
+    #[inline(never)]
+    pub(crate) fn disown_pidfile(&mut self) {
+        if let Some(pidfile) = self.take_pidfile() {
+            pidfile.disown();
+        }
+    }
+
     /// The pidfile, for the daemon to own: the lock (and directory) stay open.
     pub(crate) fn take_pidfile(&mut self) -> Option<Pidfile<'a>> {
         self.pidfile.take().map(|(pidfile, _)| pidfile)

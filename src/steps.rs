@@ -29,7 +29,7 @@ pub(crate) fn become_daemon(plan: &mut Plan<'_>, pid: Pid) -> Result<(), Failure
 /// built, by the caller, instead of one at each step.
 fn steps(plan: &mut Plan<'_>, pid: Pid, at: &mut Failure) -> Result<(), Option<Errno>> {
     let ignored = plan.o.signals.ignored().bits();
-    if let Err((sig, errno)) = sys::reset_signals(ignored, plan.dispositions) {
+    if let Err((sig, errno)) = sys::reset_signals(ignored, &plan.dispositions) {
         at.aux = sig as u16;
         return Err(Some(errno));
     }

@@ -38,15 +38,16 @@ const LIBC_RESERVED: core::ops::RangeInclusive<i32> = 32..=33;
 ///
 /// Raw `rt_sigaction`, not libc's `sigaction`: for `SIG_DFL` and `SIG_IGN` libc adds
 /// nothing (no handler, so no restorer trampoline), and its wrapper refuses the
-/// signals it reserves, which we handle ourselves.
-pub(crate) fn reset_signals(ignore: u64, now: Option<Dispositions>) -> Result<(), (i32, Errno)> {
+/// signals it reserves, which we handle ourselves. `now` by reference: read where
+/// the plan keeps it, not copied out first.
+pub(crate) fn reset_signals(ignore: u64, now: &Option<Dispositions>) -> Result<(), (i32, Errno)> {
     for sig in 1..NSIG {
         let bit = 1u64 << (sig - 1);
         let wanted_ignored = ignore & bit != 0;
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        let (ignored, caught) = match now {
+        let (ignored, caught) = match *now {
             Some(d) => (d.ignored & bit != 0, d.caught & bit != 0),
             None => (true, true), // unknown: set it
         };

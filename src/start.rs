@@ -253,20 +253,13 @@ impl<'a> Daemon<'a> {
                     true => plan.creds.take(),
                     false => None,
                 };
-                let started = Started::Daemon(Pending::new(
+                Ok(Started::Daemon(Pending::new(
                     reports,
                     pid,
                     pidfile,
                     plan.tellers.take(),
                     deferred,
-                ));
-                // Without `alloc` nothing left in the plan owns anything: its
-                // descriptors were taken here or closed by the steps and forgotten,
-                // the rest is plain data (checked below). Not dropping it lets the
-                // handle be built in place.
-                #[cfg(not(feature = "alloc"))]
-                core::mem::forget(plan);
-                Ok(started)
+                )))
             }
             Ok(Side::Original(launched)) => {
                 let outcome = launched.wait(&plan, mode);
@@ -277,13 +270,6 @@ impl<'a> Daemon<'a> {
         }
     }
 }
-
-// What `begin` forgets of a daemon's plan without `alloc` must own nothing.
-#[cfg(not(feature = "alloc"))]
-const _: () = assert!(
-    !core::mem::needs_drop::<crate::options::Options<'static>>()
-        && !core::mem::needs_drop::<crate::creds::Creds>()
-);
 
 /// Where [`Daemon::begin`] returns.
 // Returned once per process: boxing the large variant would buy nothing.

@@ -108,10 +108,10 @@ pub(crate) fn hand_over(preserve: &[i32], readiness: Option<(i32, i32)>) -> Resu
     }
 }
 
-/// Closes the few descriptors `fds` (negative numbers are none): with one
-/// `close_range` when they are consecutive numbers, as the channels' usually are,
-/// else one by one. Safe between fork and exec; the caller owns them and never uses
-/// them again.
+/// Closes the few descriptors `fds` (negative numbers are none; no number twice,
+/// which the range test below relies on): with one `close_range` when they are
+/// consecutive numbers, as the channels' usually are, else one by one. Safe between
+/// fork and exec; the caller owns them and never uses them again.
 pub(crate) fn close_these(fds: &[i32]) {
     let (mut low, mut high, mut count) = (i32::MAX, -1, 0);
     for &fd in fds.iter().filter(|&&fd| fd >= 0) {

@@ -201,12 +201,43 @@ pub fn parse_signal(text: &str) -> Option<Signal> {
     if let Some(n) = crate::text::parse_decimal(bytes) {
         return Signal::from_named_raw(i32::try_from(n).ok()?);
     }
-    let name = match bytes.get(..3) {
-        Some(p) if p.eq_ignore_ascii_case(b"SIG") => &bytes[3..],
+    let name = match bytes.split_at_checked(3) {
+        Some((p, rest)) if same_letters(p, b"SIG") => rest,
         _ => bytes,
     };
     let at = NAMES
         .split(|&b| b == 0)
-        .position(|n| !n.is_empty() && n.eq_ignore_ascii_case(name))?;
+        .position(|n| !n.is_empty() && same_letters(name, n))?;
     SIGNALS.get(at).copied()
+}
+
+/// Whether `text` is `upper` (capitals and digits) in either case. By hand: core's
+/// `eq_ignore_ascii_case` is 300 bytes of vector code, for names of a few letters.
+fn same_letters(text: &[u8], upper: &[u8]) -> bool {
+    text.len() == upper.len()
+        && text
+            .iter()
+            .zip(upper)
+            .all(|(&t, &u)| t.to_ascii_uppercase() == u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names_in_any_case_with_or_without_sig() {
+        for (text, signal) in [
+            ("term", Signal::TERM),
+            ("SigHup", Signal::HUP),
+            ("-usr1", Signal::USR1),
+            ("sigvtalrm", Signal::VTALARM),
+            ("IO", Signal::IO),
+        ] {
+            assert_eq!(parse_signal(text), Some(signal), "{text}");
+        }
+        for text in ["", "SIG", "TERMX", "TER", "sig-term", "usr3", "\u{e9}"] {
+            assert_eq!(parse_signal(text), None, "{text:?}");
+        }
+    }
 }

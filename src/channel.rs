@@ -182,13 +182,19 @@ impl Timeout {
 
 /// [`Deadline::after`], its failure put in `err`: reached only through a [`Timeout`].
 fn arm_timer(duration: Duration, err: &mut Error) -> Result<Deadline, Failed> {
-    Ok(or_return!(Deadline::after(duration), |e| Error::fill(
-        err,
-        ErrorKind::Channel,
-        Some(e)
-    )
-    .push_text(b"timer")
-    .failed()))
+    Ok(or_return!(Deadline::after(duration), |e| failed(
+        e, b"timer", err
+    )))
+}
+
+/// The error for a channel (a socket pair, a pipe, a timer: `what`) that could not
+/// be made, in `err`. The one maker of [`ErrorKind::Channel`] errors before a fork.
+#[cold]
+#[inline(never)]
+pub(crate) fn failed(e: Errno, what: &[u8], err: &mut Error) -> Failed {
+    Error::fill(err, ErrorKind::Channel, Some(e))
+        .push_text(what)
+        .failed()
 }
 
 /// The start's deadline: a timer armed once, or none.

@@ -59,7 +59,7 @@ pub(crate) fn run(
                 .push_text(b"readiness descriptor ")
                 .push_number(n as u64)
                 .push_text(b" is a standard stream or a kept descriptor");
-            return Err(abandon(&mut plan, err));
+            return Err(plan.abandon(err));
         }
         if supervise.is_none() {
             match open_readiness(n) {
@@ -87,7 +87,7 @@ pub(crate) fn run(
         detached: plan.detach,
     };
     if fill(program, &additions, &mut pointers, err).is_err() {
-        return Err(abandon(&mut plan, err));
+        return Err(plan.abandon(err));
     }
     let (argv, envp) = pointers.arrays();
     let search = crate::search::path_of(program.env);
@@ -176,21 +176,15 @@ fn open_readiness(number: i32) -> Result<Readiness, Errno> {
 #[inline(never)]
 fn invalid(plan: &mut Plan<'_>, why: &str, err: &mut Error) -> Failed {
     Error::fill(err, ErrorKind::InvalidOption, None).push_text(why.as_bytes());
-    abandon(plan, err)
+    plan.abandon(err)
 }
 
 /// A channel that could not be made, `what`, in the slot; the pidfile put back.
 #[cold]
 #[inline(never)]
 fn channel_error(plan: &mut Plan<'_>, e: Errno, what: &[u8], err: &mut Error) -> Failed {
-    Error::fill(err, ErrorKind::Channel, Some(e)).push_text(what);
-    abandon(plan, err)
-}
-
-/// The error is in the slot: puts the pidfile back.
-pub(crate) fn abandon(plan: &mut Plan<'_>, err: &mut Error) -> Failed {
-    plan.put_back();
-    err.failed()
+    let _ = crate::channel::failed(e, what, err);
+    plan.abandon(err)
 }
 
 /// A close-on-exec copy of stderr, kept through the close step; `None` when stderr
@@ -281,17 +275,9 @@ fn await_newline(fd: impl AsFd, deadline: &Deadline) -> Result<bool, Errno> {
         let mut buf = [0u8; 64];
         match rustix::io::read(fd, &mut buf) {
             Ok(0) => return Ok(false),
-            Ok(n) if crate::exec::has_newline(&buf[..n]) => return Ok(true),
+            Ok(n) if crate::text::has_newline(&buf[..n]) => return Ok(true),
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(e),
         }
     }
-}
-
-/// Whether `bytes` hold a newline: a byte loop, not `contains`, which links a
-/// `memchr` of several hundred bytes.
-#[allow(clippy::manual_contains)]
-#[inline(never)]
-pub(crate) fn has_newline(bytes: &[u8]) -> bool {
-    bytes.iter().any(|&b| b == b'\n')
 }

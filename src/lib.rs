@@ -175,6 +175,13 @@ pub fn __printable_len(bytes: &[u8]) -> usize {
     text::utf8_len(bytes)
 }
 
+/// For the `daemonic` command: gives `bytes` to `out` as this crate shows them in its
+/// messages (UTF-8 as it is, anything else as `\xNN`). Not part of the API.
+#[doc(hidden)]
+pub fn __show(bytes: &[u8], out: &mut dyn FnMut(&[u8])) {
+    text::show(bytes, out)
+}
+
 pub use activation::{listen_fds, watchdog_interval};
 pub use argv::Program;
 pub use control::{status, stop, Status, Stopped};

@@ -70,9 +70,8 @@ impl Detach {
 ///
 /// In this order (`repr(C)`): what the daemon's steps read first, the large values
 /// last, so that most fields sit within a short (8-bit) displacement of the plan's
-/// options; measured smaller in every binary than the compiler's order. `Debug`
-/// keeps the order the fields were declared in before.
-#[derive(Clone)]
+/// options; measured smaller in every binary than the compiler's order.
+#[derive(Clone, Debug)]
 #[repr(C)]
 pub(crate) struct Options<'a> {
     pub(crate) signals: SignalMap,
@@ -105,34 +104,6 @@ pub(crate) struct Options<'a> {
     pub(crate) preserve: Keep,
     /// The first invalid option, reported when the daemon starts.
     pub(crate) invalid: Option<Error>,
-}
-
-impl core::fmt::Debug for Options<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Options")
-            .field("chroot", &self.chroot)
-            .field("workdir", &self.workdir)
-            .field("umask", &self.umask)
-            .field("creds", &self.creds)
-            .field("prevent_core", &self.prevent_core)
-            .field("drop_at_ready", &self.drop_at_ready)
-            .field("detach", &self.detach)
-            .field("preserve", &self.preserve)
-            .field("preserved_open", &self.preserved_open)
-            .field("pidfile", &self.pidfile)
-            .field("pidfile_dir", &self.pidfile_dir)
-            .field("pidfile_mode", &self.pidfile_mode)
-            .field("stdio", &self.stdio)
-            .field("output_mode", &self.output_mode)
-            .field("signals", &self.signals)
-            .field("timeout", &self.timeout)
-            .field("ok_if_running", &self.ok_if_running)
-            .field("supervisors", &self.supervisors)
-            .field("readiness", &self.readiness)
-            .field("await_notify", &self.await_notify)
-            .field("invalid", &self.invalid)
-            .finish()
-    }
 }
 
 #[cold]

@@ -100,13 +100,11 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// After a failed start, in the original process: the pidfile is put back as it
-    /// was and unlocked. Inlined, so that the error passes through in place (out of
-    /// line, each call would copy it in and out); the putting back is a call.
-    #[inline(always)]
-    pub(crate) fn abandon(&mut self, err: Error) -> Error {
+    /// After a failed start, in the original process, the error already made in
+    /// `err`: the pidfile is put back as it was and unlocked.
+    pub(crate) fn abandon(&mut self, err: &mut Error) -> Failed {
         self.put_back();
-        err
+        err.failed()
     }
 
     #[inline(never)]
@@ -119,9 +117,8 @@ impl<'a> Plan<'a> {
     /// After a failure of the start in the original process: the error that names
     /// what failed, and the pidfile put back.
     pub(crate) fn fail(&mut self, f: Failure, program: Option<&CStr>, err: &mut Error) -> Failed {
-        let failed = self.describe(f, program, err);
-        self.put_back();
-        failed
+        let _ = self.describe(f, program, err);
+        self.abandon(err)
     }
 
     /// Adds one of our own descriptors to those the daemon keeps.

@@ -81,7 +81,11 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Res
         plan.keep(dir);
     }
     if plan.detach {
-        let channels = or_return!(open_channels(floor), |e| channel_error(e, err));
+        let channels = or_return!(open_channels(floor), |e| channel::failed(
+            e,
+            b"socketpair",
+            err
+        ));
         plan.keep(channels.reports.0.as_raw_fd());
         fill_empty(&mut plan.channels, Some(channels));
     }
@@ -111,14 +115,6 @@ fn open_all(plan: &mut Plan<'_>, floor: i32, exec: bool, err: &mut Error) -> Res
 /// what was there, nothing, spares the code that would drop it.
 fn fill_empty<T>(slot: &mut T, value: T) {
     core::mem::forget(core::mem::replace(slot, value));
-}
-
-#[cold]
-#[inline(never)]
-fn channel_error(e: Errno, err: &mut Error) -> Failed {
-    Error::fill(err, ErrorKind::Channel, Some(e))
-        .push_text(b"socketpair")
-        .failed()
 }
 
 /// The report channel (the daemon's end below the original's) and the verdict

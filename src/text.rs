@@ -101,6 +101,14 @@ pub(crate) fn trim(text: &[u8]) -> &[u8] {
     text.trim_ascii()
 }
 
+/// Whether `bytes` hold a newline: a byte loop, not `contains`, which links a
+/// `memchr` of several hundred bytes.
+#[allow(clippy::manual_contains)]
+#[inline(never)]
+pub(crate) fn has_newline(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b == b'\n')
+}
+
 /// The length of the printable character `bytes` (not empty) starts with (UTF-8, but
 /// no ASCII control character), or 0. A few lines instead of `core::str::from_utf8`.
 pub(crate) fn utf8_len(bytes: &[u8]) -> usize {
@@ -126,6 +134,27 @@ pub(crate) fn utf8_len(bytes: &[u8]) -> usize {
         return 0;
     }
     len
+}
+
+/// Gives `bytes` to `out` as text, piece by piece: valid UTF-8 as it is, other bytes
+/// and ASCII control characters as `\xNN`, so nothing can hide or break a line.
+pub(crate) fn show(bytes: &[u8], mut out: impl FnMut(&[u8])) {
+    // Over the rest as a slice, split where a character ends: no index to check.
+    let mut rest = bytes;
+    while let Some((&b, after)) = rest.split_first() {
+        match rest.split_at_checked(utf8_len(rest)) {
+            Some((char, more)) if !char.is_empty() => {
+                out(char);
+                rest = more;
+            }
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
+                out(&[b'\\', b'x', hi, lo]);
+                rest = after;
+            }
+        }
+    }
 }
 
 /// A line being composed, cut at `N - 1` bytes so the newline always fits.
@@ -154,25 +183,11 @@ impl<const N: usize> Line<N> {
         self.raw(text.as_bytes())
     }
 
-    /// Appends bytes as text: valid UTF-8 as it is, other bytes and ASCII control
-    /// characters as `\xNN`, so nothing can hide or break the line.
+    /// Appends bytes as text (see [`show`]).
     pub(crate) fn shown(&mut self, bytes: &[u8]) -> &mut Self {
-        // Over the rest as a slice, split where a character ends: no index to check.
-        let mut rest = bytes;
-        while let Some((&b, after)) = rest.split_first() {
-            match rest.split_at_checked(utf8_len(rest)) {
-                Some((char, more)) if !char.is_empty() => {
-                    self.raw(char);
-                    rest = more;
-                }
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
-                    self.raw(&[b'\\', b'x', hi, lo]);
-                    rest = after;
-                }
-            }
-        }
+        show(bytes, |piece| {
+            self.raw(piece);
+        });
         self
     }
 

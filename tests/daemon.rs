@@ -590,12 +590,15 @@ fn start_drops_at_once_with_drop_at_ready() -> Outcome {
     Passed
 }
 
-/// The same for `exec`: the program runs as the user from its first instruction.
-/// (The steps deferred the drop, and nothing made it: the program ran as root.)
-fn exec_drops_at_once_with_drop_at_ready() -> Outcome {
-    require_root!(SETID);
-    let (uid, gid) = passwd_entry(NOBODY);
-    let t = Test::new();
+/// Starts `/bin/sleep MARKER` through `start` (exec or supervise) as nobody with
+/// `drop_privileges_at_ready(true)`; the PID it returns.
+fn start_sleep_as_nobody_deferred(
+    t: &Test,
+    start: impl FnOnce(
+        daemonic::Daemon<'_>,
+        &daemonic::Program<'_>,
+    ) -> Result<daemonic::Pid, daemonic::Error>,
+) -> i32 {
     let pidfile = std::ffi::CString::new(t.pidfile().to_str().unwrap()).unwrap();
     let marker = std::ffi::CString::new(t.marker.as_str()).unwrap();
     let args = [c"sleep", marker.as_c_str()];
@@ -604,14 +607,29 @@ fn exec_drops_at_once_with_drop_at_ready() -> Outcome {
         args: &args,
         env: &[],
     };
-    let started = daemonic::Daemon::new()
+    let daemon = daemonic::Daemon::new()
         .pidfile(pidfile.as_c_str())
         .user(NOBODY)
-        .drop_privileges_at_ready(true)
-        .exec(&program);
-    let pid = started.expect("exec starts").as_raw_nonzero().get();
-    let p = Proc(pid);
-    let ids = (p.ids("Uid"), p.ids("Gid"));
+        .drop_privileges_at_ready(true);
+    start(daemon, &program)
+        .expect("the start")
+        .as_raw_nonzero()
+        .get()
+}
+
+/// The uid and gid lines of `pid` (real, effective, saved, filesystem).
+fn ids_of(pid: i32) -> (Vec<u32>, Vec<u32>) {
+    (Proc(pid).ids("Uid"), Proc(pid).ids("Gid"))
+}
+
+/// The same for `exec`: the program runs as the user from its first instruction.
+/// (The steps deferred the drop, and nothing made it: the program ran as root.)
+fn exec_drops_at_once_with_drop_at_ready() -> Outcome {
+    require_root!(SETID);
+    let (uid, gid) = passwd_entry(NOBODY);
+    let t = Test::new();
+    let pid = start_sleep_as_nobody_deferred(&t, |d, program| d.exec(program));
+    let ids = ids_of(pid);
     kill(pid, libc::SIGKILL);
     assert_eq!(
         ids,
@@ -627,28 +645,16 @@ fn supervise_drops_at_once_with_drop_at_ready() -> Outcome {
     require_root!(SETID);
     let (uid, gid) = passwd_entry(NOBODY);
     let t = Test::new();
-    let pidfile = std::ffi::CString::new(t.pidfile().to_str().unwrap()).unwrap();
-    let marker = std::ffi::CString::new(t.marker.as_str()).unwrap();
-    let args = [c"sleep", marker.as_c_str()];
-    let program = daemonic::Program {
-        path: c"/bin/sleep",
-        args: &args,
-        env: &[],
-    };
-    let started = daemonic::Daemon::new()
-        .pidfile(pidfile.as_c_str())
-        .user(NOBODY)
-        .drop_privileges_at_ready(true)
-        .supervise(&program, daemonic::Supervision::new());
-    let monitor = started.expect("supervise starts").as_raw_nonzero().get();
+    let monitor = start_sleep_as_nobody_deferred(&t, |d, program| {
+        d.supervise(program, daemonic::Supervision::new())
+    });
     let child = wait_until("the monitor's program", || {
         support::proc::all_pids()
             .into_iter()
             .find(|&pid| Proc(pid).try_stat().is_some_and(|s| s.ppid == monitor))
             .ok_or_else(|| "none yet".to_string())
     });
-    let ids = |pid| (Proc(pid).ids("Uid"), Proc(pid).ids("Gid"));
-    let (of_monitor, of_program) = (ids(monitor), ids(child));
+    let (of_monitor, of_program) = (ids_of(monitor), ids_of(child));
     kill(monitor, libc::SIGTERM);
     support::wait::wait_gone(monitor);
     let nobody = (vec![uid; 4], vec![gid; 4]);

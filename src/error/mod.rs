@@ -106,14 +106,11 @@ impl Error {
     /// [`failed`](Error::failed). Inlined, so the frame is picked where `kind` is known.
     #[inline(always)]
     pub(crate) fn fill(slot: &mut Error, kind: ErrorKind, errno: Option<Errno>) -> &mut Error {
-        slot.kind = kind;
-        slot.errno = errno;
-        slot.frame = frame(kind);
-        slot.context.truncate(0);
-        slot
+        Error::fill_framed(slot, kind, errno, frame(kind))
     }
 
     /// [`fill`](Error::fill) with a frame the caller picked.
+    #[inline(always)]
     pub(crate) fn fill_framed(
         slot: &mut Error,
         kind: ErrorKind,

@@ -102,9 +102,8 @@ fn launch(
     let timeout = plan.o.timeout.as_ref().map(|t| t.duration);
     if let Some(t) = timeout {
         if let Err(e) = plan.deadline.extend(t + MARGIN) {
-            // `Plan::abandon` (its last user) copies the error: a rare failure.
-            let e = Error::os(ErrorKind::Channel, e).text("timer");
-            return Err(plan.abandon(e).put(err));
+            let _ = crate::channel::failed(e, b"timer", err);
+            return Err(plan.abandon(err));
         }
     }
     // The monitor, not the original process, hears the program's sd_notify.
@@ -114,7 +113,7 @@ fn launch(
     let log = match supervised.open_log {
         Some(open) => match open(&mut plan, &policy, parts.readiness, err) {
             Ok(log) => log,
-            Err(_) => return Err(crate::exec::abandon(&mut plan, err)),
+            Err(_) => return Err(plan.abandon(err)),
         },
         None => None,
     };

@@ -107,7 +107,7 @@ impl Monitor<'_, '_> {
         };
         let mut buf = [0u8; 64];
         match rustix::io::read(pipe, &mut buf) {
-            Ok(n) if crate::exec::has_newline(&buf[..n]) => {
+            Ok(n) if crate::text::has_newline(&buf[..n]) => {
                 self.readiness = None;
                 self.ready_in_time();
             }

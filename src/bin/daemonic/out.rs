@@ -40,22 +40,9 @@ impl Line {
     /// byte and ASCII control characters as `\xNN`, so nothing can hide or break the
     /// line (as the library shows paths in its messages).
     pub fn shown(&mut self, bytes: &[u8]) -> &mut Line {
-        let mut rest = bytes;
-        while let Some(&b) = rest.first() {
-            let len = daemonic::__printable_len(rest);
-            match rest.split_at_checked(len) {
-                Some((seq, more)) if len > 0 => {
-                    self.raw(seq);
-                    rest = more;
-                }
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]);
-                    self.raw(&[b'\\', b'x', hi, lo]);
-                    rest = &rest[1..];
-                }
-            }
-        }
+        daemonic::__show(bytes, &mut |piece| {
+            self.raw(piece);
+        });
         self
     }
 

@@ -19,6 +19,7 @@ extern "C" {
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: abort has no preconditions.
     unsafe { libc::abort() }
 }
 
@@ -99,15 +100,19 @@ static mut DISP: Option<[u64; 3]> = None; // SigIgn, SigCgt, SigBlk
 
 fn b<'a>(fd: i32) -> BorrowedFd<'a> {
     // repr(transparent) over the number; borrow_raw would assert on every call.
+    // SAFETY: BorrowedFd is repr(transparent) over the number; every number passed here is an open descriptor this process owns while the borrow is used.
     unsafe { core::mem::transmute(fd) }
 }
 fn at<'a>() -> BorrowedFd<'a> {
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     b(unsafe { DIR })
 }
 fn name() -> &'static CStr {
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     unsafe { NAME }
 }
 fn errno() -> Errno {
+    // SAFETY: the pointer is this thread's errno, valid to read.
     Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
 }
 fn sys(ret: libc::c_long) -> Result<(), Errno> {
@@ -179,6 +184,7 @@ impl Buf {
     }
     /// What was put, which ends with its only NUL, as a C string.
     fn c(&self) -> &CStr {
+        // SAFETY: callers put one NUL, last (the paths come from C strings).
         unsafe { CStr::from_bytes_with_nul_unchecked(self.bytes()) }
     }
 }
@@ -493,6 +499,7 @@ fn take() -> Result<(), F> {
         Ok(_) | Err(Errno::NOENT) => return Err(RETRY),
         Err(e) => return Err(os(OPEN, e)),
     }
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     unsafe {
         CREATED = created;
         CLEN = 0;
@@ -518,11 +525,13 @@ fn take() -> Result<(), F> {
 /// Finds the file's directory (a relative path: the daemon changes directory) and
 /// takes the file, starting over (64 times) while the path changes under us.
 fn take_pidfile() -> Result<(), F> {
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     let path = unsafe { PATH }.to_bytes_with_nul();
     let at = path.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
     if let [0] | [b'.', 0] | [b'.', b'.', 0] = path[at..] {
         return Err(fail(NOFILE, 0));
     }
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     unsafe {
         NAME = PATH;
         if path[0] != b'/' {
@@ -558,6 +567,7 @@ fn open_writer() -> Result<(), F> {
     let fl = OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
     let by_name = || {
         let w = fs::openat(at(), name(), fl | OFlags::NOFOLLOW, Mode::empty()).map_err(|e| os(OPEN, e))?;
+        // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
         match (fs::fstat(&w), fs::fstat(b(unsafe { LOCK_FD }))) {
             (Ok(x), Ok(y)) if same(&x, &y) => Ok(w),
             _ => Err(os(OPEN, Errno::STALE)),
@@ -566,6 +576,7 @@ fn open_writer() -> Result<(), F> {
     #[cfg(feature = "proc-writer")]
     let w = {
         let mut p = Buf::new();
+        // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
         p.put(b"/proc/self/fd/").num(unsafe { LOCK_FD } as u64).put(b"\0");
         match fs::open(p.c(), fl, Mode::empty()) {
             Ok(w) => w,
@@ -576,15 +587,18 @@ fn open_writer() -> Result<(), F> {
     #[cfg(not(feature = "proc-writer"))]
     let w = by_name()?;
     let w = above(w).map_err(|e| os(OPEN, e))?;
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     if unsafe { CLEN } > 0 {
         fs::ftruncate(&w, 0).map_err(|e| os(WRITE, e))?;
     }
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     unsafe { WRITER = w.into_raw_fd() };
     Ok(())
 }
 
 /// Puts back what the pidfile held before a failed start, and unlocks it.
 fn restore() {
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     unsafe {
         let lock = b(LOCK_FD);
         if CREATED {
@@ -618,6 +632,7 @@ const IGNORE: u64 = 0b111 << 19; // SIGTSTP, SIGTTIN, SIGTTOU
 
 fn reset_signals() -> Result<(), Errno> {
     #[cfg(feature = "proc-status")]
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     let now = unsafe { DISP };
     #[cfg(not(feature = "proc-status"))]
     let now: Option<[u64; 3]> = None;
@@ -638,16 +653,19 @@ fn reset_signals() -> Result<(), Errno> {
             continue; // musl's own (nothing here asks to ignore them)
         }
         let action = [if want { libc::SIG_IGN as u64 } else { 0 }, 0, 0, 0];
+        // SAFETY: a raw system call whose pointers are to live locals of the right size.
         sys(unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, action.as_ptr(), 0usize, 8usize) })?;
     }
     if matches!(now, Some(d) if d[2] == 0) {
         return Ok(());
     }
     let set = 0u64;
+    // SAFETY: a raw system call whose pointers are to live locals of the right size.
     sys(unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &set, 0usize, 8usize) })
 }
 
 fn close_range(first: u32, last: u32) -> Result<(), Errno> {
+    // SAFETY: a raw system call whose pointers are to live locals of the right size.
     sys(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) })
 }
 
@@ -655,6 +673,7 @@ fn close_range(first: u32, last: u32) -> Result<(), Errno> {
 /// close_range over the gaps; else a walk of /proc/self/fd; else every number below
 /// RLIMIT_NOFILE.
 fn close_inherited() {
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     let mut keep = unsafe { [LOCK_FD, DIR, CH[0]] };
     keep.sort_unstable();
     let kept = |fd: i32| fd < 3 || keep.contains(&fd);
@@ -675,6 +694,7 @@ fn close_inherited() {
     }
     let walked = entries(c"/proc/self/fd", &mut |fd, _, dir| {
         if fd != dir.as_raw_fd() && !kept(fd) {
+            // SAFETY: closes a descriptor this process owns and no longer uses.
             unsafe { libc::close(fd) };
         }
         0
@@ -685,6 +705,7 @@ fn close_inherited() {
     let end = pr::getrlimit(pr::Resource::Nofile).current.unwrap_or(1 << 20).min(i32::MAX as u64) as i32;
     for fd in 3..end {
         if !kept(fd) {
+            // SAFETY: closes a descriptor this process owns and no longer uses.
             unsafe { libc::close(fd) };
         }
     }
@@ -699,11 +720,13 @@ fn daemon_steps(pid: Pid) -> Result<(), F> {
     let mut d = [0u8; 21];
     d[20] = b'\n';
     let n = dec(pid.as_raw_nonzero().get() as u64, (&mut d[..20]).try_into().unwrap()).len() + 1;
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     match rio::pwrite(b(unsafe { WRITER }), &d[21 - n..], 0) {
         Ok(w) if w == n => {}
         Ok(_) => return Err(os(WRITE, Errno::IO)),
         Err(e) => return Err(os(WRITE, e)),
     }
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     let null = b(unsafe { NULL });
     let r = rustix::stdio::dup2_stdin(null)
         .and_then(|()| rustix::stdio::dup2_stdout(null))
@@ -721,6 +744,7 @@ fn send(fd: i32, bytes: &[u8]) {
 /// The 8-byte report: [tag (2 ready, 3 failed), text, 0, 0, value LE].
 fn report(tag: u8, f: F) {
     let v = (f >> 8).to_le_bytes();
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     send(unsafe { CH[0] }, &[tag, f as u8, 0, 0, v[0], v[1], v[2], v[3]]);
 }
 
@@ -735,8 +759,10 @@ fn recv(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
 
 fn fork() -> Result<Option<Pid>, Errno> {
     #[cfg(not(feature = "libc-fork"))]
+    // SAFETY: the program has one thread; the child makes only async-signal-safe calls.
     let pid = unsafe { _Fork() };
     #[cfg(feature = "libc-fork")]
+    // SAFETY: the program has one thread; the child makes only async-signal-safe calls.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(errno());
@@ -745,16 +771,19 @@ fn fork() -> Result<Option<Pid>, Errno> {
 }
 
 fn exit(code: c_int) -> ! {
+    // SAFETY: _exit has no preconditions.
     unsafe { libc::_exit(code) }
 }
 
 /// The intermediate process after the second fork: waits for the verdict; kills the
 /// daemon and puts the pidfile back unless it was ready.
 fn guard(daemon: Pid) -> ! {
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     let ch = unsafe { CH };
     let (lo, hi) = (ch[0].min(ch[1]).min(ch[2]), ch[0].max(ch[1]).max(ch[2]));
     if hi - lo != 2 || ch[0] == ch[1] || close_range(lo as u32, hi as u32).is_err() {
         for fd in &ch[..3] {
+            // SAFETY: closes a descriptor this process owns and no longer uses.
             unsafe { libc::close(*fd) };
         }
     }
@@ -786,6 +815,7 @@ fn prepare() -> Result<(), F> {
         if let Some((n, _)) = st.filter(|s| s.0 > 1) {
             return Err(fail(THREADS, n as u32));
         }
+        // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
         unsafe { DISP = st.map(|s| s.1) };
     }
     take_pidfile()?;
@@ -799,12 +829,15 @@ fn prepare() -> Result<(), F> {
             )
             .and_then(|(x, y)| Ok((above(x)?, above(y)?)))
             .map_err(|e| os(SOCKETPAIR, e))?;
+            // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
             unsafe { CH[i] = x.into_raw_fd() };
+            // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
             unsafe { CH[i + 1] = y.into_raw_fd() };
         }
         open_writer()?;
         let fl = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY;
         let null = fs::open(c"/dev/null", fl, Mode::empty()).and_then(above);
+        // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
         unsafe { NULL = null.map_err(|e| os(DEVNULL, e))?.into_raw_fd() };
         Ok(())
     })();
@@ -818,6 +851,7 @@ fn prepare() -> Result<(), F> {
 /// or exit 0 once the daemon is ready.
 fn start() -> Result<(), F> {
     prepare()?;
+    // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
     let ch = unsafe { CH };
     match fork() {
         Err(e) => {
@@ -847,6 +881,7 @@ fn start() -> Result<(), F> {
             Ok(())
         }
         Ok(Some(child)) => {
+            // SAFETY: closes a descriptor this process owns and no longer uses.
             unsafe { libc::close(ch[0]) };
             let mut r = [0u8; 8];
             let f = match recv(ch[1], &mut r) {
@@ -951,6 +986,7 @@ fn tell(f: F) -> c_int {
     }
     if code <= PATHFUL || code == WRITE {
         l.put(b" (");
+        // SAFETY: one thread: this program's statics are touched only by its start, in order, never concurrently.
         l.shown(unsafe { PATH }.to_bytes());
         l.put(b")");
     }
@@ -966,6 +1002,7 @@ fn tell(f: F) -> c_int {
 #[no_mangle]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     if argc > 1 {
+        // SAFETY: the C runtime passes argc valid NUL-terminated strings; one thread: this program's statics are touched only by its start, in order, never concurrently.
         unsafe { PATH = CStr::from_ptr(*argv.add(1)) };
     }
     if let Err(f) = start() {
